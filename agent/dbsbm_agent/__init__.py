@@ -1,0 +1,1 @@
+"""Health-probe agent: probes what a discord.py bot depends on and reports it."""

@@ -1,0 +1,1 @@
+"""Security audit for discord.py bot codebases."""

@@ -1,0 +1,186 @@
+"""Names of everything this package emits: the one place they are spelled.
+
+Spec attributes and metrics come from ``opentelemetry.semconv``; ours live under the
+``dbsbm.`` prefix. Dashboards, alert rules and tests read the Prometheus spelling from
+:func:`prometheus_name`, so a rename here cannot leave a panel or an alert behind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+InstrumentKind = Literal["counter", "updown_counter", "histogram", "gauge"]
+
+# --- our attribute names (spec names are imported from opentelemetry.semconv) --------
+CACHE_OPERATION = "dbsbm.cache.operation"
+CACHE_TIER = "dbsbm.cache.tier"  # "redis" | "local"
+CACHE_RESULT = "dbsbm.cache.result"  # "hit" | "miss" | "ok" | "error"
+CACHE_PREFIX = "dbsbm.cache.prefix"
+BREAKER_NAME = "dbsbm.circuit_breaker.name"
+BREAKER_STATE = "dbsbm.circuit_breaker.state"
+RETRY_OPERATION = "dbsbm.retry.operation"
+ERROR_CODE = "dbsbm.error.code"
+ERROR_RETRYABLE = "dbsbm.error.retryable"
+DISCORD_COMMAND_NAME = "dbsbm.discord.command.name"
+DISCORD_COMMAND_TYPE = "dbsbm.discord.command.type"  # "slash" | "prefix" | "event"
+DISCORD_GUILD_ID = "dbsbm.discord.guild.id"
+DISCORD_SHARD_ID = "dbsbm.discord.shard.id"
+API_PROVIDER = "dbsbm.api.provider"
+BUSINESS_METRIC_NAME = "dbsbm.business.metric.name"
+BUSINESS_METRIC_CATEGORY = "dbsbm.business.metric.category"
+PROBE_NAME = "probe"
+PROBE_KIND = "probe_kind"
+
+# Circuit-breaker states as the gauge reports them (alerts compare against OPEN).
+BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """An instrument's OpenTelemetry identity; Prometheus spelling is derived."""
+
+    name: str
+    unit: str
+    kind: InstrumentKind
+    description: str
+
+    @property
+    def prometheus(self) -> str:
+        return prometheus_name(self)
+
+
+# --- cache, resilience (issue 3) ------------------------------------------------------
+CACHE_OPERATIONS = Instrument(
+    "dbsbm.cache.operations", "{operation}", "counter",
+    "Cache operations by operation, tier (redis|local) and result (hit|miss|ok|error).",
+)
+CACHE_OPERATION_DURATION = Instrument(
+    "dbsbm.cache.operation.duration", "s", "histogram",
+    "Duration of cache operations that reached the Redis tier.",
+)
+CACHE_FALLBACK_ACTIVE = Instrument(
+    "dbsbm.cache.fallback.active", "", "gauge",
+    "1 while the cache serves from its local tier because Redis is unavailable.",
+)
+CACHE_LOCAL_ENTRIES = Instrument(
+    "dbsbm.cache.local.entries", "{entry}", "gauge", "Entries held by the local tier.",
+)
+BREAKER_STATE_GAUGE = Instrument(
+    "dbsbm.circuit_breaker.state", "", "gauge",
+    "Circuit-breaker state: 0 closed, 1 half-open, 2 open.",
+)
+BREAKER_TRANSITIONS = Instrument(
+    "dbsbm.circuit_breaker.transitions", "{transition}", "counter",
+    "Circuit-breaker state changes, labelled by the state entered.",
+)
+RETRY_ATTEMPTS = Instrument(
+    "dbsbm.retry.attempts", "{attempt}", "counter",
+    "Retries scheduled after a retryable failure, by operation and error.type.",
+)
+
+# --- database, HTTP, discord.py (issue 4) ---------------------------------------------
+DB_OPERATION_DURATION = Instrument(
+    "db.client.operation.duration", "s", "histogram", "Duration of database client operations.",
+)
+DB_RETURNED_ROWS = Instrument(
+    "db.client.response.returned_rows", "{row}", "histogram", "Rows returned by a query.",
+)
+DB_CONNECTION_COUNT = Instrument(
+    "db.client.connection.count", "{connection}", "gauge",
+    "Pool connections by db.client.connection.state (used|idle).",
+)
+DB_CONNECTION_MAX = Instrument(
+    "db.client.connection.max", "{connection}", "gauge", "Pool size limit.",
+)
+HTTP_CLIENT_DURATION = Instrument(
+    "http.client.request.duration", "s", "histogram",
+    "aiohttp client request duration (contrib instrumentation, stable HTTP semconv).",
+)
+API_RATE_LIMITED = Instrument(
+    "dbsbm.api.rate_limited", "{response}", "counter",
+    "HTTP 429 answers from external APIs, by server.address.",
+)
+DISCORD_COMMAND_DURATION = Instrument(
+    "dbsbm.discord.command.duration", "s", "histogram",
+    "discord.py command and listener duration, by command name and type.",
+)
+DISCORD_COMMAND_ERRORS = Instrument(
+    "dbsbm.discord.command.errors", "{error}", "counter",
+    "Commands that raised, by command name, type and error.type.",
+)
+DISCORD_INTERACTION_LATENCY = Instrument(
+    "dbsbm.discord.interaction.latency", "s", "histogram",
+    "Time from the interaction's creation (snowflake) to its dispatch.",
+)
+DISCORD_GATEWAY_LATENCY = Instrument(
+    "dbsbm.discord.gateway.latency", "s", "gauge", "Gateway heartbeat latency (bot.latency).",
+)
+DISCORD_GUILDS = Instrument(
+    "dbsbm.discord.guilds", "{guild}", "gauge", "Guilds the bot is in.",
+)
+DISCORD_SHARD_CONNECTED = Instrument(
+    "dbsbm.discord.shard.connected", "", "gauge", "1 per connected shard, 0 otherwise.",
+)
+BUSINESS_METRIC = Instrument(
+    "dbsbm.business.metric", "", "histogram",
+    "Values passed to DBSBM's record_business_metric(name, value, category).",
+)
+ERRORS = Instrument(
+    "dbsbm.errors", "{error}", "counter",
+    "Errors passed to DBSBM's record_error(type, msg, context), by error.type.",
+)
+
+# --- agent (issue 5) --------------------------------------------------------------------
+# blackbox_exporter spells these without a unit suffix to add, so they keep their names.
+PROBE_SUCCESS = Instrument(
+    "probe_success", "", "gauge", "1 when the probe passed (warn counts as passed), else 0.",
+)
+PROBE_DURATION = Instrument(
+    "probe_duration_seconds", "s", "gauge", "How long the probe took.",
+)
+HEALTH_STATUS = Instrument(
+    "dbsbm.health.status", "", "gauge", "Overall health: 1 pass, 0.5 warn, 0 fail.",
+)
+AGENT_CONFIG_RELOAD = Instrument(
+    "dbsbm.agent.config.last_reload_successful", "", "gauge",
+    "1 when the agent's configuration last loaded without error.",
+)
+
+# --- derived by the collector ----------------------------------------------------------
+# The span_metrics connector (deploy/otel-collector) names these; listed so dashboards
+# and alerts spell them from here too.
+SPAN_CALLS = Instrument(
+    "traces.span.metrics.calls", "", "counter", "Spans by service, span name, kind, status.",
+)
+SPAN_DURATION = Instrument(
+    "traces.span.metrics.duration", "ms", "histogram", "Span duration by the same labels.",
+)
+
+_UNIT_SUFFIXES = {
+    "s": "seconds", "ms": "milliseconds", "By": "bytes", "%": "percent", "": "",
+}
+
+
+def prometheus_name(instrument: Instrument) -> str:
+    """The series name Prometheus stores after the collector's remote-write exporter.
+
+    Mirrors the collector's translator (``add_metric_suffixes: true``): dots become
+    underscores, a unit suffix is appended unless already present, counters get
+    ``_total``, and ``{annotation}`` units add nothing. Our dimensionless instruments
+    have an empty unit because upstream turns a gauge of unit ``1`` into ``*_ratio``.
+    """
+    name = re.sub(r"[^a-zA-Z0-9_:]", "_", instrument.name)
+    unit = instrument.unit
+    suffix = "" if unit.startswith("{") else _UNIT_SUFFIXES.get(unit, unit)
+    if suffix and not name.endswith("_" + suffix):
+        name = f"{name}_{suffix}"
+    if instrument.kind == "counter" and not name.endswith("_total"):
+        name += "_total"
+    return name
+
+
+def label(attribute: str) -> str:
+    """A span or metric attribute as Prometheus spells the label."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", attribute)
