@@ -32,6 +32,7 @@ BUSINESS_METRIC_NAME = "dbsbm.business.metric.name"
 BUSINESS_METRIC_CATEGORY = "dbsbm.business.metric.category"
 PROBE_NAME = "probe"
 PROBE_KIND = "probe_kind"
+PROBE_HOST_RESOURCE = "probe_host_resource"  # "memory" | "cpu" | "disk"
 
 # Circuit-breaker states as the gauge reports them (alerts compare against OPEN).
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
@@ -102,6 +103,11 @@ API_RATE_LIMITED = Instrument(
     "dbsbm.api.rate_limited", "{response}", "counter",
     "HTTP 429 answers from external APIs, by server.address.",
 )
+API_RETRY_AFTER = Instrument(
+    "dbsbm.api.retry_after", "s", "histogram",
+    "Retry-After the API asked for with a 429, by server.address.",
+)
+API_RATE_LIMITED_EVENT = "dbsbm.api.rate_limited"  # span event on the caller's span
 DISCORD_COMMAND_DURATION = Instrument(
     "dbsbm.discord.command.duration", "s", "histogram",
     "discord.py command and listener duration, by command name and type.",
@@ -131,6 +137,23 @@ ERRORS = Instrument(
     "dbsbm.errors", "{error}", "counter",
     "Errors passed to DBSBM's record_error(type, msg, context), by error.type.",
 )
+# DBSBM's record_api_call / record_database_query are called around aiohttp and aiomysql
+# calls that auto-instrumentation already measures under the spec names, so what they
+# report goes to names of its own: the spec series never count one call twice.
+COMPAT_API_CALL_DURATION = Instrument(
+    "dbsbm.api.call.duration", "s", "histogram",
+    "Durations passed to DBSBM's record_api_call, by server.address and status code.",
+)
+COMPAT_DB_QUERY_DURATION = Instrument(
+    "dbsbm.db.query.duration", "s", "histogram",
+    "Durations passed to DBSBM's record_database_query, by db.operation.name.",
+)
+OPERATION_DURATION = Instrument(
+    "dbsbm.operation.duration", "s", "histogram",
+    "Functions timed with DBSBM's time_operation decorator, by operation name.",
+)
+OPERATION_NAME = "dbsbm.operation.name"
+ERROR_EVENT = "dbsbm.error"  # span event recorded by record_error
 
 # --- agent (issue 5) --------------------------------------------------------------------
 # blackbox_exporter spells these without a unit suffix to add, so they keep their names.
@@ -147,6 +170,15 @@ AGENT_CONFIG_RELOAD = Instrument(
     "dbsbm.agent.config.last_reload_successful", "", "gauge",
     "1 when the agent's configuration last loaded without error.",
 )
+# Extra per-kind observations a prober records (blackbox's probe_<kind>_* series).
+PROBE_HTTP_STATUS_CODE = Instrument(
+    "probe_http_status_code", "", "gauge",
+    "HTTP status of the probe's last answer (http and discord probes).",
+)
+PROBE_HOST_UTILIZATION = Instrument(
+    "probe_host_utilization_ratio", "", "gauge",
+    "Host memory, CPU and disk use as a 0-1 ratio, by probe_host_resource.",
+)
 
 # --- derived by the collector ----------------------------------------------------------
 # The span_metrics connector (deploy/otel-collector) names these; listed so dashboards
@@ -156,6 +188,30 @@ SPAN_CALLS = Instrument(
 )
 SPAN_DURATION = Instrument(
     "traces.span.metrics.duration", "ms", "histogram", "Span duration by the same labels.",
+)
+
+# --- collector hostmetrics (deploy/otel-collector) ----------------------------------------
+# The hostmetrics receiver emits these; the *.utilization ones are optional there and must
+# be enabled in its config. Its attributes still carry their pre-semconv names.
+HOST_STATE = "state"  # system.memory / system.cpu: "used", "free", ... / "user", "idle", ...
+HOST_FILESYSTEM_DEVICE = "device"
+HOST_FILESYSTEM_MOUNTPOINT = "mountpoint"
+SYSTEM_CPU_UTILIZATION = Instrument(
+    "system.cpu.utilization", "1", "gauge", "Share of CPU time per state (hostmetrics).",
+)
+SYSTEM_MEMORY_UTILIZATION = Instrument(
+    "system.memory.utilization", "1", "gauge", "Share of memory per state (hostmetrics).",
+)
+SYSTEM_FILESYSTEM_UTILIZATION = Instrument(
+    "system.filesystem.utilization", "1", "gauge", "Share of a filesystem in use (hostmetrics).",
+)
+
+# --- the bot's own process (opentelemetry-instrumentation-system-metrics) ----------------
+PROCESS_CPU_TIME = Instrument(
+    "process.cpu.time", "s", "counter", "CPU seconds the bot process used, by cpu.mode.",
+)
+PROCESS_MEMORY_USAGE = Instrument(
+    "process.memory.usage", "By", "updown_counter", "Resident memory of the bot process.",
 )
 
 _UNIT_SUFFIXES = {
@@ -173,7 +229,10 @@ def prometheus_name(instrument: Instrument) -> str:
     """
     name = re.sub(r"[^a-zA-Z0-9_:]", "_", instrument.name)
     unit = instrument.unit
-    suffix = "" if unit.startswith("{") else _UNIT_SUFFIXES.get(unit, unit)
+    if unit == "1":  # upstream: a dimensionless gauge is a ratio, other kinds get nothing
+        suffix = "ratio" if instrument.kind == "gauge" else ""
+    else:
+        suffix = "" if unit.startswith("{") else _UNIT_SUFFIXES.get(unit, unit)
     if suffix and not name.endswith("_" + suffix):
         name = f"{name}_{suffix}"
     if instrument.kind == "counter" and not name.endswith("_total"):

@@ -38,6 +38,11 @@ BREAKER_OPEN_FOR = "1m"
 CACHE_FALLBACK_FOR = "5m"
 RATE_LIMITED_FOR = "5m"
 HOST_RESOURCE_FOR = "10m"
+ALERT_EVALUATION_INTERVAL = "1m"  # Prometheus rule groups and Grafana alert groups
+RATE_WINDOW = "5m"  # rate()/increase() window of the latency, cache and 429 rules
+LATENCY_QUANTILE = 0.95  # the seed's latency targets are p95
+DASHBOARD_QUANTILES = (0.50, 0.95)  # latency panels draw these
+RATE_LIMITED_RESPONSES_MAX = 0  # 429s tolerated per RATE_WINDOW before alerting
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,22 @@ ERROR_BUDGET_WINDOWS = (
 RUNBOOK_URL_PATTERN = (
     "https://github.com/dbsbm/dbsbm-observability/blob/main/docs/runbook.md#alert-name-{name}"
 )
+
+# --- resilience and cache defaults (issue 3; resilience.py, cache.py) -------------------
+BREAKER_FAILURE_THRESHOLD = 5  # seed: "Circuit breaker: 5 failures, 60 s recovery"
+BREAKER_RESET_TIMEOUT_SECONDS = 60.0
+# Redis sits on loopback or the compose network: an answer takes < 1 ms, so a quarter
+# second means "down or hung". The worst a caller waits is about connect + socket timeout.
+CACHE_CONNECT_TIMEOUT_SECONDS = 0.25
+CACHE_SOCKET_TIMEOUT_SECONDS = 0.25
+# Open-breaker period before probing Redis again: starts here, doubles per failed probe
+# (with jitter) up to the max, which is therefore the recovery bound once Redis is back.
+CACHE_RECONNECT_MIN_SECONDS = 1.0
+CACHE_RECONNECT_MAX_SECONDS = 30.0
+CACHE_LOCAL_MAX_ENTRIES = 10_000
+CACHE_LOCAL_MAX_TTL_SECONDS = 60.0  # bounds how stale a local-tier entry can be
+CACHE_MAX_PENDING_INVALIDATIONS = 10_000  # beyond this, whole prefixes are flushed
+
+# --- security audit (seed task 2.3; agent/dbsbm_audit) --------------------------------
+PASSWORD_MIN_LENGTH = 8  # "passwords shorter than 8 characters flagged"
+AUDIT_FAIL_ON_DEFAULT = "high"  # dbsbm-audit exits 1 on findings at or above this severity

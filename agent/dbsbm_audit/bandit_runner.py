@@ -1,0 +1,35 @@
+"""bandit's AST checks, run in-process over the files we already parsed.
+
+Only the tests we map to rule IDs run: B102 exec, B307 eval, B201 Flask debug and
+B105/B106/B107 hardcoded passwords. B608 (SQL) is left out on purpose: it flags
+parameterized queries too; ``rules/sql.py`` replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from bandit.core import config as b_config
+from bandit.core import manager as b_manager
+
+BANDIT_TESTS = frozenset({"B102", "B105", "B106", "B107", "B201", "B307"})
+
+
+def run_bandit(files: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """(test id, line) per file. bandit honours ``# nosec`` itself."""
+    if not files:
+        return {}
+    # bandit logs per-run INFO/WARNING chatter through the root handler; the CLI prints
+    # its own report, so keep bandit's own loggers to errors.
+    logging.getLogger("bandit").setLevel(logging.ERROR)
+    manager = b_manager.BanditManager(
+        b_config.BanditConfig(), "file", quiet=True,
+        profile={"include": set(BANDIT_TESTS), "exclude": set()},
+    )
+    manager.files_list = sorted(files)
+    manager.run_tests()
+    hits: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for issue in manager.get_issue_list():
+        hits[issue.fname].append((issue.test_id, issue.lineno))
+    return hits

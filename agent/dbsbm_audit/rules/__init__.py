@@ -1,0 +1,1 @@
+"""Rule families, one module each; the catalogue of IDs lives in ``dbsbm_audit.findings``."""

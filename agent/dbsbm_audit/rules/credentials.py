@@ -1,0 +1,435 @@
+"""Hardcoded credentials (DBSBM-CRED-001 … 006).
+
+Engines: bandit's B105/B106/B107 decide which assignment, keyword, default and comparison
+shapes hold a password/token/secret; detect-secrets' plugins recognise vendor formats
+(Discord bot tokens, AWS, GitHub, JWT, ...), credentials in URLs and high-entropy strings.
+
+Our own code, and why:
+- bandit's name regex only knows pass/pwd/token/secret, so ``API_KEY = "..."``,
+  ``headers = {"x-apisports-key": "..."}`` and ``API_KEYS = {"football": "..."}`` (shapes the
+  bot has) go unseen; ``candidates()`` extracts every (name, literal) pair from the AST so those
+  become DBSBM-CRED-002.
+- bandit reports ``TOKEN_URL = "https://..."``, ``token_type = "Bearer"`` or
+  ``password = ""`` too; a bandit hit is kept only when a candidate on that line survives
+  ``is_noise_name`` / ``is_placeholder``.
+- detect-secrets' entropy detectors fire on every hash and UUID; we ask them only about
+  values held by key/auth-named places (DBSBM-CRED-006).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from bandit.plugins.general_hardcoded_password import RE_CANDIDATES as BANDIT_NAME_RE
+from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.high_entropy_strings import (
+    Base64HighEntropyString,
+    HexHighEntropyString,
+)
+from detect_secrets.plugins.ip_public import IPPublicDetector
+from detect_secrets.plugins.keyword import KeywordDetector
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
+
+# --- names -------------------------------------------------------------------------------
+_PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase", "pw"}
+_STRONG_WORDS = _PASSWORD_WORDS | {
+    "secret", "secrets", "token", "tokens", "apikey", "apikeys", "credential",
+    "credentials", "authorization", "bearer", "dsn",
+}
+_STRONG_PAIRS = {
+    ("api", "key"), ("api", "keys"), ("access", "key"), ("private", "key"),
+    ("secret", "key"), ("client", "secret"), ("auth", "token"), ("auth", "key"),
+    ("signing", "key"), ("encryption", "key"),
+}
+# A last word that says the value is *about* a credential, not the credential itself.
+_NOISE_LAST = {
+    "url", "uri", "endpoint", "host", "type", "types", "field", "fields", "name", "names",
+    "header", "headers_name", "prefix", "suffix", "env", "var", "file", "path", "dir", "len",
+    "length", "count", "pattern", "regex", "re", "label", "prompt", "message", "msg", "hint",
+    "help", "placeholder", "id", "ids", "ttl", "expiry", "expires", "limit", "param",
+    "column", "col", "table", "format", "fmt", "template", "kind", "mode", "scheme",
+    "location", "required", "min", "max", "policy", "hash", "hashed", "valid", "set",
+    "present", "ok", "usage", "cache", "attempts", "timeout", "error", "errors",
+    "reset", "text",
+}
+_WEAK_LAST = {"key", "keys", "auth", "sig", "signature", "salt", "hmac"}
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+
+def words(name: str) -> list[str]:
+    return [w for w in _SPLIT.split(_CAMEL.sub("_", name).lower()) if w]
+
+
+def is_noise_name(name: str) -> bool:
+    ws = words(name)
+    return bool(ws) and ws[-1] in _NOISE_LAST
+
+
+def is_strong_name(name: str) -> bool:
+    """A name that holds a secret by its wording (password, token, api_key, x-…-key)."""
+    ws = words(name)
+    if not ws or ws[-1] in _NOISE_LAST:
+        return False
+    if any(w in _STRONG_WORDS for w in ws):
+        return True
+    if any(pair in _STRONG_PAIRS for pair in zip(ws, ws[1:])):
+        return True
+    return ws[0] == "x" and ws[-1] == "key" and len(ws) >= 3  # x-apisports-key, x-rapidapi-key
+
+
+def is_weak_name(name: str) -> bool:
+    """Key/auth-named: a secret only if its value looks random (entropy decides)."""
+    ws = words(name)
+    return bool(ws) and ws[-1] in _WEAK_LAST
+
+
+def is_password_name(name: str) -> bool:
+    return any(w in _PASSWORD_WORDS or w == "secret" for w in words(name))
+
+
+# --- values ------------------------------------------------------------------------------
+COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "password123", "passw0rd", "changeme", "change_me",
+        "changeit", "admin", "admin123", "administrator", "root", "toor", "secret",
+        "123456", "1234567", "12345678", "123456789", "1234567890", "qwerty", "qwerty123",
+        "letmein", "welcome", "default", "test", "test123", "guest", "mysql", "redis",
+        "dbsbm", "discord", "iloveyou", "abc123", "111111", "000000", "pass", "pass123",
+    }
+)
+_TEMPLATE = re.compile(r"\$\{|\$[A-Z_]|\{\{|\{[A-Za-z_]*\}|^<.*>$|%\(?\w*\)?s|^\*+$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
+_PLACEHOLDER_WORDS = ("your", "example", "placeholder", "redacted", "xxxx", "dummy", "here")
+
+
+def is_placeholder(value: str) -> bool:
+    """Values that are clearly not a real secret: empty, templates, env-var names, prose."""
+    v = value.strip()
+    if not v or not any(c.isalnum() for c in v) or len(set(v)) == 1:
+        return True
+    if _TEMPLATE.search(v) or _ENV_NAME.match(v):
+        return True
+    low = v.lower()
+    if any(w in low for w in _PLACEHOLDER_WORDS) and low not in COMMON_PASSWORDS:
+        return True
+    if low.startswith(("http://", "https://", "/", "./")) and "@" not in v:
+        return True
+    if " " in v and not low.startswith(("bearer ", "basic ", "token ", "bot ")):
+        return True
+    return False
+
+
+def weakness(value: str) -> str | None:
+    if value.lower() in COMMON_PASSWORDS:
+        return "common password"
+    if len(value) < PASSWORD_MIN_LENGTH:
+        return f"shorter than {PASSWORD_MIN_LENGTH} characters"
+    return None
+
+
+# --- detect-secrets plugins ---------------------------------------------------------------
+# Plugins we do not map: IPPublicDetector (an address is not a secret), the keyword and
+# entropy detectors (used only in the contexts below), basic auth and Discord (own IDs).
+_VENDOR_EXCLUDED = {
+    KeywordDetector, Base64HighEntropyString, HexHighEntropyString, IPPublicDetector,
+    BasicAuthDetector, DiscordBotTokenDetector,
+}
+
+
+def _vendor_plugins() -> list[BasePlugin]:
+    return [
+        cls() for cls in get_mapping_from_secret_type_to_class().values()
+        if cls not in _VENDOR_EXCLUDED
+    ]
+
+
+# BasicAuthDetector needs a user name before the colon; Redis URLs are usually
+# redis://:password@host, which it misses.
+_EMPTY_USER_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://:([^\s@/'\"]+)@")
+_DISCORD = DiscordBotTokenDetector()
+_BASIC_AUTH = BasicAuthDetector()
+_VENDORS = _vendor_plugins()
+_ENTROPY = (Base64HighEntropyString(), HexHighEntropyString())
+_KEYWORD = KeywordDetector()
+
+
+@dataclass(frozen=True)
+class LineHit:
+    rule_id: str
+    line: int
+    message: str
+
+
+def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit]:
+    """Format-recognisable secrets on one line (any file type)."""
+    for s in _DISCORD.analyze_line(filename=filename, line=line, line_number=lineno):
+        yield LineHit("DBSBM-CRED-004", lineno, "Discord bot token")
+    passwords = [s.secret_value for s in
+                 _BASIC_AUTH.analyze_line(filename=filename, line=line, line_number=lineno)]
+    if not passwords:
+        passwords = _EMPTY_USER_URL.findall(line)
+    if any(p and not is_placeholder(p) for p in passwords):
+        yield LineHit("DBSBM-CRED-003", lineno, "URL/DSN with an embedded password")
+    for plugin in _VENDORS:
+        for s in plugin.analyze_line(filename=filename, line=line, line_number=lineno):
+            yield LineHit("DBSBM-CRED-005", lineno, f"{s.type}")
+
+
+def cred_rule(name: str) -> str:
+    """bandit's vocabulary (password/token/secret) is CRED-001, the rest (keys) CRED-002,
+    whichever engine saw it, so one secret gets the same ID in code and in config."""
+    return "DBSBM-CRED-001" if BANDIT_NAME_RE.search(name) else "DBSBM-CRED-002"
+
+
+def keyword_hits(filename: str, line: str, lineno: int) -> Iterator[LineHit]:
+    """detect-secrets' KeywordDetector on a config line (password: ..., api_key = ...)."""
+    for s in _KEYWORD.analyze_line(filename=filename, line=line, line_number=lineno):
+        if s.secret_value and not is_placeholder(s.secret_value):
+            m = _KV.match(line)
+            key = m.group(2) if m else "password"
+            yield LineHit(cred_rule(key), lineno, f"hardcoded credential in '{key}'")
+
+
+def is_high_entropy(value: str) -> bool:
+    if is_potential_uuid(value) or is_sequential_string(value):
+        return False
+    quoted = f'"{value}"'
+    return any(
+        plugin.analyze_line(filename="value.py", line=quoted, line_number=0)
+        for plugin in _ENTROPY
+    )
+
+
+# --- Python AST candidates -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """A string literal held by a named place."""
+
+    name: str
+    value: str
+    line: int  # where the literal is
+    anchor: int  # where bandit reports the same thing (def line for defaults, call line)
+    bandit_shape: bool  # a shape bandit B105/B106/B107 inspects
+
+
+def _target_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        if isinstance(node.slice.value, str):
+            return node.slice.value
+    return None
+
+
+def _str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _dict_values(node: ast.Dict, owner: str | None) -> Iterator[Candidate]:
+    """Values of a dict literal: named by their key, or by the owner when the owner is
+    credential-named (``API_KEYS = {"football": "..."}``)."""
+    for key, value in zip(node.keys, node.values):
+        key_name = _str(key)
+        if isinstance(value, ast.Dict):
+            nested_owner = key_name if key_name and is_strong_name(key_name) else owner
+            yield from _dict_values(value, nested_owner)
+            continue
+        literal = _str(value)
+        if literal is None or value is None:
+            continue
+        if key_name is not None and (is_strong_name(key_name) or is_weak_name(key_name)):
+            yield Candidate(key_name, literal, value.lineno, key.lineno, True)  # type: ignore[union-attr]
+        elif owner is not None:
+            yield Candidate(owner, literal, value.lineno, value.lineno, False)
+
+
+def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
+    """``nodes``: every node of the module (one ``ast.walk`` shared by the rule families)."""
+    _mark_owned_dicts(nodes)
+    for node in nodes:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                name = _target_name(target)
+                if name is None or node.value is None:
+                    continue
+                literal = _str(node.value)
+                if literal is not None:
+                    shape = isinstance(node, ast.Assign)
+                    yield Candidate(name, literal, node.value.lineno, node.value.lineno, shape)
+                elif isinstance(node.value, ast.Dict) and is_strong_name(name):
+                    yield from _dict_values(node.value, name)
+        elif isinstance(node, ast.Call):
+            yield from _call_candidates(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d]
+            for arg, default in pairs:
+                literal = _str(default)
+                if literal is not None:
+                    yield Candidate(arg.arg, literal, default.lineno, node.lineno, True)
+        elif isinstance(node, ast.Compare) and len(node.comparators) == 1:
+            name = _target_name(node.left)
+            literal = _str(node.comparators[0])
+            if name and literal is not None and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+                yield Candidate(name, literal, node.comparators[0].lineno, node.lineno, True)
+    for node in nodes:
+        # Dicts owned by a strong name were walked above with their owner.
+        if isinstance(node, ast.Dict) and getattr(node, "_dbsbm_owner", None) is None:
+            yield from _dict_values(node, None)
+
+
+def _call_candidates(node: ast.Call) -> Iterator[Candidate]:
+    for kw in node.keywords:
+        if kw.arg is None:
+            continue
+        literal = _str(kw.value)
+        if literal is not None:
+            yield Candidate(kw.arg, literal, kw.value.lineno, node.lineno, True)
+        elif isinstance(kw.value, ast.Dict) and is_strong_name(kw.arg):
+            yield from _dict_values(kw.value, kw.arg)
+    # os.getenv("X_PASSWORD", "fallback") / os.environ.get(...): a hardcoded fallback.
+    func = node.func
+    fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    is_env = fname == "getenv" or (
+        fname == "get" and isinstance(func, ast.Attribute) and _target_name(func.value) == "environ"
+    )
+    if is_env and len(node.args) == 2:
+        name, literal = _str(node.args[0]), _str(node.args[1])
+        if name and literal is not None:
+            yield Candidate(name, literal, node.args[1].lineno, node.lineno, False)
+
+
+def _mark_owned_dicts(nodes: list[ast.AST]) -> None:
+    """Tag dict literals assigned to strong names so ``candidates`` walks them once."""
+    for node in nodes:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [n for n in map(_target_name, targets) if n]
+            if any(is_strong_name(n) for n in names):
+                node.value._dbsbm_owner = names[0]  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg and isinstance(kw.value, ast.Dict) and is_strong_name(kw.arg):
+                    kw.value._dbsbm_owner = kw.arg  # type: ignore[attr-defined]
+
+
+BANDIT_CRED_TESTS = {"B105", "B106", "B107"}
+
+
+def python_findings(
+    nodes: list[ast.AST], lines: list[str], filename: str, bandit_hits: Iterable[tuple[str, int]]
+) -> list[LineHit]:
+    """All CRED hits for one Python file, at most one per line (the most specific)."""
+    bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
+    hits: list[LineHit] = []
+    for c in candidates(nodes):
+        if is_placeholder(c.value):
+            continue
+        if is_strong_name(c.name):
+            rule = cred_rule(c.name)
+            if c.bandit_shape and rule == "DBSBM-CRED-001":
+                if c.anchor not in bandit_lines and c.line not in bandit_lines:
+                    continue  # bandit did not report it (e.g. its own # nosec)
+            weak = weakness(c.value) if is_password_name(c.name) else None
+            what = f"hardcoded credential in '{c.name}'" + (f" ({weak})" if weak else "")
+            hits.append(LineHit(rule, c.line, what))
+        elif is_weak_name(c.name) and not is_noise_name(c.name) and is_high_entropy(c.value):
+            hits.append(LineHit("DBSBM-CRED-006", c.line, f"high-entropy value in '{c.name}'"))
+    for lineno, line in enumerate(lines, start=1):
+        if '"' in line or "'" in line:
+            hits.extend(scan_line_formats(filename, line, lineno))
+    return one_per_line(hits)
+
+
+_PREFERENCE = ["DBSBM-CRED-004", "DBSBM-CRED-005", "DBSBM-CRED-003", "DBSBM-CRED-001",
+               "DBSBM-CRED-002", "DBSBM-CRED-006"]
+
+
+def one_per_line(hits: list[LineHit]) -> list[LineHit]:
+    """Keep the most specific credential finding per line: one secret, one finding."""
+    best: dict[int, LineHit] = {}
+    for hit in hits:
+        current = best.get(hit.line)
+        if current is None or _PREFERENCE.index(hit.rule_id) < _PREFERENCE.index(current.rule_id):
+            best[hit.line] = hit
+    return [best[line] for line in sorted(best)]
+
+
+# --- config files (yaml/json/ini/cfg/toml) -------------------------------------------------
+_KV = re.compile(r"""^(\s*)-?\s*["']?([A-Za-z0-9_.\-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""")
+_SECTION = re.compile(r"^\s*\[+\s*([A-Za-z0-9_.\-]+)\s*\]+\s*$")
+
+
+def _config_value(raw: str) -> str | None:
+    raw = raw.strip().rstrip(",")
+    if not raw or raw[0] in "{[":
+        return None
+    if raw[0] in "\"'":
+        quote = raw[0]
+        end = raw.find(quote, 1)
+        return raw[1:end] if end > 0 else None
+    value = raw.split(" #", 1)[0].strip()
+    if value.lower() in {"true", "false", "null", "none", "~"} or re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return None
+    return value
+
+
+def config_pairs(lines: list[str]) -> Iterator[tuple[int, str, str | None, str | None]]:
+    """(line, key, literal value or None, strong owner) for key/value lines of any config
+    format, tracking parents by indentation (YAML, pretty JSON) and ``[section]`` (INI, TOML)."""
+    stack: list[tuple[int, str]] = []
+    section: str | None = None
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith(("#", ";", "//")):
+            continue
+        m = _SECTION.match(line)
+        if m:
+            section, stack = m.group(1), []
+            continue
+        m = _KV.match(line)
+        if not m:
+            continue
+        indent, key, rest = len(m.group(1)), m.group(2), m.group(3)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parents = [k for _, k in stack] + ([section] if section else [])
+        owner = next((p for p in reversed(parents) if is_strong_name(p)), None)
+        value = _config_value(rest)
+        if value is None and (not rest.strip() or rest.strip()[0] in "{["):
+            stack.append((indent, key))
+        yield lineno, key, value, owner
+
+
+def config_findings(filename: str, lines: list[str]) -> list[LineHit]:
+    hits: list[LineHit] = []
+    for lineno, line in enumerate(lines, start=1):
+        hits.extend(scan_line_formats(filename, line, lineno))
+        hits.extend(keyword_hits(filename, line, lineno))
+    keyword_lines = {h.line for h in hits}
+    for lineno, key, value, owner in config_pairs(lines):
+        if value is None or lineno in keyword_lines or is_placeholder(value):
+            continue
+        if is_strong_name(key) or (owner and not is_noise_name(key)):
+            name = key if is_strong_name(key) else f"{owner}.{key}"
+            rule = cred_rule(key) if is_strong_name(key) else "DBSBM-CRED-002"
+            hits.append(LineHit(rule, lineno, f"hardcoded credential in '{name}'"))
+        elif is_weak_name(key) and is_high_entropy(value):
+            hits.append(LineHit("DBSBM-CRED-006", lineno, f"high-entropy value in '{key}'"))
+    return one_per_line(hits)

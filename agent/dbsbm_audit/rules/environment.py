@@ -1,0 +1,147 @@
+"""Environment checks (DBSBM-ENV-001 … 004): none of the wrapped engines look at the
+deployment environment, so these are ours.
+
+- ENV-001 required variables (``DISCORD_TOKEN``, ``MYSQL_PASSWORD``, ``REDIS_PASSWORD``,
+  ``DBSBM_ENV``) missing or empty in every source checked. Sources are explicit and named in
+  the message: ``--env-file`` files, the ``.env`` at a scanned root, the process environment
+  (``--process-env``). With no source at all the check is not run (CI has no ``.env``).
+- ENV-002 passwords shorter than ``PASSWORD_MIN_LENGTH`` or on the common list.
+- ENV-003 ``.env`` files tracked by git (``git ls-files``), ENV-004 readable by group/others.
+
+Template files (``.env.example``, ``.env.sample``, ...) hold placeholders by design and are
+tracked on purpose; they are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbsbm_audit.rules.credentials import COMMON_PASSWORDS, is_password_name
+
+from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
+
+REQUIRED_VARIABLES = ("DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD", "DBSBM_ENV")
+_TEMPLATE_MARKERS = ("example", "sample", "template", "dist", "defaults", "tmpl")
+
+
+@dataclass(frozen=True)
+class EnvHit:
+    rule_id: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class EnvSource:
+    """Variables from one place, and its name as the report shows it."""
+
+    label: str
+    values: Mapping[str, str]
+    lines: Mapping[str, int]  # variable -> line in the file (empty for the process env)
+
+
+def is_env_file(name: str) -> bool:
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+
+
+def is_template(name: str) -> bool:
+    return any(marker in name.lower() for marker in _TEMPLATE_MARKERS)
+
+
+def parse_env(text: str) -> list[tuple[int, str, str]]:
+    """``KEY=value`` lines as python-dotenv reads them: ``export``, quotes, ``#`` comments."""
+    pairs = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if value[:1] in {'"', "'"}:
+            end = value.find(value[0], 1)
+            value = value[1:end] if end > 0 else value[1:]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        if key.replace("_", "").isalnum():
+            pairs.append((lineno, key, value))
+    return pairs
+
+
+def source_from_file(path: Path, label: str) -> EnvSource:
+    pairs = parse_env(path.read_text(encoding="utf-8", errors="replace"))
+    return EnvSource(label, {k: v for _, k, v in pairs}, {k: n for n, k, _ in pairs})
+
+
+def weak_password(key: str, value: str) -> str | None:
+    if not value or not is_password_name(key):
+        return None
+    if value.lower() in COMMON_PASSWORDS:
+        return f"{key} is a common password"
+    if len(value) < PASSWORD_MIN_LENGTH:
+        return f"{key} is {len(value)} characters (minimum {PASSWORD_MIN_LENGTH})"
+    return None
+
+
+def weak_password_hits(source: EnvSource) -> list[EnvHit]:
+    hits = []
+    for key, value in source.values.items():
+        why = weak_password(key, value)
+        if why:
+            hits.append(EnvHit("DBSBM-ENV-002", source.lines.get(key, 0), why))
+    return hits
+
+
+def file_mode_hits(path: Path) -> list[EnvHit]:
+    mode = path.lstat().st_mode
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return [EnvHit("DBSBM-ENV-004", 0, f"mode {stat.filemode(mode)}: readable by "
+                                           "group or others")]
+    return []
+
+
+def required_hits(sources: list[EnvSource]) -> list[tuple[EnvSource | None, EnvHit]]:
+    """One ENV-001 per required variable absent from every source, attached to the only
+    source when there is one (so the finding points at that file)."""
+    if not sources:
+        return []
+    checked = ", ".join(s.label for s in sources)
+    only = sources[0] if len(sources) == 1 else None
+    hits = []
+    for name in REQUIRED_VARIABLES:
+        values = [s.values[name] for s in sources if name in s.values]
+        if not any(v.strip() for v in values):
+            state = "empty" if values else "missing"
+            hits.append((only, EnvHit("DBSBM-ENV-001", 0, f"{name} {state} (checked: {checked})")))
+    return hits
+
+
+def process_source(environ: Mapping[str, str]) -> EnvSource:
+    return EnvSource("process environment", dict(environ), {})
+
+
+def git_tracked(root: Path) -> set[Path] | None:
+    """Absolute paths of files git tracks under ``root``; None when not in a git work tree."""
+    base = root if root.is_dir() else root.parent
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(base), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=30, check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+        if top.returncode != 0:
+            return None
+        listed = subprocess.run(
+            ["git", "-C", str(base), "ls-files", "-z", "--full-name"],
+            capture_output=True, timeout=60, check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    toplevel = Path(top.stdout.strip())
+    return {(toplevel / p.decode("utf-8", "surrogateescape")).resolve()
+            for p in listed.stdout.split(b"\0") if p}

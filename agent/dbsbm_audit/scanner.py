@@ -1,0 +1,251 @@
+"""Walks the scanned trees, runs every rule family per file, never crashes on one file.
+
+Symbolic links are never followed (a link to /etc must not pull /etc into the report);
+they are listed as skipped. Version-control, virtualenv, cache and node_modules directories
+are not entered.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dbsbm_audit.bandit_runner import run_bandit
+from dbsbm_audit.findings import BANDIT_IDS, Finding, Skipped
+from dbsbm_audit.rules import credentials, debug, environment, execution, sql
+from dbsbm_audit.suppress import is_suppressed, suppressions
+
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs",
+})
+CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".ini", ".cfg", ".toml"})
+MAX_FILE_BYTES = 5 * 1024 * 1024  # larger "config" is generated data, not configuration
+
+
+@dataclass
+class ScanOptions:
+    paths: list[Path]
+    env_files: list[Path] = field(default_factory=list)
+    process_env: Mapping[str, str] | None = None  # the environment to check, if any
+    excludes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    skipped: list[Skipped]
+    env_sources: list[str]
+    files_scanned: int
+
+
+@dataclass
+class _File:
+    path: Path
+    display: str
+    rel: str
+    lines: list[str]
+    tree: ast.Module | None = None
+
+
+def _is_venv(dirpath: str) -> bool:
+    return os.path.exists(os.path.join(dirpath, "pyvenv.cfg"))
+
+
+def _kind(name: str) -> str | None:
+    if name.endswith((".py", ".pyw")):
+        return "python"
+    if environment.is_env_file(name):
+        return "env"
+    if os.path.splitext(name)[1].lower() in CONFIG_SUFFIXES:
+        return "config"
+    return None
+
+
+class Scanner:
+    def __init__(self, options: ScanOptions) -> None:
+        self.options = options
+        self.findings: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.files_scanned = 0
+        self._lines: dict[str, list[str]] = {}  # file -> its lines, for suppression comments
+
+    # --- walking ---------------------------------------------------------------------------
+    def _excluded(self, rel: str) -> bool:
+        return any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/") + "/*")
+                   for pattern in self.options.excludes)
+
+    def _walk(self, root: Path) -> Iterator[tuple[Path, str, str]]:
+        """(path, display, rel) of files we scan under one root."""
+        if root.is_file():
+            kind = _kind(root.name)
+            if kind:
+                yield root, str(root), root.name
+            return
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            kept = []
+            for d in sorted(dirnames):
+                full = os.path.join(dirpath, d)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                if os.path.islink(full):
+                    self.skipped.append(Skipped(full, "symbolic link not followed"))
+                elif d in SKIP_DIRS or _is_venv(full) or self._excluded(rel):
+                    continue
+                else:
+                    kept.append(d)
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                if _kind(name) is None or self._excluded(rel):
+                    continue
+                if os.path.islink(full):
+                    self.skipped.append(Skipped(full, "symbolic link not followed"))
+                    continue
+                yield Path(full), full, rel
+
+    def _read(self, path: Path, display: str) -> list[str] | None:
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                self.skipped.append(Skipped(display, f"larger than {MAX_FILE_BYTES} bytes"))
+                return None
+            data = path.read_bytes()
+        except OSError as exc:
+            self.skipped.append(Skipped(display, f"unreadable: {exc.strerror or exc}"))
+            return None
+        if b"\0" in data[:8192]:
+            self.skipped.append(Skipped(display, "binary file"))
+            return None
+        try:
+            return data.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError as exc:
+            self.skipped.append(Skipped(display, f"not UTF-8 (byte {exc.start})"))
+            return None
+
+    # --- per-file rules --------------------------------------------------------------------
+    def _emit(self, f: _File, rule_id: str, line: int, message: str,
+              context: str | None = None) -> None:
+        if context is None:
+            # Findings not on a line are identified by their first word (variable name).
+            context = f.lines[line - 1] if 0 < line <= len(f.lines) else message.split()[0]
+        self._lines[f.display] = f.lines
+        self.findings.append(Finding(rule_id, f.display, line, message, f.rel, context))
+
+    def _python(self, f: _File, bandit_hits: list[tuple[str, int]]) -> None:
+        assert f.tree is not None
+        nodes = list(ast.walk(f.tree))
+        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits):
+            self._emit(f, hit.rule_id, hit.line, hit.message)
+        for s in sql.check(f.tree, nodes):
+            self._emit(f, "DBSBM-SQL-001", s.line, s.message)
+        for d in debug.python_findings(f.tree, bandit_hits):
+            self._emit(f, d.rule_id, d.line, d.message)
+        for e in execution.python_findings(nodes, bandit_hits):
+            self._emit(f, e.rule_id, e.line, e.message)
+
+    def _config(self, f: _File) -> None:
+        for hit in credentials.config_findings(f.display, f.lines):
+            self._emit(f, hit.rule_id, hit.line, hit.message)
+        for d in debug.config_findings(f.rel, f.lines):
+            self._emit(f, d.rule_id, d.line, d.message)
+
+    def _env_file(self, f: _File, tracked: set[Path] | None) -> None:
+        """A .env is where secrets belong, so no CRED rules: only how it is kept."""
+        for d in debug.config_findings(f.rel, f.lines):
+            self._emit(f, d.rule_id, d.line, d.message)
+        if environment.is_template(f.path.name):
+            return
+        pairs = environment.parse_env("\n".join(f.lines))
+        source = environment.EnvSource(f.display, {k: v for _, k, v in pairs},
+                                       {k: n for n, k, _ in pairs})
+        for h in environment.weak_password_hits(source):
+            self._emit(f, h.rule_id, h.line, h.message)
+        if tracked is not None and f.path.resolve() in tracked:
+            self._emit(f, "DBSBM-ENV-003", 0, "tracked by git", context="tracked")
+        for h in environment.file_mode_hits(f.path):
+            self._emit(f, h.rule_id, h.line, h.message, context="mode")
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self) -> ScanResult:
+        python: list[_File] = []
+        env_sources: list[environment.EnvSource] = []
+        for root in self.options.paths:
+            tracked = environment.git_tracked(root)
+            for path, display, rel in self._walk(root):
+                lines = self._read(path, display)
+                if lines is None:
+                    continue
+                f = _File(path, display, rel, lines)
+                self.files_scanned += 1
+                kind = _kind(path.name)
+                try:
+                    if kind == "python":
+                        f.tree = ast.parse("\n".join(lines), filename=display)
+                        python.append(f)
+                    elif kind == "env":
+                        self._env_file(f, tracked)
+                        if rel == ".env":
+                            env_sources.append(environment.source_from_file(path, display))
+                    else:
+                        self._config(f)
+                except SyntaxError as exc:
+                    self.skipped.append(Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}"))
+                except Exception as exc:  # one bad file must not stop the scan
+                    self.skipped.append(Skipped(display, f"internal error: {type(exc).__name__}: {exc}"))
+        self._run_python(python)
+        for path in self.options.env_files:
+            source = environment.source_from_file(path, str(path))
+            env_sources.append(source)
+            f = _File(path, str(path), str(path), path.read_text(errors="replace").splitlines())
+            for h in environment.weak_password_hits(source):
+                self._emit(f, h.rule_id, h.line, h.message)
+        if self.options.process_env is not None:
+            source = environment.process_source(self.options.process_env)
+            env_sources.append(source)
+            for h in environment.weak_password_hits(source):
+                self.findings.append(Finding(h.rule_id, "<environment>", 0, h.message,
+                                             "<environment>", h.message.split()[0]))
+        for owner, h in environment.required_hits(env_sources):
+            where = owner.label if owner and owner.label != "process environment" else "<environment>"
+            self.findings.append(Finding(h.rule_id, where, 0, h.message, where, h.message.split()[0]))
+        return ScanResult(self._filtered(), self.skipped, [s.label for s in env_sources],
+                          self.files_scanned)
+
+    def _run_python(self, files: list[_File]) -> None:
+        try:
+            bandit_hits = run_bandit([f.display for f in files])
+        except Exception as exc:  # bandit failing must not hide our own rules' results
+            self.skipped.append(Skipped("<bandit>", f"bandit failed: {type(exc).__name__}: {exc}"))
+            bandit_hits = {}
+        for f in files:
+            try:
+                self._python(f, bandit_hits.get(f.display, []))
+            except Exception as exc:  # one bad file must not stop the scan
+                self.skipped.append(Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}"))
+
+    def _filtered(self) -> list[Finding]:
+        """Drop suppressed lines and duplicates; sort by file and line."""
+        lines_by_file: dict[str, dict[int, frozenset[str]]] = {}
+        seen: set[tuple[str, str, int, str]] = set()
+        kept = []
+        for finding in self.findings:
+            key = (finding.rule_id, finding.file, finding.line, finding.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            if finding.line > 0:
+                if finding.file not in lines_by_file:
+                    lines_by_file[finding.file] = suppressions(self._lines.get(finding.file, []))
+                ids = lines_by_file[finding.file].get(finding.line)
+                if ids and is_suppressed(finding.rule_id, BANDIT_IDS.get(finding.rule_id, frozenset()), ids):
+                    continue
+            kept.append(finding)
+        return sorted(kept, key=lambda f: (f.file, f.line, f.rule_id))
+
+
+def scan(options: ScanOptions) -> ScanResult:
+    return Scanner(options).run()

@@ -1,0 +1,71 @@
+"""``SELECT 1`` through an aiomysql pool, bare vs. instrumented, against one MariaDB.
+
+DBSBM's pattern: pool, ``async with pool.acquire()``, ``DictCursor``, autocommit, fetchall.
+Run: ``python benchmarks/bench_aiomysql.py`` (starts its own server; target <= 1.10x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+import aiomysql  # noqa: E402
+from _otel import compare, providers, report  # noqa: E402
+
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor  # noqa: E402
+from tests.services import start_mysql  # noqa: E402
+
+TARGET = 1.10
+
+
+async def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-mysql-"))
+    server = start_mysql(workdir)
+    try:
+        pool = await aiomysql.create_pool(
+            host=server.host, port=server.port, user=server.user, password=server.password,
+            db=server.database, minsize=1, maxsize=1, autocommit=True,
+        )
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("CREATE TABLE games (id INT PRIMARY KEY, home VARCHAR(40), "
+                              "away VARCHAR(40), odds DECIMAL(5,2))")
+            await cur.executemany("INSERT INTO games VALUES (%s, %s, %s, %s)",
+                                  [(i, f"home {i}", f"away {i}", 1.5) for i in range(50)])
+
+        async def fetch(sql: str) -> object:
+            async with pool.acquire() as conn:
+                async with conn.cursor(aiomysql.DictCursor) as cur:
+                    await cur.execute(sql)
+                    return await cur.fetchall()
+
+        for label, sql, ratio in (
+            ("SELECT 1, every trace sampled", "SELECT 1 AS one", 1.0),
+            ("SELECT 1, 10 % of traces sampled", "SELECT 1 AS one", 0.1),
+            ("SELECT 50 rows, every trace sampled", "SELECT * FROM games", 1.0),
+        ):
+            tracer_provider, meter_provider = providers(ratio)
+            instrumentor = AiomysqlInstrumentor()
+            bare, ours = await compare(
+                lambda sql=sql: fetch(sql),  # type: ignore[misc]
+                lambda: instrumentor.instrument(tracer_provider=tracer_provider,
+                                                meter_provider=meter_provider),
+                instrumentor.uninstrument,
+                n=2000, rounds=5,
+            )
+            report(f"aiomysql {label} (pool + DictCursor)", bare, ours, TARGET)
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
+        pool.close()
+        await pool.wait_closed()
+    finally:
+        server.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,132 @@
+"""Cost of a cache get through EnhancedCacheManager, telemetry included, against the
+baselines the issue names, measured side by side in one run on one redis-server:
+
+* local-tier hit (Redis down, breaker open)  vs  ``cachetools.TTLCache.get``  (<= 1.2x)
+* Redis-tier get with spans and metrics on real SDK providers  vs  bare
+  ``redis.asyncio`` GET  (<= 1.25x), and vs the same bare client instrumented by
+  opentelemetry-instrumentation-redis.
+
+    python benchmarks/bench_cache.py
+
+Rounds alternate between variants and the median is reported, so machine drift hits all
+alike. The SDK providers export to a sink (benchmarks/_otel.py): only the network is
+left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import cachetools
+import redis.asyncio as aredis
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _otel import per_op_us, providers  # noqa: E402
+
+from dbsbm_instrumentation.cache import CacheSettings, EnhancedCacheManager  # noqa: E402
+from tests import services  # noqa: E402
+
+ROUNDS = 7
+LOCAL_N = 50_000
+REDIS_N = 3_000
+VALUE = {"id": 42, "name": "Lakers", "wins": 31, "odds": [1.85, 2.1]}
+
+
+async def ttlcache_per_op_us(cache: cachetools.TTLCache, key: str, n: int) -> float:
+    """TTLCache.get inside a coroutine, as the bot would call it (no await)."""
+    import time
+
+    start = time.perf_counter()
+    for _ in range(n):
+        cache.get(key)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+async def medians(variants: dict[str, Callable[[], Awaitable[float]]]) -> dict[str, float]:
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(ROUNDS):
+        for name, run in variants.items():
+            results[name].append(await run())
+    return {name: statistics.median(values) for name, values in results.items()}
+
+
+def line(name: str, ours: float, base_name: str, base: float, target: float | None) -> None:
+    ratio = ours / base
+    verdict = "" if target is None else f"  target <= {target}x: {'ok' if ratio <= target else 'MISSED'}"
+    print(f"{name:34} {ours:8.2f} µs  vs {base_name:34} {base:8.2f} µs  ratio {ratio:.2f}x{verdict}")
+
+
+async def main() -> None:
+    tracer_provider, meter_provider = providers()
+    server = services.start_redis(services.service_dir("bench-redis"))
+    try:
+        # --- local tier: Redis configured but down, breaker open for the whole run
+        down = EnhancedCacheManager(
+            CacheSettings(host=server.host, port=services.free_port(),
+                          reconnect_min=3600, reconnect_max=3600),
+            tracer_provider=tracer_provider, meter_provider=meter_provider)
+        down.breaker.trip()
+        await down.set("team", "lakers", VALUE)
+        disabled = EnhancedCacheManager(CacheSettings(disabled=True),
+                                        tracer_provider=tracer_provider,
+                                        meter_provider=meter_provider)
+        await disabled.set("team", "lakers", VALUE)
+        ttl = cachetools.TTLCache(maxsize=10_000, ttl=60)
+        ttl["team:lakers"] = VALUE
+        assert await down.get("team", "lakers") == VALUE == ttl.get("team:lakers")
+        local = await medians({
+            "ttl": lambda: ttlcache_per_op_us(ttl, "team:lakers", LOCAL_N),
+            "fallback": lambda: per_op_us(lambda: down.get("team", "lakers"), LOCAL_N),
+            "disabled": lambda: per_op_us(lambda: disabled.get("team", "lakers"), LOCAL_N),
+        })
+
+        # --- Redis tier
+        ours = EnhancedCacheManager(CacheSettings(host=server.host, port=server.port),
+                                    tracer_provider=tracer_provider,
+                                    meter_provider=meter_provider)
+        assert await ours.connect()
+        await ours.set("team", "lakers", VALUE)
+        bare = aredis.Redis(host=server.host, port=server.port)
+        contrib = aredis.Redis(host=server.host, port=server.port)
+        RedisInstrumentor.instrument_client(contrib, tracer_provider=tracer_provider)
+        for client in (bare, contrib):
+            for _ in range(300):
+                await client.get("team:lakers")
+        for _ in range(300):
+            await ours.get("team", "lakers")
+        remote = await medians({
+            "bare": lambda: per_op_us(lambda: bare.get("team:lakers"), REDIS_N),
+            "ours": lambda: per_op_us(lambda: ours.get("team", "lakers"), REDIS_N),
+            "contrib": lambda: per_op_us(lambda: contrib.get("team:lakers"), REDIS_N),
+        })
+        print(f"median of {ROUNDS} alternating rounds; real SDK providers, sink exporters\n")
+        line("local hit (Redis down, breaker open)", local["fallback"],
+             "cachetools.TTLCache.get", local["ttl"], 1.2)
+        line("local hit (REDIS_DISABLED)", local["disabled"],
+             "cachetools.TTLCache.get", local["ttl"], 1.2)
+        line("redis get, spans + metrics", remote["ours"], "bare redis.asyncio get",
+             remote["bare"], 1.25)
+        line("redis get, spans + metrics", remote["ours"], "bare + contrib RedisInstrumentor",
+             remote["contrib"], None)
+        line("contrib-instrumented get", remote["contrib"], "bare redis.asyncio get",
+             remote["bare"], None)
+        for client in (bare, contrib):
+            await client.aclose()
+        await ours.disconnect()
+        await down.disconnect()
+    finally:
+        server.close()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,186 @@
+"""Selectors, label names and PromQL building blocks: the mixin's ``_config``.
+
+Every metric name is ``semconv.<INSTRUMENT>.prometheus`` and every label
+``semconv.label(<attribute>)``; every number and window comes from ``thresholds``. The
+alert, rule and dashboard modules only combine what is defined here, so no name or number
+is spelled twice.
+"""
+
+from __future__ import annotations
+
+from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation.semconv import Instrument, label
+from opentelemetry.semconv._incubating.attributes.db_attributes import (
+    DB_CLIENT_CONNECTION_POOL_NAME,
+    DB_CLIENT_CONNECTION_STATE,
+)
+from opentelemetry.semconv.attributes.db_attributes import DB_OPERATION_NAME, DB_SYSTEM_NAME
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
+
+# --- Grafana: datasource uids (the contract in docs/helpers-brief.md) and URLs ---------------
+# URLs are the compose service names: Grafana reaches the backends over the compose network.
+PROMETHEUS_UID = "dbsbm-prometheus"
+TEMPO_UID = "dbsbm-tempo"
+LOKI_UID = "dbsbm-loki"
+PROMETHEUS_URL = "http://prometheus:9090"
+TEMPO_URL = "http://tempo:3200"
+LOKI_URL = "http://loki:3100"
+EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions pseudo-datasource
+GRAFANA_FOLDER = "DBSBM"
+GRAFANA_ORG_ID = 1
+CONTACT_POINT = "discord"
+# Grafana expands $NAME in provisioning files; the compose file passes this one through.
+DISCORD_WEBHOOK_ENV = "DISCORD_ALERT_WEBHOOK_URL"
+
+# --- labels -----------------------------------------------------------------------------------
+SERVER = label(SERVER_ADDRESS)
+HTTP_STATUS = label(HTTP_RESPONSE_STATUS_CODE)
+DB_SYSTEM = label(DB_SYSTEM_NAME)
+DB_OPERATION = label(DB_OPERATION_NAME)
+DB_POOL = label(DB_CLIENT_CONNECTION_POOL_NAME)
+DB_CONNECTION_STATE = label(DB_CLIENT_CONNECTION_STATE)
+ERROR = label(ERROR_TYPE)
+CACHE_RESULT = label(semconv.CACHE_RESULT)
+CACHE_OPERATION = label(semconv.CACHE_OPERATION)
+CACHE_TIER = label(semconv.CACHE_TIER)
+COMMAND = label(semconv.DISCORD_COMMAND_NAME)
+COMMAND_TYPE = label(semconv.DISCORD_COMMAND_TYPE)
+BREAKER = label(semconv.BREAKER_NAME)
+RETRY_OPERATION = label(semconv.RETRY_OPERATION)
+PROBE = label(semconv.PROBE_NAME)
+HOST_STATE = label(semconv.HOST_STATE)
+MOUNTPOINT = label(semconv.HOST_FILESYSTEM_MOUNTPOINT)
+DEVICE = label(semconv.HOST_FILESYSTEM_DEVICE)
+# Prometheus' own labels, not attributes: ``job``/``instance`` are what the remote-write
+# exporter makes of service.name/service.instance.id, ``le`` is the histogram bucket bound.
+JOB = "job"
+INSTANCE = "instance"
+LE = "le"
+
+# Label values the instrumentation writes (semconv.py documents them beside the attribute).
+HIT, MISS, GET = "hit", "miss", "get"
+USED, IDLE = "used", "idle"
+
+# --- windows and numbers ------------------------------------------------------------------
+WINDOW = thresholds.RATE_WINDOW
+QUANTILE = thresholds.LATENCY_QUANTILE
+
+
+def num(value: float) -> str:
+    """A threshold as PromQL and YAML spell it: ``0.2``, ``0.0144``, ``2``."""
+    return f"{value:g}"
+
+
+def percentile(quantile: float) -> str:
+    """``0.95`` -> ``p95``, for recording-rule names and legends."""
+    return f"p{quantile * 100:g}"
+
+
+def by(*labels: str) -> str:
+    return f"by ({', '.join(labels)})"
+
+
+def selector(instrument: Instrument, suffix: str = "", **matchers: str) -> str:
+    """``metric_suffix{label="value", label=~"a|b"}``; a value starting ``~`` is a regex."""
+    parts = []
+    for name, value in matchers.items():
+        op, value = ("=~", value[1:]) if value.startswith("~") else ("=", value)
+        parts.append(f'{name}{op}"{value}"')
+    name = instrument.prometheus + suffix
+    return f"{name}{{{', '.join(parts)}}}" if parts else name
+
+
+def rate(instrument: Instrument, window: str = WINDOW, suffix: str = "", **matchers: str) -> str:
+    return f"rate({selector(instrument, suffix, **matchers)}[{window}])"
+
+
+def sum_rate(
+    instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW, suffix: str = "",
+    **matchers: str,
+) -> str:
+    grouping = f" {by(*labels)} " if labels else ""
+    return f"sum{grouping}({rate(instrument, window, suffix, **matchers)})"
+
+
+def sum_increase(instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW) -> str:
+    return f"sum {by(*labels)} (increase({selector(instrument)}[{window}]))"
+
+
+def histogram_quantile(
+    quantile: float, instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW,
+) -> str:
+    """The ``quantile`` of a histogram's buckets over ``window``, kept by ``labels``."""
+    assert instrument.kind == "histogram", instrument.name
+    buckets = sum_rate(instrument, (*labels, LE), window, suffix="_bucket")
+    return f"histogram_quantile({num(quantile)}, {buckets})"
+
+
+def record_name(labels: tuple[str, ...], metric: str, operation: str) -> str:
+    """A recording rule's name, ``level:metric:operation`` (Prometheus naming practice)."""
+    return f"{'_'.join(labels)}:{metric.removesuffix('_total')}:{operation}"
+
+
+def error_ratio(window: str, labels: tuple[str, ...], zero_without_errors: bool = False) -> str:
+    """Command errors over command calls: the SLI the error budget is spent from.
+
+    The error counter has no series until the first error; ``zero_without_errors`` makes a
+    panel show 0 rather than "No data" then (alerts need no such series: nothing to fire).
+    """
+    errors = sum_rate(semconv.DISCORD_COMMAND_ERRORS, labels, window)
+    calls = sum_rate(semconv.DISCORD_COMMAND_DURATION, labels, window, suffix="_count")
+    if zero_without_errors:
+        assert not labels, "vector(0) has no labels to match grouped calls"
+        errors = f"({errors} or vector(0))"
+    return f"{errors} / {calls}"
+
+
+def cache_hit_ratio(labels: tuple[str, ...]) -> str:
+    """Hits over lookups of ``get`` across both tiers, as the cache's own get_stats() counts."""
+    hits = sum_rate(semconv.CACHE_OPERATIONS, labels, **{CACHE_OPERATION: GET, CACHE_RESULT: HIT})
+    return f"{hits} / {cache_lookups(labels)}"
+
+
+def cache_lookups(labels: tuple[str, ...]) -> str:
+    """``get`` hits plus misses per second: zero means no traffic, so no ratio to judge."""
+    return sum_rate(
+        semconv.CACHE_OPERATIONS, labels, **{CACHE_OPERATION: GET, CACHE_RESULT: f"~{HIT}|{MISS}"},
+    )
+
+
+# --- alert templates (Prometheus syntax; grafana.py rewrites $value for Grafana) ------------
+AS_PERCENT = "{{ $value | humanizePercentage }}"
+AS_DURATION = "{{ $value | humanizeDuration }}"
+AS_NUMBER = "{{ $value | humanize }}"
+
+
+def labelled(name: str) -> str:
+    """An alert template's reference to one of the alert's labels."""
+    return f"{{{{ $labels.{name} }}}}"
+
+
+def runbook_url(alert_name: str) -> str:
+    return thresholds.RUNBOOK_URL_PATTERN.format(name=alert_name.lower())
+
+
+RUNBOOK_PAGE = thresholds.RUNBOOK_URL_PATTERN.split("#")[0]
+
+
+def legend(*labels: str) -> str:
+    """A Grafana legend showing ``labels``: ``{{job}} {{instance}}``."""
+    return " ".join(f"{{{{{name}}}}}" for name in labels)
+
+
+def dashboard_uid(stem: str) -> str:
+    """Fixed per file name, so links and bookmarks survive regeneration."""
+    return f"dbsbm-{stem}"
+
+
+def seconds_text(seconds: float) -> str:
+    """``0.2`` -> ``200ms``: thresholds as the docs and annotations print them."""
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+def percent_text(ratio: float) -> str:
+    return f"{ratio * 100:g}%"

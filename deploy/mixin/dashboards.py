@@ -1,0 +1,327 @@
+"""Dashboards, one JSON file per topic, and the file provider that loads them.
+
+A small builder of our own instead of grafana-foundation-sdk: PyPI's newest
+grafana-foundation-sdk build carries the 10.1 schema line under its epoch, we need two
+panel types and a grid, and this keeps the deploy free of another pinned dependency.
+Grafana migrates the ``schemaVersion`` below on load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dbsbm_instrumentation import semconv, thresholds
+
+from deploy.mixin import config as c
+from deploy.mixin.output import yaml_text
+
+SCHEMA_VERSION = 39
+DASHBOARDS_DIR = "dbsbm"  # provisioning/dashboards/dbsbm/*.json
+# Where the compose file mounts deploy/grafana/provisioning inside the Grafana container.
+CONTAINER_PROVISIONING = "/etc/grafana/provisioning"
+_PROMETHEUS = {"type": "prometheus", "uid": c.PROMETHEUS_UID}
+_HEIGHT = {"stat": 5, "timeseries": 8}
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = "__auto"
+    exemplar: bool = False  # latency histograms: exemplars link to traces in Tempo
+
+
+@dataclass(frozen=True)
+class Panel:
+    kind: str  # "stat" | "timeseries"
+    title: str
+    queries: tuple[Query, ...]
+    unit: str = "short"
+    # (value, colour) steps after the base colour; drawn as lines on time series
+    steps: tuple[tuple[float, str], ...] = ()
+    base: str = "green"
+    description: str = ""
+    mappings: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    stem: str  # file name and uid
+    title: str
+    rows: tuple[tuple[Panel, ...], ...]
+    tags: tuple[str, ...] = ("dbsbm",)
+
+
+def _panel(panel: Panel, panel_id: int, x: int, y: int, width: int) -> dict[str, Any]:
+    steps = [{"color": panel.base, "value": None}] + [
+        {"color": colour, "value": value} for value, colour in panel.steps
+    ]
+    defaults: dict[str, Any] = {
+        "unit": panel.unit,
+        "thresholds": {"mode": "absolute", "steps": steps},
+        "mappings": list(panel.mappings),
+    }
+    if panel.kind == "timeseries":
+        defaults["custom"] = {"thresholdsStyle": {"mode": "line" if panel.steps else "off"}}
+    body: dict[str, Any] = {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": _PROMETHEUS,
+        "gridPos": {"x": x, "y": y, "w": width, "h": _HEIGHT[panel.kind]},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i), "datasource": _PROMETHEUS, "expr": q.expr,
+                "legendFormat": q.legend, "exemplar": q.exemplar,
+            }
+            for i, q in enumerate(panel.queries)
+        ],
+    }
+    if panel.kind == "stat":
+        body["options"] = {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "background", "graphMode": "area", "textMode": "auto",
+        }
+    else:
+        body["options"] = {"legend": {"displayMode": "list", "placement": "bottom"},
+                           "tooltip": {"mode": "multi"}}
+    return body
+
+
+def render(dashboard: Dashboard) -> dict[str, Any]:
+    panels, y, panel_id = [], 0, 1
+    for row in dashboard.rows:
+        width = 24 // len(row)
+        for i, panel in enumerate(row):
+            panels.append(_panel(panel, panel_id, i * width, y, width))
+            panel_id += 1
+        y += max(_HEIGHT[p.kind] for p in row)
+    return {
+        "uid": c.dashboard_uid(dashboard.stem),
+        "title": dashboard.title,
+        "tags": list(dashboard.tags),
+        "timezone": "utc",
+        "editable": False,
+        "schemaVersion": SCHEMA_VERSION,
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "30s",
+        "templating": {"list": []},
+        "annotations": {"list": []},
+        "links": [{"title": "Runbook", "type": "link", "url": c.RUNBOOK_PAGE}],
+        "panels": panels,
+    }
+
+
+# --- shared queries --------------------------------------------------------------------------
+def _quantiles(instrument: semconv.Instrument, labels: tuple[str, ...]) -> tuple[Query, ...]:
+    legend = c.legend(*labels)
+    return tuple(
+        Query(c.histogram_quantile(q, instrument, labels), f"{c.percentile(q)} {legend}".strip(),
+              exemplar=True)
+        for q in thresholds.DASHBOARD_QUANTILES
+    )
+
+
+def _below(seconds: float) -> str:
+    return f"Target below {c.seconds_text(seconds)}."
+
+
+def _target_line(limit: float) -> tuple[tuple[float, str], ...]:
+    return ((limit, "red"),)
+
+
+_API_P95 = c.histogram_quantile(c.QUANTILE, semconv.HTTP_CLIENT_DURATION, ())
+_API_P95_BY_SERVER = c.histogram_quantile(c.QUANTILE, semconv.HTTP_CLIENT_DURATION, (c.SERVER,))
+_CPU_IDLE = c.selector(semconv.SYSTEM_CPU_UTILIZATION, **{c.HOST_STATE: c.IDLE})
+_DB_P95 = c.histogram_quantile(c.QUANTILE, semconv.DB_OPERATION_DURATION, ())
+_HIT_RATIO = c.cache_hit_ratio(())
+_ERROR_RATIO = c.error_ratio(c.WINDOW, (), zero_without_errors=True)
+_P = c.percentile(c.QUANTILE)
+_UP_DOWN = ({"type": "value", "options": {
+    "0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}}},)
+_PROBES = Panel(
+    "stat", "Probe status", (Query(f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})",
+                                   c.legend(c.PROBE)),),
+    steps=((1, "green"),), base="red", mappings=_UP_DOWN,
+    description="1 when the agent's probe passed (warn counts as passed).",
+)
+
+DASHBOARDS: tuple[Dashboard, ...] = (
+    Dashboard("overview", "DBSBM / Overview", (
+        (
+            Panel("stat", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
+                  unit="percentunit", base="red",
+                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),),
+                  description=f"Target above {c.percent_text(thresholds.CACHE_HIT_RATIO_MIN)}."),
+            Panel("stat", f"External API {_P}", (Query(_API_P95, _P),), unit="s",
+                  steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS),
+                  description=_below(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+            Panel("stat", f"Database {_P}", (Query(_DB_P95, _P),), unit="s",
+                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS),
+                  description=_below(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+            Panel("stat", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
+                  unit="percentunit", steps=_target_line(thresholds.ERROR_RATIO_MAX),
+                  description=f"Target below {c.percent_text(thresholds.ERROR_RATIO_MAX)}."),
+        ),
+        (
+            Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
+                  unit="percentunit", base="red",
+                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),)),
+            Panel("timeseries", f"External API {_P} by server",
+                  (Query(_API_P95_BY_SERVER, c.legend(c.SERVER), exemplar=True),),
+                  unit="s", steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+        ),
+        (
+            Panel("timeseries", f"Database {_P}", (Query(_DB_P95, _P, exemplar=True),), unit="s",
+                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+            Panel("timeseries", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
+                  unit="percentunit", steps=_target_line(thresholds.ERROR_RATIO_MAX)),
+        ),
+        (_PROBES,),
+    )),
+    Dashboard("commands", "DBSBM / Commands", (
+        (
+            Panel("timeseries", "Commands per second by command",
+                  (Query(c.sum_rate(semconv.DISCORD_COMMAND_DURATION, (c.COMMAND, c.COMMAND_TYPE),
+                                    suffix="_count"), c.legend(c.COMMAND, c.COMMAND_TYPE)),),
+                  unit="reqps"),
+            Panel("timeseries", "Command errors per second by command and error",
+                  (Query(c.sum_rate(semconv.DISCORD_COMMAND_ERRORS, (c.COMMAND, c.ERROR)),
+                         c.legend(c.COMMAND, c.ERROR)),),
+                  unit="reqps"),
+        ),
+        (
+            Panel("timeseries", "Command duration by command",
+                  _quantiles(semconv.DISCORD_COMMAND_DURATION, (c.COMMAND,)), unit="s"),
+            Panel("timeseries", "Interaction latency (creation to dispatch)",
+                  _quantiles(semconv.DISCORD_INTERACTION_LATENCY, ()), unit="s"),
+        ),
+        (
+            Panel("timeseries", "Gateway latency",
+                  (Query(semconv.DISCORD_GATEWAY_LATENCY.prometheus, c.legend(c.INSTANCE)),),
+                  unit="s"),
+            Panel("stat", "Guilds",
+                  (Query(f"sum({semconv.DISCORD_GUILDS.prometheus})", "guilds"),)),
+            Panel("stat", "Connected shards",
+                  (Query(f"sum({semconv.DISCORD_SHARD_CONNECTED.prometheus})", "shards"),)),
+        ),
+    )),
+    Dashboard("database-cache", "DBSBM / Database & cache", (
+        (
+            Panel("timeseries", "Database operation duration by operation",
+                  _quantiles(semconv.DB_OPERATION_DURATION, (c.DB_OPERATION,)), unit="s",
+                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+            Panel("timeseries", "Connection pool",
+                  (Query(f"sum {c.by(c.DB_POOL, c.DB_CONNECTION_STATE)} "
+                         f"({semconv.DB_CONNECTION_COUNT.prometheus})",
+                         c.legend(c.DB_POOL, c.DB_CONNECTION_STATE)),
+                   Query(f"sum {c.by(c.DB_POOL)} ({semconv.DB_CONNECTION_MAX.prometheus})",
+                         f"{c.legend(c.DB_POOL)} max"))),
+        ),
+        (
+            Panel("timeseries", "Cache operations by tier and result",
+                  (Query(c.sum_rate(semconv.CACHE_OPERATIONS, (c.CACHE_TIER, c.CACHE_RESULT)),
+                         c.legend(c.CACHE_TIER, c.CACHE_RESULT)),), unit="ops"),
+            Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
+                  unit="percentunit", base="red",
+                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),)),
+        ),
+        (
+            Panel("timeseries", "Local fallback active",
+                  (Query(semconv.CACHE_FALLBACK_ACTIVE.prometheus, c.legend(c.INSTANCE)),),
+                  steps=((1, "orange"),)),
+            Panel("timeseries", "Circuit-breaker state",
+                  (Query(f"max {c.by(c.BREAKER)} ({semconv.BREAKER_STATE_GAUGE.prometheus})",
+                         c.legend(c.BREAKER)),),
+                  steps=((semconv.BREAKER_STATE_VALUES["half_open"], "orange"),
+                         (semconv.BREAKER_STATE_VALUES["open"], "red")),
+                  mappings=({"type": "value", "options": {
+                      str(v): {"text": k} for k, v in semconv.BREAKER_STATE_VALUES.items()}},)),
+            Panel("timeseries", "Retries by operation and error",
+                  (Query(c.sum_rate(semconv.RETRY_ATTEMPTS, (c.RETRY_OPERATION, c.ERROR)),
+                         c.legend(c.RETRY_OPERATION, c.ERROR)),), unit="ops"),
+        ),
+    )),
+    Dashboard("external-apis", "DBSBM / External APIs", (
+        (
+            Panel("timeseries", "Request duration by server",
+                  _quantiles(semconv.HTTP_CLIENT_DURATION, (c.SERVER,)), unit="s",
+                  steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+            Panel("timeseries", "Requests per second by server and status",
+                  (Query(c.sum_rate(semconv.HTTP_CLIENT_DURATION, (c.SERVER, c.HTTP_STATUS),
+                                    suffix="_count"),
+                         c.legend(c.SERVER, c.HTTP_STATUS)),), unit="reqps"),
+        ),
+        (
+            Panel("timeseries", f"HTTP 429 answers per {c.WINDOW} by server",
+                  (Query(c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
+                         c.legend(c.SERVER)),),
+                  steps=((thresholds.RATE_LIMITED_RESPONSES_MAX + 1, "red"),)),
+        ),
+    )),
+    Dashboard("health-host", "DBSBM / Health & host", (
+        (
+            _PROBES,
+            Panel("timeseries", "Probe success by probe",
+                  (Query(f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})",
+                         c.legend(c.PROBE)),), mappings=_UP_DOWN),
+            Panel("timeseries", "Probe duration by probe",
+                  (Query(f"max {c.by(c.PROBE)} ({semconv.PROBE_DURATION.prometheus})",
+                         c.legend(c.PROBE)),), unit="s",
+                  steps=_target_line(thresholds.PROBE_TIMEOUT_SECONDS)),
+        ),
+        (
+            Panel("timeseries", "Host CPU busy",
+                  (Query(f"1 - avg {c.by(c.INSTANCE)} "
+                         f"({_CPU_IDLE})",
+                         c.legend(c.INSTANCE)),),
+                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
+                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+            Panel("timeseries", "Host memory used",
+                  (Query(c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
+                         c.legend(c.INSTANCE)),),
+                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
+                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+            Panel("timeseries", "Host disk used by mountpoint",
+                  (Query(semconv.SYSTEM_FILESYSTEM_UTILIZATION.prometheus,
+                         c.legend(c.INSTANCE, c.MOUNTPOINT)),),
+                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
+                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+        ),
+        (
+            Panel("timeseries", "Bot process CPU",
+                  (Query(f"sum {c.by(c.JOB, c.INSTANCE)} ({c.rate(semconv.PROCESS_CPU_TIME)})",
+                         c.legend(c.JOB, c.INSTANCE)),), unit="percentunit",
+                  description="CPU seconds per second: 1 is one core."),
+            Panel("timeseries", "Bot process memory",
+                  (Query(semconv.PROCESS_MEMORY_USAGE.prometheus, c.legend(c.JOB, c.INSTANCE)),),
+                  unit="bytes"),
+        ),
+    )),
+)
+
+
+def dashboard_files() -> dict[str, str]:
+    """``{"overview.json": text, ...}``."""
+    return {
+        f"{d.stem}.json": json.dumps(render(d), indent=2, sort_keys=False) + "\n"
+        for d in DASHBOARDS
+    }
+
+
+def provider() -> str:
+    document = {
+        "apiVersion": 1,
+        "providers": [{
+            "name": "dbsbm", "orgId": c.GRAFANA_ORG_ID, "folder": c.GRAFANA_FOLDER,
+            "type": "file", "disableDeletion": True, "allowUiUpdates": False,
+            "updateIntervalSeconds": 30,
+            "options": {"path": f"{CONTAINER_PROVISIONING}/dashboards/{DASHBOARDS_DIR}",
+                        "foldersFromFilesStructure": False},
+        }],
+    }
+    header = "# Generated by deploy/mixin/generate.py. Do not edit.\n"
+    return header + yaml_text(document)

@@ -1,0 +1,1 @@
+"""The demo bot's cogs, each loaded as an extension (``async def setup(bot)``)."""

@@ -1,0 +1,38 @@
+"""Prefix commands: ``!stats [user_id]`` and ``!leaderboard``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discord.ext import commands
+
+from examples.demo_bot.bot import DemoBot
+
+
+class Stats(commands.Cog):
+    def __init__(self, bot: DemoBot) -> None:
+        self.bot = bot
+
+    @commands.command(name="stats")
+    async def stats(self, ctx: commands.Context[Any], user_id: int | None = None) -> None:
+        self.bot.maybe_fail("stats")
+        target = user_id or ctx.author.id
+        row = await self.bot.db.fetch_one(
+            "SELECT COUNT(*) AS bets, COALESCE(SUM(amount), 0) AS staked "
+            "FROM bets WHERE user_id = %s", target, cache_ttl=60)
+        messages = await self.bot.cache.get("user", f"activity:{target}") or 0
+        assert row is not None  # an aggregate always returns one row
+        self.bot.reply("stats", f"{target}: {row['bets']} bets, {row['staked']:.2f} staked, "
+                                f"{messages} messages.")
+
+    @commands.command(name="leaderboard")
+    async def leaderboard(self, ctx: commands.Context[Any]) -> None:
+        self.bot.maybe_fail("leaderboard")
+        rows = await self.bot.db.fetch_all(
+            "SELECT username, balance FROM users ORDER BY balance DESC LIMIT %s", 5)
+        self.bot.reply("leaderboard", "\n".join(
+            f"{i}. {r['username']} {r['balance']:.2f}" for i, r in enumerate(rows, 1)))
+
+
+async def setup(bot: DemoBot) -> None:
+    await bot.add_cog(Stats(bot))

@@ -1,0 +1,1 @@
+_instruments = ("aiohttp >= 3.9",)

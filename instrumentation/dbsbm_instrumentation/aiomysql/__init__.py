@@ -1,0 +1,288 @@
+"""
+Traces and measures MySQL queries made through `aiomysql <https://aiomysql.readthedocs.io>`_.
+
+One CLIENT span and one ``db.client.operation.duration`` sample per ``Cursor.execute`` /
+``Cursor.executemany`` (an ``executemany`` is one operation: the statements aiomysql
+issues for it internally get no spans of their own). Rows of a result set are counted
+in ``db.client.response.returned_rows``. Every ``aiomysql.Pool`` created after
+``instrument()`` reports ``db.client.connection.count`` (``used``/``idle``) and
+``db.client.connection.max`` while it is alive.
+
+Fetches get no span: aiomysql's buffered cursors (``Cursor``, ``DictCursor``, the ones
+DBSBM uses) read the whole result inside ``execute``, so ``fetchone``/``fetchall`` only
+slice a list already in memory; a span per fetch would double span volume and measure
+nothing. Unbuffered ``SSCursor`` fetches do read from the network; their time lands in
+the enclosing span.
+
+aiomysql does not go through ``pymysql.connect``, so this instrumentation and
+``opentelemetry-instrumentation-pymysql`` never trace the same query twice.
+
+Usage
+-----
+
+.. code-block:: python
+
+    import aiomysql
+    from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
+
+    AiomysqlInstrumentor().instrument()
+
+    async def main():
+        pool = await aiomysql.create_pool(host="127.0.0.1", user="bot", password="...",
+                                          db="dbsbm", autocommit=True)
+        async with pool.acquire() as conn:
+            async with conn.cursor(aiomysql.DictCursor) as cur:
+                await cur.execute("SELECT * FROM bets WHERE user_id = %s", (42,))
+                rows = await cur.fetchall()
+
+Under ``opentelemetry-instrument`` it is loaded from the ``aiomysql`` entry point;
+``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=aiomysql`` turns it off.
+
+Hooks
+-----
+
+.. code-block:: python
+
+    def request_hook(span, cursor, query, args):
+        if span.is_recording():
+            span.set_attribute("app.query.source", "betting")
+
+    def response_hook(span, cursor, result):
+        ...
+
+    AiomysqlInstrumentor().instrument(request_hook=request_hook, response_hook=response_hook)
+
+An exception raised by a hook is logged at WARNING and the query goes on.
+
+Query text
+----------
+
+``db.query.text`` is the statement as written, with quoted strings and numeric literals
+replaced by ``?`` (``%s`` placeholders stay), capped at 2,048 characters. Errors set the
+span status to ERROR with ``error.type`` (the exception class) and
+``db.response.status_code`` (the MySQL error number); the exception message is not
+recorded because MySQL quotes the offending statement, literals included.
+
+Suppress spans for a block with ``opentelemetry.instrumentation.utils.suppress_instrumentation``.
+
+API
+---
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Collection, Iterable
+from contextvars import ContextVar
+from timeit import default_timer
+from typing import Any
+
+import aiomysql.cursors
+import aiomysql.pool
+import wrapt
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.metrics import CallbackOptions, Observation, get_meter
+from opentelemetry.semconv._incubating.attributes.db_attributes import (
+    DB_CLIENT_CONNECTION_POOL_NAME,
+    DB_CLIENT_CONNECTION_STATE,
+    DB_RESPONSE_RETURNED_ROWS,
+    DbClientConnectionStateValues,
+)
+from opentelemetry.semconv.attributes.db_attributes import (
+    DB_NAMESPACE,
+    DB_OPERATION_NAME,
+    DB_QUERY_TEXT,
+    DB_RESPONSE_STATUS_CODE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.schemas import Schemas
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation._hooks import run_hook
+from dbsbm_instrumentation.aiomysql.custom_types import RequestHook, ResponseHook
+from dbsbm_instrumentation.aiomysql.package import _instruments
+from dbsbm_instrumentation.aiomysql.util import (
+    DURATION_BUCKETS,
+    ROWS_BUCKETS,
+    connection_attributes,
+    pool_name,
+    sanitize,
+)
+from dbsbm_instrumentation.version import __version__
+
+__all__ = ["AiomysqlInstrumentor"]
+
+# (module, "Class.method") pairs wrapped by instrument() and unwrapped by uninstrument().
+_TARGETS = (
+    ("aiomysql.cursors", "Cursor.execute"),
+    ("aiomysql.cursors", "Cursor.executemany"),
+    ("aiomysql.pool", "Pool.__init__"),
+)
+
+_USED = DbClientConnectionStateValues.USED.value
+_IDLE = DbClientConnectionStateValues.IDLE.value
+
+# Set while an executemany runs: aiomysql implements it with execute() calls.
+_in_executemany: ContextVar[bool] = ContextVar("dbsbm_aiomysql_in_executemany", default=False)
+
+
+class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Spans and metrics for aiomysql queries and pools. See :class:`BaseInstrumentor`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pools: weakref.WeakSet[aiomysql.pool.Pool] = weakref.WeakSet()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        """Wrap cursors and pools.
+
+        Keyword arguments: ``tracer_provider``, ``meter_provider``, ``request_hook``
+        (:data:`~dbsbm_instrumentation.aiomysql.custom_types.RequestHook`),
+        ``response_hook`` (:data:`~dbsbm_instrumentation.aiomysql.custom_types.ResponseHook`).
+        """
+        schema_url = Schemas.V1_44_0.value
+        self._tracer = trace.get_tracer(
+            __name__, __version__, kwargs.get("tracer_provider"), schema_url=schema_url
+        )
+        meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url)
+        self._request_hook: RequestHook | None = kwargs.get("request_hook")
+        self._response_hook: ResponseHook | None = kwargs.get("response_hook")
+        self._duration = meter.create_histogram(
+            semconv.DB_OPERATION_DURATION.name,
+            unit=semconv.DB_OPERATION_DURATION.unit,
+            description=semconv.DB_OPERATION_DURATION.description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._rows = meter.create_histogram(
+            semconv.DB_RETURNED_ROWS.name,
+            unit=semconv.DB_RETURNED_ROWS.unit,
+            description=semconv.DB_RETURNED_ROWS.description,
+            explicit_bucket_boundaries_advisory=ROWS_BUCKETS,
+        )
+        meter.create_observable_gauge(
+            semconv.DB_CONNECTION_COUNT.name,
+            callbacks=[self._observe_connections],
+            unit=semconv.DB_CONNECTION_COUNT.unit,
+            description=semconv.DB_CONNECTION_COUNT.description,
+        )
+        meter.create_observable_gauge(
+            semconv.DB_CONNECTION_MAX.name,
+            callbacks=[self._observe_max],
+            unit=semconv.DB_CONNECTION_MAX.unit,
+            description=semconv.DB_CONNECTION_MAX.description,
+        )
+        wrappers = {
+            "Cursor.execute": self._traced_execute,
+            "Cursor.executemany": self._traced_executemany,
+            "Pool.__init__": self._register_pool,
+        }
+        for module, name in _TARGETS:
+            wrapt.wrap_function_wrapper(module, name, wrappers[name])
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for module, name in _TARGETS:
+            cls, method = name.split(".")
+            unwrap(f"{module}.{cls}", method)
+        # Gauges cannot be removed from a meter; with no pools they report nothing.
+        self._pools.clear()
+
+    def instrument_pool(self, pool: aiomysql.pool.Pool) -> None:
+        """Report a pool created before :meth:`instrument` (or by another library)."""
+        self._pools.add(pool)
+
+    # --- wrappers ---------------------------------------------------------------------
+
+    def _register_pool(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
+        wrapped(*args, **kwargs)
+        self._pools.add(instance)
+
+    async def _traced_execute(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if _in_executemany.get() or not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        return await self._trace(wrapped, instance, args, kwargs)
+
+    async def _traced_executemany(
+        self, wrapped: Any, instance: Any, args: Any, kwargs: Any
+    ) -> Any:
+        if _in_executemany.get() or not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        token = _in_executemany.set(True)
+        try:
+            return await self._trace(wrapped, instance, args, kwargs)
+        finally:
+            _in_executemany.reset(token)
+
+    async def _trace(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        query = args[0] if args else kwargs.get("query", "")
+        text, operation = sanitize(query)
+        attributes = connection_attributes(instance.connection)  # the metrics' labels
+        if operation:
+            attributes[DB_OPERATION_NAME] = operation
+        span_name = " ".join(
+            str(part) for part in (operation, attributes.get(DB_NAMESPACE)) if part
+        ) or "mysql"
+        start = default_timer()
+        span = self._tracer.start_span(
+            span_name, kind=SpanKind.CLIENT, attributes={**attributes, DB_QUERY_TEXT: text}
+        )
+        # attach/detach rather than use_span(): this is the hot path, and the context
+        # manager's generator costs more than the rest of our bookkeeping.
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            if self._request_hook is not None:
+                query_args = args[1] if len(args) > 1 else kwargs.get("args")
+                run_hook(self._request_hook, span, instance, query, query_args)
+            result = await wrapped(*args, **kwargs)
+            rows = instance.rowcount if instance.description is not None else -1
+            if rows >= 0:
+                if span.is_recording():
+                    span.set_attribute(DB_RESPONSE_RETURNED_ROWS, rows)
+                self._rows.record(rows, attributes)
+            if self._response_hook is not None:
+                run_hook(self._response_hook, span, instance, result)
+            return result
+        except Exception as exc:
+            error_type = type(exc).__qualname__
+            attributes[ERROR_TYPE] = error_type
+            if span.is_recording():
+                span.set_attribute(ERROR_TYPE, error_type)
+                code = exc.args[0] if exc.args else None
+                if isinstance(code, int):
+                    span.set_attribute(DB_RESPONSE_STATUS_CODE, str(code))
+                span.set_status(Status(StatusCode.ERROR, error_type))
+            raise
+        finally:
+            self._duration.record(max(default_timer() - start, 0.0), attributes)
+            context.detach(token)
+            span.end()
+
+    # --- pool gauges --------------------------------------------------------------------
+
+    def _pool_totals(self) -> dict[str, tuple[int, int, int]]:
+        """``{pool name: (used, idle, max)}``, summed when two pools share a name."""
+        totals: dict[str, tuple[int, int, int]] = {}
+        for pool in list(self._pools):
+            if pool.closed:
+                continue
+            name = pool_name(pool._conn_kwargs)  # noqa: SLF001 - aiomysql keeps them here only
+            idle = pool.freesize
+            used, prev_idle, prev_max = totals.get(name, (0, 0, 0))
+            totals[name] = (used + pool.size - idle, prev_idle + idle, prev_max + pool.maxsize)
+        return totals
+
+    def _observe_connections(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, (used, idle, _) in self._pool_totals().items():
+            yield Observation(used, {DB_CLIENT_CONNECTION_POOL_NAME: name,
+                                     DB_CLIENT_CONNECTION_STATE: _USED})
+            yield Observation(idle, {DB_CLIENT_CONNECTION_POOL_NAME: name,
+                                     DB_CLIENT_CONNECTION_STATE: _IDLE})
+
+    def _observe_max(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, (_, _, maximum) in self._pool_totals().items():
+            yield Observation(maximum, {DB_CLIENT_CONNECTION_POOL_NAME: name})

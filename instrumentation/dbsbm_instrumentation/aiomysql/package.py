@@ -1,0 +1,1 @@
+_instruments = ("aiomysql >= 0.2",)

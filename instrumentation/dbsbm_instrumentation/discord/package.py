@@ -1,0 +1,1 @@
+_instruments = ("discord.py >= 2.3",)

@@ -1,0 +1,379 @@
+"""Structured logging for DBSBM: JSON lines in production, readable text in development.
+
+Three pieces, usable separately:
+
+* :func:`install_trace_context` - a log-record factory that stamps every record with the
+  active span (``otelTraceID``, ``otelSpanID``, ``otelTraceSampled``, ``otelServiceName``,
+  the names opentelemetry-instrumentation-logging uses, so ``%(otelTraceID)s`` format
+  strings written for upstream keep working). Stamped at creation, so a record formatted
+  later on another thread (QueueHandler) still carries its own span.
+* :class:`JsonFormatter` / :class:`TextFormatter` - secrets are redacted before a line is
+  written (:mod:`dbsbm_instrumentation.redaction`).
+* :func:`install_otlp_bridge` - sends every record to the SDK ``LoggerProvider`` *without
+  adding a handler to any logger*. Why: upstream's logging instrumentation puts its
+  handler on the root logger at start-up, so root already "has handlers" when the bot
+  runs ``logging.basicConfig(handlers=[FileHandler(...)])``; upstream wraps basicConfig to
+  cope, but anything else that looks at ``root.handlers`` (``if not root.handlers``,
+  ``root.handlers = [...]``, the lastResort stderr fallback, implicit basicConfig in
+  ``logging.warning``) still sees or loses it. The bridge instead hooks
+  ``Logger.callHandlers``: after the bot's own handlers ran, the record goes to one
+  OTLP ``LoggingHandler`` that lives outside the logger tree, so the bot's logging set-up
+  behaves exactly as it would without OpenTelemetry, whenever and however it is done.
+
+:func:`configure_logging` combines them the way DBSBM configures itself: ``DBSBM_ENV``
+picks the mode, ``DBSBM_LOG_FORMAT`` or the ``mode`` argument override it.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from opentelemetry import trace
+from opentelemetry._logs import LoggerProvider
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonEncoder
+from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
+
+from dbsbm_instrumentation.redaction import redact
+
+try:  # orjson is optional: a faster serializer when the bot has it installed.
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None
+
+Mode = Literal["json", "text"]
+ENVIRONMENTS = ("production", "development")
+DEFAULT_ENVIRONMENT = "production"
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_BACKUP_COUNT = 5
+NOISY_LOGGERS = ("discord", "asyncio", "urllib3", "aiohttp.access")
+
+TRACE_ID = "otelTraceID"
+SPAN_ID = "otelSpanID"
+TRACE_SAMPLED = "otelTraceSampled"
+SERVICE_NAME = "otelServiceName"
+TRACE_FIELDS = (TRACE_ID, SPAN_ID, TRACE_SAMPLED, SERVICE_NAME)
+_NO_TRACE = "0"
+
+_logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+_warned: set[str] = set()
+
+
+def config_warning(variable: str, value: str, problem: str, fallback: str) -> None:
+    """Report one bad setting once per process: one line naming it, never a traceback."""
+    key = f"{variable}={value}"
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    _logger.warning("%s=%r %s; %s", variable, value, problem, fallback)
+
+
+def resolve_environment(environment: str | None = None) -> str:
+    """``production`` or ``development``: the argument, else ``DBSBM_ENV``, else production."""
+    value = environment if environment is not None else os.environ.get("DBSBM_ENV")
+    if value is None or value.strip() == "":
+        return DEFAULT_ENVIRONMENT
+    normalized = value.strip().lower()
+    if normalized in ENVIRONMENTS:
+        return normalized
+    config_warning(
+        "DBSBM_ENV", value, "is not one of production, development",
+        f"using {DEFAULT_ENVIRONMENT}",
+    )
+    return DEFAULT_ENVIRONMENT
+
+
+# --- trace context on records -----------------------------------------------------------
+
+_service_name = ""
+_factory_installed = False
+
+
+def install_trace_context(service_name: str | None = None) -> None:
+    """Stamp records with the active span's ids; idempotent (re-calls update the name)."""
+    global _service_name, _factory_installed
+    if service_name is not None:
+        _service_name = service_name
+    with _lock:
+        if _factory_installed:
+            return
+        _factory_installed = True
+        previous = logging.getLogRecordFactory()
+
+    get_current_span = trace.get_current_span
+
+    def record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        context = get_current_span().get_span_context()
+        if context.is_valid:
+            record.otelTraceID = format(context.trace_id, "032x")
+            record.otelSpanID = format(context.span_id, "016x")
+            record.otelTraceSampled = context.trace_flags.sampled
+        else:
+            record.otelTraceID = record.otelSpanID = _NO_TRACE
+            record.otelTraceSampled = False
+        record.otelServiceName = _service_name
+        return record
+
+    logging.setLogRecordFactory(record_factory)
+
+
+def _trace_ids(record: logging.LogRecord) -> tuple[str, str]:
+    trace_id = getattr(record, TRACE_ID, None)
+    if trace_id is not None:
+        return trace_id, getattr(record, SPAN_ID, _NO_TRACE)
+    # Record made before install_trace_context (or without it): read the live span.
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return _NO_TRACE, _NO_TRACE
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+# --- formatters ---------------------------------------------------------------------------
+
+_SKIP = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime", *TRACE_FIELDS}
+_json_default = JsonEncoder().default  # python-json-logger's handling of odd types
+
+
+def _iso_timestamp(created: float, _cache: list[Any] = [None, ""]) -> str:  # noqa: B006
+    """RFC 3339 UTC with milliseconds; the seconds part is formatted once per second."""
+    second = int(created)
+    if _cache[0] != second:
+        _cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _cache[0] = second
+    return f"{_cache[1]}.{int((created - second) * 1000):03d}Z"
+
+
+class JsonFormatter(_PjlJsonFormatter):
+    """One JSON object per line, with trace correlation and redaction.
+
+    Built on python-json-logger (its reserved-attribute list, its encoder defaults for
+    datetimes, exceptions, enums, dataclasses, bytes; ``static_fields``), but with our own
+    ``format``: python-json-logger parses a format string, merges extras through several
+    hooks and serializes with a Python-level encoder class on every line (~20 us); our
+    field set is fixed, so a direct dict build + one C-level dump is about twice as fast
+    even with trace ids and redaction added (benchmarks/bench_logging.py).
+    """
+
+    def __init__(self, *, service_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_name = service_name
+        if orjson is not None:
+            self._dumps: Callable[[dict[str, Any]], str] = self._orjson_dumps
+        else:
+            import json
+
+            encoder = json.JSONEncoder(
+                default=_json_default, ensure_ascii=False, separators=(",", ":")
+            )
+            self._dumps = encoder.encode
+
+    @staticmethod
+    def _orjson_dumps(data: dict[str, Any]) -> str:
+        return orjson.dumps(data, default=_json_default).decode()  # type: ignore[union-attr]
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.msg
+        if isinstance(msg, dict):  # python-json-logger's dict messages: fields, no text
+            message = ""
+        else:
+            message = record.getMessage()
+        record.message = message
+        data: dict[str, Any] = {
+            "timestamp": _iso_timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(message),
+            "module": record.module,
+            "function": record.funcName,
+            "line": record.lineno,
+        }
+        trace_id, span_id = _trace_ids(record)
+        if trace_id != _NO_TRACE:
+            data["trace_id"] = trace_id
+            data["span_id"] = span_id
+        service = self.service_name or getattr(record, SERVICE_NAME, None)
+        if service:
+            data["service.name"] = service
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = self.formatException(record.exc_info)  # type: ignore[assignment]
+        if record.exc_text:
+            data["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            data["stack_info"] = redact(self.formatStack(record.stack_info))  # type: ignore[arg-type]
+        if self.static_fields:
+            data.update(self.static_fields)
+        nested = False
+        if isinstance(msg, dict):
+            nested = True
+            for key, value in msg.items():
+                data.setdefault(key, value)
+        attributes = record.__dict__
+        # Set difference runs in C; extras are usually none or a few.
+        for key in attributes.keys() - _SKIP:
+            if key in data:
+                continue
+            value = attributes[key]
+            if isinstance(value, str):
+                value = redact(value)
+            elif not isinstance(value, (int, float, bool)) and value is not None:
+                nested = True  # containers may hide a secret: scan the finished line
+            data[key] = value
+        line = self._dumps(data)
+        return redact(line) if nested else line
+
+
+class TextFormatter(logging.Formatter):
+    """Readable development lines: time, level, logger, [trace/span], message."""
+
+    default_format = "%(asctime)s %(levelname)-8s %(name)s%(trace)s: %(message)s"
+
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
+        super().__init__(fmt or self.default_format, datefmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        trace_id, span_id = _trace_ids(record)
+        record.trace = f" [{trace_id}/{span_id}]" if trace_id != _NO_TRACE else ""
+        return redact(super().format(record))
+
+
+# --- OTLP bridge --------------------------------------------------------------------------
+
+
+class _OtlpBridgeHandler(LoggingHandler):
+    """The contrib OTLP handler, minus our record stamps and the at-exit flush.
+
+    Trace ids already travel in the OTLP record's own fields, so the stamped copies are
+    dropped from the attributes. ``flush`` is a no-op: ``logging.shutdown`` flushes every
+    handler ever created at exit, and upstream's flush starts a non-daemon thread that
+    retries an unreachable collector for the full exporter timeout;
+    :meth:`dbsbm_instrumentation.bootstrap.Telemetry.shutdown` flushes with a deadline.
+    """
+
+    def _get_attributes(self, record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
+        attributes, event_name = super()._get_attributes(record)
+        for key in TRACE_FIELDS:
+            attributes.pop(key, None)
+        attributes.pop("trace", None)
+        return attributes, event_name
+
+    def flush(self) -> None:
+        return None
+
+
+_bridge: _OtlpBridgeHandler | None = None
+_original_call_handlers = logging.Logger.callHandlers
+# The SDK's own loggers (exporter retries, dropped batches) are never exported: a
+# collector outage must not feed more records into the pipeline that cannot reach it.
+_NOT_EXPORTED = ("opentelemetry.", "dbsbm_instrumentation.bootstrap")
+
+
+def _call_handlers_and_export(self: logging.Logger, record: logging.LogRecord) -> None:
+    _original_call_handlers(self, record)
+    bridge = _bridge
+    if (
+        bridge is not None
+        and record.levelno >= bridge.level
+        and not record.name.startswith(_NOT_EXPORTED)
+    ):
+        bridge.handle(record)
+
+
+def install_otlp_bridge(logger_provider: LoggerProvider, level: int = logging.NOTSET) -> None:
+    """Export every record that reaches the handler stage to ``logger_provider``.
+
+    Records go through the bot's own handlers first, unchanged; see the module docstring
+    for why no handler is added to the root logger.
+    """
+    global _bridge
+    with _lock:
+        _bridge = _OtlpBridgeHandler(level=level, logger_provider=logger_provider)
+        logging.Logger.callHandlers = _call_handlers_and_export  # type: ignore[method-assign]
+
+
+def uninstall_otlp_bridge() -> None:
+    """Stop exporting records; the bot's handlers are untouched."""
+    global _bridge
+    with _lock:
+        _bridge = None
+        logging.Logger.callHandlers = _original_call_handlers  # type: ignore[method-assign]
+
+
+# --- configure_logging ---------------------------------------------------------------------
+
+
+def _resolve_mode(mode: str | None, environment: str) -> Mode:
+    if mode is not None:
+        if mode not in ("json", "text"):
+            raise ValueError(f"mode must be 'json' or 'text', not {mode!r}")
+        return mode  # type: ignore[return-value]
+    override = os.environ.get("DBSBM_LOG_FORMAT")
+    if override:
+        normalized = override.strip().lower()
+        if normalized in ("json", "text"):
+            return normalized  # type: ignore[return-value]
+        config_warning(
+            "DBSBM_LOG_FORMAT", override, "is not one of json, text",
+            "using the format DBSBM_ENV selects",
+        )
+    return "json" if environment == "production" else "text"
+
+
+def configure_logging(
+    *,
+    mode: Mode | None = None,
+    level: int | str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backup_count: int = DEFAULT_BACKUP_COUNT,
+    service_name: str | None = None,
+) -> None:
+    """Set up the root logger as DBSBM expects; safe to call again (replaces our handlers).
+
+    Production: JSON on stderr, INFO, noisy libraries at WARNING. Development: text,
+    DEBUG. ``file`` adds a rotating file (``max_bytes`` x ``backup_count``) in the same
+    format. Handlers the bot added itself are left alone.
+    """
+    environment = resolve_environment()
+    resolved_mode = _resolve_mode(mode, environment)
+    if service_name is None:
+        service_name = os.environ.get("OTEL_SERVICE_NAME") or None
+    install_trace_context(service_name)
+    formatter: logging.Formatter = (
+        JsonFormatter(service_name=service_name) if resolved_mode == "json" else TextFormatter()
+    )
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if file is not None:
+        path = Path(file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
+            )
+        )
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_dbsbm", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        handler._dbsbm = True  # type: ignore[attr-defined]
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    if level is None:
+        level = logging.INFO if environment == "production" else logging.DEBUG
+    root.setLevel(level)
+    if environment == "production":
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,39 @@
+"""Safe code next to credentials: env reads, placeholders, names about secrets, ids, hashes."""
+
+import hashlib
+import os
+import uuid
+
+API_KEY = os.environ["API_SPORTS_KEY"]
+API_KEYS = {"football": os.getenv("FOOTBALL_KEY"), "nba": os.environ.get("NBA_KEY")}
+headers = {"x-apisports-key": API_KEY, "Accept": "application/json"}
+MYSQL_PASSWORD = os.getenv("MYSQL_PASSWORD")
+REDIS_PASSWORD = os.getenv("REDIS_PASSWORD", "")
+password = ""
+TOKEN_URL = "https://discord.com/api/oauth2/token"
+token_type = "Bearer"
+PASSWORD_FIELD = "password"
+API_KEY_HEADER = "x-apisports-key"
+API_KEY_ENV = "API_SPORTS_KEY"
+TOKEN_ENV_VAR = "DISCORD_TOKEN"
+SECRET_NAME = "dbsbm/prod/mysql"
+DSN_TEMPLATE = "mysql://{user}:{password}@{host}/{db}"
+example_config = {"password": "${MYSQL_PASSWORD}", "token": "<your-token-here>"}
+prompt = {"password": "Enter your password to continue"}
+BUILD_SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+REQUEST_ID = "3f2b8a1e-9c4d-4e5f-8a7b-1c2d3e4f5a6b"
+cache_key = "user:12345:bets"
+CACHE_KEYS = {"odds": "odds:{sport}:{league}", "games": "games:today"}
+sort_key = "created_at"
+DEFAULT_DATABASE_URL = "mysql://localhost:3306/dbsbm"
+digest = hashlib.sha256(b"x").hexdigest()
+run_id = str(uuid.uuid4())
+MASK = "********"
+
+
+def login(user, password=None):
+    return user, password
+
+
+def check(token):
+    return token == os.environ["ADMIN_TOKEN"]

@@ -1,0 +1,13 @@
+"""eval/exec on data (labelled corpus)."""
+
+
+def calc(expression):
+    return eval(expression)  # expect: DBSBM-EXEC-001
+
+
+def run_snippet(interaction, code):
+    exec(code, {"interaction": interaction})  # expect: DBSBM-EXEC-002
+
+
+def parse_odds(text):
+    return eval("(" + text + ")")  # expect: DBSBM-EXEC-001

@@ -1,0 +1,79 @@
+"""Environment checks: required variables per explicit source, weak passwords, .env files
+tracked by git or readable by others."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from dbsbm_audit.scanner import ScanOptions, scan
+
+STRONG = "MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\nREDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr\n"
+
+
+def _rules(result) -> list[tuple[str, str]]:
+    return sorted((f.rule_id, f.message.split()[0]) for f in result.findings)
+
+
+def test_no_source_no_required_check(tmp_path: Path) -> None:
+    """Without a .env, --env-file or --process-env nothing is claimed about the environment."""
+    (tmp_path / "bot.py").write_text("x = 1\n")
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert result.findings == [] and result.env_sources == []
+
+
+def test_required_from_env_file(tmp_path: Path) -> None:
+    """--env-file is a named source: missing and empty variables are each reported."""
+    env = tmp_path / "deploy.env"
+    env.write_text(STRONG + "DISCORD_TOKEN=\n")
+    env.chmod(0o600)
+    result = scan(ScanOptions(paths=[tmp_path / "deploy.env"], env_files=[env]))
+    assert _rules(result) == [("DBSBM-ENV-001", "DBSBM_ENV"), ("DBSBM-ENV-001", "DISCORD_TOKEN")]
+    assert any(f.message == f"DISCORD_TOKEN empty (checked: {env})" for f in result.findings)
+
+
+def test_required_from_process_env_and_root_env(tmp_path: Path) -> None:
+    """A variable present in any source counts; the root .env is picked up by itself."""
+    (tmp_path / ".env").write_text(STRONG)
+    (tmp_path / ".env").chmod(0o600)
+    process = {"DISCORD_TOKEN": "t", "DBSBM_ENV": "production", "REDIS_PASSWORD": "abc"}
+    result = scan(ScanOptions(paths=[tmp_path], process_env=process))
+    assert result.env_sources == [str(tmp_path / ".env"), "process environment"]
+    assert _rules(result) == [("DBSBM-ENV-002", "REDIS_PASSWORD")]
+    assert result.findings[0].file == "<environment>"
+
+
+def test_weak_passwords_in_env_file(tmp_path: Path) -> None:
+    """Short and common passwords are flagged with their line; templates are not."""
+    (tmp_path / "prod.env").write_text("MYSQL_PASSWORD=root\nREDIS_PASSWORD=abc12\nDB_PWD=Xy7#kLm9Qw\n")
+    (tmp_path / ".env.example").write_text("MYSQL_PASSWORD=changeme\n")
+    for p in tmp_path.iterdir():
+        p.chmod(0o600)
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert [(f.rule_id, f.line) for f in result.findings] == [
+        ("DBSBM-ENV-002", 1), ("DBSBM-ENV-002", 2)]
+
+
+def test_env_file_readable_by_others(tmp_path: Path) -> None:
+    """Mode 644 is flagged, 600 is not."""
+    (tmp_path / ".env").write_text(STRONG + "DISCORD_TOKEN=t\nDBSBM_ENV=production\n")
+    (tmp_path / ".env").chmod(0o644)
+    assert _rules(scan(ScanOptions(paths=[tmp_path]))) == [("DBSBM-ENV-004", "mode")]
+    (tmp_path / ".env").chmod(0o600)
+    assert scan(ScanOptions(paths=[tmp_path])).findings == []
+
+
+def test_env_file_tracked_by_git(tmp_path: Path) -> None:
+    """git ls-files in the scanned repo: a tracked .env is flagged, an untracked one is not."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "config").mkdir()
+    tracked, untracked = repo / "config" / "prod.env", repo / ".env"
+    for p in (tracked, untracked):
+        p.write_text(STRONG)
+        p.chmod(0o600)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "config/prod.env"], check=True)
+    result = scan(ScanOptions(paths=[repo]))
+    tracked_findings = [f.rel_path for f in result.findings if f.rule_id == "DBSBM-ENV-003"]
+    assert tracked_findings == ["config/prod.env"]

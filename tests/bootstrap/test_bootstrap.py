@@ -1,0 +1,216 @@
+"""configure_telemetry: exports, resource, bad settings, outages and a bounded exit.
+
+Telemetry set-up is global and once per process, so each scenario runs a small bot in
+its own interpreter; what it exported is read from the OTLP stand-in receiver.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from dbsbm_instrumentation import bootstrap
+from tests.bootstrap.support import OtlpHttpStandIn, attributes, run_python
+
+BOT = """
+    import logging, time
+    from opentelemetry import trace
+    from dbsbm_instrumentation.bootstrap import configure_telemetry
+
+    telemetry = configure_telemetry(service_name="dbsbm-test", service_version="1.2.3")
+    tracer = trace.get_tracer("bot")
+    with tracer.start_as_current_span("bet.place") as span:
+        span.set_attribute("db.query.text", "UPDATE users SET password='hunter2' WHERE id=1")
+        logging.getLogger("bot").warning("placed with token=abc123")
+    telemetry.shutdown()
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_exports_traces_logs_and_process_metrics_with_our_resource(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """Spans, log records and process.* metrics reach the endpoint with our resource."""
+    result = run_python(tmp_path, BOT, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint,
+        "OTEL_RESOURCE_ATTRIBUTES": "team=bets,region=eu",
+        "DBSBM_ENV": "development",
+    })
+    assert result.returncode == 0, result.stderr
+    for path in ("/v1/traces", "/v1/logs", "/v1/metrics"):
+        otlp_stand_in.wait_for(path)
+        resource = otlp_stand_in.resources(path)[0]
+        assert resource["service.name"] == "dbsbm-test"
+        assert resource["service.version"] == "1.2.3"
+        assert resource["deployment.environment.name"] == "development"
+        assert resource["deployment.environment"] == "development"
+        assert resource["telemetry.distro.name"] == "dbsbm"
+        assert resource["team"] == "bets"
+    names = otlp_stand_in.metric_names()
+    assert {"process.cpu.time", "process.memory.usage"} <= names
+    assert not [name for name in names if name.startswith("system.")]
+
+
+def test_secrets_are_redacted_in_exported_spans_and_logs(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """db.query.text and log bodies leave the process with their secrets masked."""
+    result = run_python(tmp_path, BOT, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint})
+    assert result.returncode == 0, result.stderr
+    otlp_stand_in.wait_for("/v1/logs")
+    (span,) = [s for s in otlp_stand_in.spans() if s.name == "bet.place"]
+    assert attributes(span.attributes)["db.query.text"] == (
+        "UPDATE users SET password='****' WHERE id=1"
+    )
+    bodies = [r.body.string_value for r in otlp_stand_in.log_records()]
+    assert "placed with token=****" in bodies
+    (record,) = [r for r in otlp_stand_in.log_records() if "placed" in r.body.string_value]
+    assert record.trace_id == span.trace_id and record.span_id == span.span_id
+
+
+def test_second_call_returns_the_same_handle_and_warns(tmp_path: Path) -> None:
+    """configure_telemetry is idempotent: the second call warns and returns the first handle."""
+    result = run_python(tmp_path, """
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        first = configure_telemetry(system_metrics=False)
+        assert configure_telemetry() is first
+        first.shutdown(0.5)
+        print("same")
+    """, {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"})
+    assert result.returncode == 0, result.stderr
+    assert "same" in result.stdout
+    assert "already called" in result.stderr
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_exit_is_bounded_when_the_collector_is_down(tmp_path: Path, protocol: str) -> None:
+    """With nothing listening, the process exits within 2.5 s of its last line (atexit)."""
+    result = run_python(tmp_path, """
+        import logging, time
+        from opentelemetry import trace
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        configure_telemetry()
+        tracer = trace.get_tracer("bot")
+        for i in range(500):
+            with tracer.start_as_current_span("work"):
+                logging.getLogger("bot").warning("line %d", i)
+        print(time.time(), flush=True)
+    """, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "10",  # the SDK default, which used to hold exit
+        "PYTHONUNBUFFERED": "1",
+    }, timeout=30)
+    ended = time.time()
+    assert result.returncode == 0, result.stderr
+    last_line = float(result.stdout.strip().splitlines()[-1])
+    assert ended - last_line < 2.5
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_collector_gives_one_line_per_signal(tmp_path: Path) -> None:
+    """Retries are not logged one by one: one WARNING names the endpoint variable."""
+    result = run_python(tmp_path, """
+        import time
+        from opentelemetry import trace
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        telemetry = configure_telemetry(system_metrics=False, logs=False)
+        tracer = trace.get_tracer("bot")
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            with tracer.start_as_current_span("work"):
+                pass
+            time.sleep(0.01)
+        print("still running")
+        telemetry.shutdown()
+    """, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_METRICS_EXPORTER": "none",
+    })
+    assert result.returncode == 0, result.stderr
+    assert "still running" in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in lines[0] and "traces" in lines[0]
+    assert "Connection refused" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "foo"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "abc"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "garbage"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "junk"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("DBSBM_ENV", "staging"),
+    ],
+)
+def test_malformed_setting_gives_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str,
+) -> None:
+    """A bad variable: one line on stderr naming it, no traceback, the bot keeps running."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", variable: value}
+    result = run_python(tmp_path, """
+        from opentelemetry import trace
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        telemetry = configure_telemetry(system_metrics=False)
+        with trace.get_tracer("bot").start_as_current_span("still"):
+            print("still running")
+        telemetry.shutdown(0.5)
+    """, env)
+    assert result.returncode == 0, result.stderr
+    assert "still running" in result.stdout
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{variable}=")
+
+
+def test_settings_precedence_and_signal_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-signal variables beat general ones; the general endpoint gets the signal path."""
+    for name in [n for n in os.environ if n.startswith(("OTEL_", "DBSBM_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://loki:3100/otlp/v1/logs")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x,x-team=bets")
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+    settings = bootstrap.read_settings()
+    traces, metrics, logs = (settings.signals[s] for s in ("traces", "metrics", "logs"))
+    assert traces.endpoint == "http://collector:4318/v1/traces"
+    assert traces.protocol == "http/protobuf" and traces.timeout_s == 3.0
+    assert metrics.protocol == "grpc" and metrics.endpoint == "http://collector:4318/"
+    assert logs.endpoint == "http://loki:3100/otlp/v1/logs"
+    assert logs.endpoint_variable == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+    assert logs.exporter == "none"
+    assert traces.headers == {"authorization": "Bearer x", "x-team": "bets"}
+
+
+def test_resource_takes_environment_from_dbsbm_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deployment.environment(.name) comes from DBSBM_ENV unless given explicitly."""
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.setenv("DBSBM_ENV", "development")
+    settings = bootstrap.read_settings()
+    resource = bootstrap.build_resource(settings)
+    assert resource.attributes["deployment.environment.name"] == "development"
+    assert resource.attributes["service.name"] == "dbsbm"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=canary")
+    resource = bootstrap.build_resource(bootstrap.read_settings(), service_name="bot")
+    assert resource.attributes["deployment.environment.name"] == "canary"
+    assert resource.attributes["service.name"] == "bot"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", str(resource.attributes["telemetry.distro.version"]))

@@ -1,0 +1,142 @@
+"""Secret scrubbing: every secret shape, in log lines, OTLP log records and span attributes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from dbsbm_instrumentation import logs
+from dbsbm_instrumentation.redaction import (
+    RedactingLogRecordExporter,
+    RedactingSpanExporter,
+    contains_secret,
+    redact,
+)
+
+TOKEN = "MTA1234567890123456789012.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
+
+# (text with a secret, the secret, what must survive)
+SECRETS = [
+    (f"connecting with {TOKEN}", TOKEN, "connecting with ****"),
+    ("login password=hunter2&user=bob", "hunter2", "login password=****&user=bob"),
+    ('payload {"password": "hunter 2", "user": "bob"}', "hunter 2", '"password": "****"'),
+    ("{'password': 'hunter2'}", "hunter2", "{'password': '****'}"),
+    ("Authorization: Bearer abc.def-123", "abc.def-123", "Authorization: Bearer ****"),
+    ("headers={'Authorization': 'Bot xyz987'}", "xyz987", "'Authorization': 'Bot ****'"),
+    ("x-apisports-key: deadbeef1234", "deadbeef1234", "x-apisports-key: ****"),
+    ("{'x-apisports-key': 'deadbeef1234'}", "deadbeef1234", "'x-apisports-key': '****'"),
+    ("mysql://dbsbm:s3cr3t@db:3306/bets", "s3cr3t", "mysql://dbsbm:****@db:3306/bets"),
+    ("redis://:r3dis@cache:6379/0", "r3dis", "redis://:****@cache:6379/0"),
+    ("MYSQL_PASSWORD=abc123 ok", "abc123", "MYSQL_PASSWORD=**** ok"),
+]
+
+CLEAN = [
+    "user 123 placed bet 99 on fixture 1234 odds 2.5",
+    "cache key: bets:guild:1 monkey=2",
+    "SELECT id FROM users WHERE password = %s",
+    "GET https://v3.football.api-sports.io/fixtures?league=39 took 0.2s",
+    "http://collector:4318/v1/traces",
+]
+
+
+@pytest.mark.parametrize(("text", "secret", "kept"), SECRETS)
+def test_each_secret_shape_is_masked(text: str, secret: str, kept: str) -> None:
+    """Tokens, passwords, auth headers, API keys and DSN passwords are masked in place."""
+    redacted = redact(text)
+    assert secret not in redacted
+    assert kept in redacted
+    assert contains_secret(text)
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_ordinary_text_is_returned_unchanged(text: str) -> None:
+    """Text without secrets comes back as the same object (no copy, no false positive)."""
+    assert redact(text) is text
+    assert not contains_secret(text)
+
+
+def test_secret_inside_a_json_encoded_string_is_masked() -> None:
+    """A secret already escaped inside a JSON line (\\"password\\": \\"x\\") is masked too."""
+    line = json.dumps({"message": '{"password": "hunter2"}'})
+    assert "hunter2" not in redact(line)
+    json.loads(redact(line))
+
+
+@pytest.mark.parametrize("formatter", [logs.JsonFormatter(), logs.TextFormatter()])
+@pytest.mark.parametrize(("text", "secret", "kept"), SECRETS)
+def test_log_lines_are_redacted_in_message_args_extras_and_exceptions(
+    formatter: logging.Formatter, text: str, secret: str, kept: str,
+) -> None:
+    """Neither the JSON nor the text line contains the secret, wherever it was logged."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("tests.logs.redaction")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.warning(text)
+    logger.warning("args: %s", text)
+    logger.warning("extras", extra={"detail": text, "nested": {"inner": [text]}})
+    try:
+        raise RuntimeError(text)
+    except RuntimeError:
+        logger.exception("failed")
+    output = stream.getvalue()
+    assert secret not in output
+    assert output.count("****") >= 3  # the text format has no extras
+
+
+def test_span_attributes_events_and_status_are_redacted_before_export() -> None:
+    """db.query.text, other string attributes, event attributes and status are scrubbed."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exporter)))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("query") as span:
+        span.set_attribute("db.query.text", "SELECT 1 FROM users WHERE password='hunter2'")
+        span.set_attribute("url.full", "mysql://dbsbm:s3cr3t@db/bets")
+        span.set_attribute("http.request.header.authorization", ["Bot abc", f"{TOKEN}"])
+        span.set_attribute("retries", 2)
+        span.add_event("exception", {"exception.message": "auth failed: password=hunter2"})
+    with tracer.start_as_current_span("clean") as clean:
+        clean.set_attribute("db.query.text", "SELECT 1")
+    redacted, untouched = exporter.get_finished_spans()
+    assert redacted.attributes["db.query.text"] == "SELECT 1 FROM users WHERE password='****'"
+    assert redacted.attributes["url.full"] == "mysql://dbsbm:****@db/bets"
+    assert TOKEN not in str(redacted.attributes["http.request.header.authorization"])
+    assert redacted.attributes["retries"] == 2
+    assert redacted.events[0].attributes["exception.message"] == "auth failed: password=****"
+    assert redacted.context == span.get_span_context()
+    assert untouched.attributes["db.query.text"] == "SELECT 1"
+
+
+def test_exported_log_records_are_redacted_in_body_and_attributes() -> None:
+    """An OTLP log record's body, string attributes and exception text are scrubbed."""
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(RedactingLogRecordExporter(exporter))
+    )
+    logs.install_otlp_bridge(provider)
+    try:
+        try:
+            raise RuntimeError(f"token {TOKEN}")
+        except RuntimeError:
+            logging.getLogger("tests.logs.otlp").exception(
+                "failed x-apisports-key: %s", "deadbeef", extra={"dsn": "mysql://u:pw1@h/db"}
+            )
+    finally:
+        logs.uninstall_otlp_bridge()
+    (record,) = [r.log_record for r in exporter.get_finished_logs()]
+    assert record.body == "failed x-apisports-key: ****"
+    assert record.attributes["dsn"] == "mysql://u:****@h/db"
+    assert TOKEN not in record.attributes["exception.message"]
+    assert TOKEN not in record.attributes["exception.stacktrace"]
