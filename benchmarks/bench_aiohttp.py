@@ -14,14 +14,14 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
-import aiohttp  # noqa: E402
-from _otel import compare, providers, report  # noqa: E402
-from aiohttp import web  # noqa: E402
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: E402
+import aiohttp
+from _otel import compare, providers, report
+from aiohttp import web
+from dbsbm_instrumentation.aiohttp_client import AiohttpRateLimitInstrumentor
+from dbsbm_instrumentation.aiohttp_client.util import strip_query
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
-from dbsbm_instrumentation.aiohttp_client import AiohttpRateLimitInstrumentor  # noqa: E402
-from dbsbm_instrumentation.aiohttp_client.util import strip_query  # noqa: E402
-from tests.instrumentation.helpers import start_http_server  # noqa: E402
+from tests.instrumentation.helpers import start_http_server
 
 ROUTES = web.RouteTableDef()
 
@@ -55,12 +55,12 @@ async def main() -> None:
             return await response.read()
 
     try:
-        bare, instrumented = await compare(get, instrument, uninstrument, n=1000, rounds=5)
+        bare, instrumented = await compare(get, instrument, uninstrument, n=300, rounds=15)
         report("aiohttp GET loopback (contrib tracing + 429 counter)", bare, instrumented)
         # our part alone: the 429 counter's wrapper on every request
         bare, instrumented = await compare(
             get, lambda: ours.instrument(meter_provider=meter_provider), ours.uninstrument,
-            n=1000, rounds=5,
+            n=300, rounds=15,
         )
         report("aiohttp GET loopback (429 counter only)", bare, instrumented)
     finally:

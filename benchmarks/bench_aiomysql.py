@@ -7,6 +7,7 @@ Run: ``python benchmarks/bench_aiomysql.py`` (starts its own server; target <= 1
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import sys
 import tempfile
@@ -14,11 +15,11 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-import aiomysql  # noqa: E402
-from _otel import compare, providers, report  # noqa: E402
+import aiomysql
+from _otel import compare, providers, report
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
 
-from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor  # noqa: E402
-from tests.services import start_mysql  # noqa: E402
+from tests.services import start_mysql
 
 TARGET = 1.10
 
@@ -38,10 +39,9 @@ async def main() -> None:
                                   [(i, f"home {i}", f"away {i}", 1.5) for i in range(50)])
 
         async def fetch(sql: str) -> object:
-            async with pool.acquire() as conn:
-                async with conn.cursor(aiomysql.DictCursor) as cur:
-                    await cur.execute(sql)
-                    return await cur.fetchall()
+            async with pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cur:
+                await cur.execute(sql)
+                return await cur.fetchall()
 
         for label, sql, ratio in (
             ("SELECT 1, every trace sampled", "SELECT 1 AS one", 1.0),
@@ -52,10 +52,10 @@ async def main() -> None:
             instrumentor = AiomysqlInstrumentor()
             bare, ours = await compare(
                 lambda sql=sql: fetch(sql),  # type: ignore[misc]
-                lambda: instrumentor.instrument(tracer_provider=tracer_provider,
-                                                meter_provider=meter_provider),
+                functools.partial(instrumentor.instrument, tracer_provider=tracer_provider,
+                                  meter_provider=meter_provider),
                 instrumentor.uninstrument,
-                n=2000, rounds=5,
+                n=500, rounds=15,
             )
             report(f"aiomysql {label} (pool + DictCursor)", bare, ours, TARGET)
             tracer_provider.shutdown()

@@ -29,10 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _otel import per_op_us, providers  # noqa: E402
+from _otel import per_op_us, providers
+from dbsbm_instrumentation.cache import CacheSettings, EnhancedCacheManager
 
-from dbsbm_instrumentation.cache import CacheSettings, EnhancedCacheManager  # noqa: E402
-from tests import services  # noqa: E402
+from tests import services
 
 ROUNDS = 7
 LOCAL_N = 50_000
@@ -94,6 +94,9 @@ async def main() -> None:
                                     meter_provider=meter_provider)
         assert await ours.connect()
         await ours.set("team", "lakers", VALUE)
+        metrics_only = EnhancedCacheManager(
+            CacheSettings(host=server.host, port=server.port, spans=False),
+            tracer_provider=tracer_provider, meter_provider=meter_provider)
         bare = aredis.Redis(host=server.host, port=server.port)
         contrib = aredis.Redis(host=server.host, port=server.port)
         RedisInstrumentor.instrument_client(contrib, tracer_provider=tracer_provider)
@@ -102,10 +105,12 @@ async def main() -> None:
                 await client.get("team:lakers")
         for _ in range(300):
             await ours.get("team", "lakers")
+            await metrics_only.get("team", "lakers")
         remote = await medians({
             "bare": lambda: per_op_us(lambda: bare.get("team:lakers"), REDIS_N),
             "ours": lambda: per_op_us(lambda: ours.get("team", "lakers"), REDIS_N),
             "contrib": lambda: per_op_us(lambda: contrib.get("team:lakers"), REDIS_N),
+            "metrics_only": lambda: per_op_us(lambda: metrics_only.get("team", "lakers"), REDIS_N),
         })
         print(f"median of {ROUNDS} alternating rounds; real SDK providers, sink exporters\n")
         line("local hit (Redis down, breaker open)", local["fallback"],
@@ -116,12 +121,14 @@ async def main() -> None:
              remote["bare"], 1.25)
         line("redis get, spans + metrics", remote["ours"], "bare + contrib RedisInstrumentor",
              remote["contrib"], None)
+        line("redis get, metrics only (spans=False)", remote["metrics_only"],
+             "bare redis.asyncio get", remote["bare"], 1.25)
         line("contrib-instrumented get", remote["contrib"], "bare redis.asyncio get",
              remote["bare"], None)
         for client in (bare, contrib):
             await client.aclose()
-        await ours.disconnect()
-        await down.disconnect()
+        for manager in (ours, metrics_only, down):
+            await manager.disconnect()
     finally:
         server.close()
         tracer_provider.shutdown()

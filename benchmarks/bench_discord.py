@@ -12,16 +12,15 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-import discord  # noqa: E402
-from _otel import compare, providers, report  # noqa: E402
-from discord.ext import commands  # noqa: E402
-
-from dbsbm_instrumentation.discord import DiscordInstrumentor  # noqa: E402
-from dbsbm_instrumentation.discord.testing import (  # noqa: E402
+import discord
+from _otel import compare, providers, report
+from dbsbm_instrumentation.discord import DiscordInstrumentor
+from dbsbm_instrumentation.discord.testing import (
     dispatch_message,
     dispatch_slash,
     offline,
 )
+from discord.ext import commands
 
 
 async def main() -> None:
@@ -49,7 +48,7 @@ async def main() -> None:
                 lambda: instrumentor.instrument(tracer_provider=tracer_provider,
                                                 meter_provider=meter_provider),
                 instrumentor.uninstrument,
-                n=1000, rounds=5,
+                n=300, rounds=15,
             )
             report(name, bare, ours)
     finally:

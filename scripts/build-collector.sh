@@ -9,7 +9,7 @@
 #   --print-path  print the binary's path as the last line of stdout (progress goes to stderr)
 set -euo pipefail
 
-die() { echo "build-collector: $*" >&2; exit "${2:-1}"; }
+die() { local code=$1; shift; echo "build-collector: $*" >&2; exit "$code"; }
 log() { echo "build-collector: $*" >&2; }
 
 print_path=false
@@ -17,17 +17,17 @@ for arg in "$@"; do
   case "$arg" in
     --print-path) print_path=true ;;
     -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$arg' (usage: $0 [--print-path])" 2 ;;
+    *) die 2 "unknown argument '$arg' (usage: $0 [--print-path])" ;;
   esac
 done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 manifest="$repo/deploy/otel-collector/builder-config.yaml"
-[[ -f "$manifest" ]] || die "manifest not found: $manifest" 2
+[[ -f "$manifest" ]] || die 2 "manifest not found: $manifest"
 # The builder's release is the core collector's release the manifest names (ocb checks
 # that they match), so the manifest stays the one place that names a version.
 BUILDER_VERSION="$(sed -n 's|.*collector/receiver/otlpreceiver \(v[0-9.]*\).*|\1|p' "$manifest")"
-[[ -n "$BUILDER_VERSION" ]] || die "no otlpreceiver version in $manifest (it names the release)" 2
+[[ -n "$BUILDER_VERSION" ]] || die 2 "no otlpreceiver version in $manifest (it names the release)"
 
 digest="$(sha256sum "$manifest" | cut -d' ' -f1)"
 cache_root="${DBSBM_OTELCOL_CACHE:-$repo/.cache/otelcol}"
@@ -38,13 +38,13 @@ if [[ -x "$binary" ]]; then
   log "cached: $binary"
 else
   command -v go >/dev/null 2>&1 \
-    || die "Go is not installed (need go >= 1.26 on PATH to build the collector)"
+    || die 1 "Go is not installed (need go >= 1.26 on PATH to build the collector)"
   gobin="$(go env GOPATH)/bin"
   builder="$gobin/builder"
   if ! { [[ -x "$builder" ]] && "$builder" version 2>&1 | grep -q "$BUILDER_VERSION"; }; then
     log "installing builder $BUILDER_VERSION"
     GOFLAGS=-trimpath go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION" >&2 \
-      || die "could not install go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION"
+      || die 1 "could not install go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION"
   fi
 
   mkdir -p "$cache_root"
@@ -61,11 +61,13 @@ else
   # Nothing in the binary needs it; a module the build does need still fails `go build`.
   (cd "$work" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -e -buildvcs=false" \
       "$builder" --config="$manifest" >&2) \
-    || die "builder failed for $manifest (see the output above)"
+    || die 1 "builder failed for $manifest (see the output above)"
   built="$work/_build/otelcol-dbsbm"
-  [[ -x "$built" ]] || die "builder finished but produced no binary at $built"
+  [[ -x "$built" ]] || die 1 "builder finished but produced no binary at $built"
   mkdir -p "$out_dir"
-  mv "$built" "$binary.tmp" && mv "$binary.tmp" "$binary"
+  # A unique name, then an atomic rename: concurrent builds (parallel test runs) never
+  # see or leave a half-written binary.
+  mv "$built" "$binary.$$" && mv "$binary.$$" "$binary"
   elapsed=$((SECONDS - start))
   size="$(du -h "$binary" | cut -f1)"
   log "built $binary in ${elapsed}s, size ${size} ($(stat -c %s "$binary") bytes)"

@@ -448,8 +448,6 @@ def start_collector(
         "OTELCOL_HEALTH_ENDPOINT": f"{LOCALHOST}:{health_port}",
         "OTELCOL_TELEMETRY_PORT": str(telemetry_port),
         "OTELCOL_TELEMETRY_HOST": LOCALHOST,
-        # The base config pushes the collector's own metrics to its own OTLP receiver.
-        "OTELCOL_SELF_TELEMETRY_ENDPOINT": f"http://{LOCALHOST}:{http_port}",
         **(env or {}),
     }
     argv = [str(binary), *(f"--config={c}" for c in configs)]

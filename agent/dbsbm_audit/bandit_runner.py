@@ -8,12 +8,23 @@ parameterized queries too; ``rules/sql.py`` replaces it.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections import defaultdict
 
 from bandit.core import config as b_config
 from bandit.core import manager as b_manager
 
 BANDIT_TESTS = frozenset({"B102", "B105", "B106", "B107", "B201", "B307"})
+
+# Text every one of BANDIT_TESTS needs before it can fire: exec/eval calls, a debug=
+# keyword, or a name in bandit's password vocabulary (pas+wo?r?d|pass|pwd|token|secrete?).
+# bandit's cost is its full AST visit of each file, so files without any of these skip it.
+_RELEVANT = re.compile(r"\bexec\b|\beval\b|debug\s*=|pas+|pwd|token|secret", re.IGNORECASE)
+
+
+def needs_bandit(text: str) -> bool:
+    return _RELEVANT.search(text) is not None
 
 
 def run_bandit(files: list[str]) -> dict[str, list[tuple[str, int]]]:
@@ -23,10 +34,13 @@ def run_bandit(files: list[str]) -> dict[str, list[tuple[str, int]]]:
     # bandit logs per-run INFO/WARNING chatter through the root handler; the CLI prints
     # its own report, so keep bandit's own loggers to errors.
     logging.getLogger("bandit").setLevel(logging.ERROR)
-    manager = b_manager.BanditManager(
-        b_config.BanditConfig(), "file", quiet=True,
-        profile={"include": set(BANDIT_TESTS), "exclude": set()},
-    )
+    with warnings.catch_warnings():
+        # bandit 1.9 passes stevedore an argument stevedore now deprecates; not ours to fix.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="stevedore")
+        manager = b_manager.BanditManager(
+            b_config.BanditConfig(), "file", quiet=True,
+            profile={"include": set(BANDIT_TESTS), "exclude": set()},
+        )
     manager.files_list = sorted(files)
     manager.run_tests()
     hits: dict[str, list[tuple[str, int]]] = defaultdict(list)

@@ -10,12 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+from dbsbm_instrumentation.thresholds import AUDIT_FAIL_ON_DEFAULT
+
 from dbsbm_audit import baseline
 from dbsbm_audit.findings import Severity
 from dbsbm_audit.report import RENDERERS
 from dbsbm_audit.scanner import ScanOptions, scan
-
-from dbsbm_instrumentation.thresholds import AUDIT_FAIL_ON_DEFAULT
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             return _usage_error(f"path not found: {path}")
     for path in args.env_file:
-        if not path.is_file():
-            return _usage_error(f"--env-file not found: {path}")
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            return _usage_error(f"--env-file {path}: {exc.strerror or exc}")
     accepted: frozenset[str] = frozenset()
     if args.baseline:
         try:

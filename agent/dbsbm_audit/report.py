@@ -7,10 +7,10 @@ import json
 from collections import Counter
 from pathlib import PurePath
 
+from dbsbm_instrumentation.version import __version__
+
 from dbsbm_audit.findings import RULES, Finding, Severity
 from dbsbm_audit.scanner import ScanResult
-
-from dbsbm_instrumentation.version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error",

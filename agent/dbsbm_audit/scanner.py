@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbsbm_audit.bandit_runner import run_bandit
+from dbsbm_audit.bandit_runner import needs_bandit, run_bandit
 from dbsbm_audit.findings import BANDIT_IDS, Finding, Skipped
 from dbsbm_audit.rules import credentials, debug, environment, execution, sql
 from dbsbm_audit.suppress import is_suppressed, suppressions
@@ -50,6 +50,13 @@ class _File:
     rel: str
     lines: list[str]
     tree: ast.Module | None = None
+
+
+def _is_test(rel: str) -> bool:
+    parts = rel.split("/")
+    name = parts[-1]
+    return (any(p in {"tests", "test"} for p in parts[:-1]) or name.startswith("test_")
+            or name.endswith("_test.py") or name == "conftest.py")
 
 
 def _is_venv(dirpath: str) -> bool:
@@ -142,7 +149,7 @@ class Scanner:
             self._emit(f, hit.rule_id, hit.line, hit.message)
         for s in sql.check(f.tree, nodes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message)
-        for d in debug.python_findings(f.tree, bandit_hits):
+        for d in debug.python_findings(f.tree, bandit_hits, is_test=_is_test(f.rel)):
             self._emit(f, d.rule_id, d.line, d.message)
         for e in execution.python_findings(nodes, bandit_hits):
             self._emit(f, e.rule_id, e.line, e.message)
@@ -164,8 +171,12 @@ class Scanner:
                                        {k: n for n, k, _ in pairs})
         for h in environment.weak_password_hits(source):
             self._emit(f, h.rule_id, h.line, h.message)
+        held = environment.secret_names(source)
+        if not held:  # a .env of plain settings (image tags, ports) exposes nothing
+            return
         if tracked is not None and f.path.resolve() in tracked:
-            self._emit(f, "DBSBM-ENV-003", 0, "tracked by git", context="tracked")
+            self._emit(f, "DBSBM-ENV-003", 0,
+                       f"tracked by git and holds {', '.join(held)}", context="tracked")
         for h in environment.file_mode_hits(f.path):
             self._emit(f, h.rule_id, h.line, h.message, context="mode")
 
@@ -188,13 +199,11 @@ class Scanner:
                         python.append(f)
                     elif kind == "env":
                         self._env_file(f, tracked)
-                        if rel == ".env":
-                            env_sources.append(environment.source_from_file(path, display))
                     else:
                         self._config(f)
                 except SyntaxError as exc:
                     self.skipped.append(Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}"))
-                except Exception as exc:  # one bad file must not stop the scan
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
                     self.skipped.append(Skipped(display, f"internal error: {type(exc).__name__}: {exc}"))
         self._run_python(python)
         for path in self.options.env_files:
@@ -217,14 +226,15 @@ class Scanner:
 
     def _run_python(self, files: list[_File]) -> None:
         try:
-            bandit_hits = run_bandit([f.display for f in files])
-        except Exception as exc:  # bandit failing must not hide our own rules' results
+            bandit_hits = run_bandit(
+                [f.display for f in files if needs_bandit("\n".join(f.lines))])
+        except Exception as exc:  # noqa: BLE001 - bandit failing must not hide our results
             self.skipped.append(Skipped("<bandit>", f"bandit failed: {type(exc).__name__}: {exc}"))
             bandit_hits = {}
         for f in files:
             try:
                 self._python(f, bandit_hits.get(f.display, []))
-            except Exception as exc:  # one bad file must not stop the scan
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
                 self.skipped.append(Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}"))
 
     def _filtered(self) -> list[Finding]:

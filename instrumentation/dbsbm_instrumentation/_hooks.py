@@ -15,5 +15,5 @@ def run_hook(hook: Callable[..., None] | None, *args: Any) -> None:
         return
     try:
         hook(*args)
-    except Exception:  # noqa: BLE001 - user code must not break the instrumented call
+    except Exception:
         _logger.warning("Exception raised by hook %r", hook, exc_info=True)

@@ -26,12 +26,13 @@ The default protocol is ``http/protobuf`` (the OTLP spec's default; the Python S
 ``otlp`` alias still means gRPC), endpoint ``http://localhost:4318``.
 """
 
-# ruff: noqa: E402 - the SDK is imported after the filters below, on purpose.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -85,8 +86,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.semconv.attributes import service_attributes, telemetry_attributes
 from opentelemetry.semconv._incubating.attributes import deployment_attributes
+from opentelemetry.semconv.attributes import service_attributes, telemetry_attributes
 
 from dbsbm_instrumentation import logs as _logs
 from dbsbm_instrumentation.redaction import RedactingLogRecordExporter, RedactingSpanExporter
@@ -251,18 +252,19 @@ def _signal_settings(signal: Signal) -> SignalSettings:
     per_signal_variable = f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
     endpoint: str | None = None
     for variable in (per_signal_variable, "OTEL_EXPORTER_OTLP_ENDPOINT"):
-        raw = _env(variable)
-        if raw is None:
+        value = _env(variable)
+        if value is None:
             continue
-        if not _valid_url(raw):
-            _logs.config_warning(variable, raw, "is not an http(s) URL", f"using {base}")
+        if not _valid_url(value):
+            fallback = "ignoring it" if variable == per_signal_variable else f"using {base}"
+            _logs.config_warning(variable, value, "is not an http(s) URL", fallback)
             continue
         endpoint_variable = variable
         # A per-signal endpoint is used as given; the general one is a base URL.
         if variable == per_signal_variable or protocol == "grpc":
-            endpoint = raw
+            endpoint = value
         else:
-            endpoint = raw.rstrip("/") + "/" + _SIGNAL_PATHS[signal]
+            endpoint = value.rstrip("/") + "/" + _SIGNAL_PATHS[signal]
         break
     if endpoint is None:
         endpoint = base if protocol == "grpc" else f"{base}/{_SIGNAL_PATHS[signal]}"
@@ -324,13 +326,13 @@ def build_resource(
     win over ``DBSBM_ENV`` and the defaults.
     """
     attributes: dict[str, Any] = dict(settings.resource_attributes)
-    name = service_name or _env("OTEL_SERVICE_NAME") or attributes.get(
+    name = str(service_name or _env("OTEL_SERVICE_NAME") or attributes.get(
         service_attributes.SERVICE_NAME
-    ) or DEFAULT_SERVICE_NAME
+    ) or DEFAULT_SERVICE_NAME)
     version = service_version or attributes.get(service_attributes.SERVICE_VERSION)
-    env = environment or attributes.get(DEPLOYMENT_ENVIRONMENT) or attributes.get(
+    env = str(environment or attributes.get(DEPLOYMENT_ENVIRONMENT) or attributes.get(
         DEPLOYMENT_ENVIRONMENT_LEGACY
-    ) or _logs.resolve_environment()
+    ) or _logs.resolve_environment())
     attributes.update(
         {
             service_attributes.SERVICE_NAME: name,
@@ -359,8 +361,10 @@ class _ExporterNoise(logging.Filter):
         self.first = ""
 
     def take(self) -> str:
+        """The first complaint since the last call, shortened to its cause."""
         first, self.first = self.first, ""
-        return first
+        cause = _OS_ERROR.search(first)
+        return cause.group(0) if cause else first[:200]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -376,6 +380,8 @@ class _ExporterNoise(logging.Filter):
 
 
 _noise = _ExporterNoise()
+# "...NewConnectionError(... [Errno 111] Connection refused"))" -> "[Errno 111] Connection refused"
+_OS_ERROR = re.compile(r"\[Errno -?\d+\][^\"')]*")
 
 
 def _quiet_exporter_loggers(exporter: object) -> None:
@@ -440,7 +446,7 @@ class _ExportGuard:
             self._closed = True
         try:
             self.inner.shutdown()
-        except Exception:  # noqa: BLE001 - shutting down; nothing to recover
+        except Exception:
             _logger.debug("aborting the %s exporter failed", self.settings.signal, exc_info=True)
 
     def shutdown(self) -> None:
@@ -510,30 +516,27 @@ class _GuardedMetricExporter(MetricExporter):
         self.guard.shutdown()
 
 
+# Imported by name when first used: the gRPC exporters pull in grpcio, which a bot on
+# http/protobuf never needs to load.
+_OTLP_CLASSES = {
+    "traces": ("trace_exporter", "OTLPSpanExporter"),
+    "metrics": ("metric_exporter", "OTLPMetricExporter"),
+    "logs": ("_log_exporter", "OTLPLogExporter"),
+}
+
+
 def _otlp_exporter(settings: SignalSettings) -> Any:
     kwargs: dict[str, Any] = {
         "endpoint": settings.endpoint,
         "headers": settings.headers,
         "timeout": settings.timeout_s,
     }
-    if settings.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
+    transport = "grpc" if settings.protocol == "grpc" else "http"
+    if transport == "grpc":
         kwargs["insecure"] = settings.endpoint.startswith("http://")
-    else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[no-redef]
-            OTLPLogExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[no-redef]
-            OTLPMetricExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[no-redef]
-            OTLPSpanExporter,
-        )
-    cls = {"traces": OTLPSpanExporter, "metrics": OTLPMetricExporter, "logs": OTLPLogExporter}
-    return cls[settings.signal](**kwargs)
+    module_name, class_name = _OTLP_CLASSES[settings.signal]
+    module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}")
+    return getattr(module, class_name)(**kwargs)
 
 
 def _console_exporter(signal: Signal) -> Any:
@@ -590,7 +593,7 @@ class Telemetry:
         if _system_metrics is not None:
             try:
                 _system_metrics.uninstrument()
-            except Exception:  # noqa: BLE001 - best effort at exit
+            except Exception:
                 _logger.debug("system metrics uninstrument failed", exc_info=True)
 
         def stop() -> None:
@@ -606,7 +609,7 @@ class Telemetry:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         call()
-                except Exception:  # noqa: BLE001 - one failing signal must not block the rest
+                except Exception:
                     _logger.debug("shutting down %s failed", name, exc_info=True)
 
         worker = threading.Thread(target=stop, name="dbsbm-telemetry-shutdown", daemon=True)
@@ -687,7 +690,7 @@ def configure_telemetry(
                     )
                 )
             set_logger_provider(logger_provider)
-            _logs.install_trace_context(resource.attributes.get(service_attributes.SERVICE_NAME))
+            _logs.install_trace_context(str(resource.attributes[service_attributes.SERVICE_NAME]))
             _logs.install_otlp_bridge(logger_provider, settings.log_handler_level)
 
         if system_metrics:

@@ -174,7 +174,7 @@ class MonitoringCompat:
                     start = default_timer()
                     with self._operation_span(name) as span:
                         try:
-                            result = await func(*args, **kwargs)  # type: ignore[misc]
+                            result = await func(*args, **kwargs)
                         except Exception as exc:
                             self._operation_failed(name, span, exc, start)
                             raise
@@ -227,7 +227,7 @@ def _never_raise(func: Callable[P, None]) -> Callable[P, None]:
     def safe(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             func(*args, **kwargs)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _logger.warning("%s%r failed", func.__name__, args, exc_info=True)
 
     return safe

@@ -30,7 +30,7 @@ import logging
 import os
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.environment_variables import (
     OTEL_PYTHON_CONFIGURATOR,
     OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
@@ -54,7 +54,7 @@ def _enabled(name: str, disabled: set[str]) -> bool:
     return "*" not in disabled and name not in disabled
 
 
-class DbsbmDistro(BaseDistro):
+class DbsbmDistro(BaseDistro):  # type: ignore[misc]
     """Selects our configurator and keeps upstream logging/system-metrics out of the way."""
 
     def _configure(self, **kwargs: Any) -> None:

@@ -48,7 +48,7 @@ from dbsbm_instrumentation.redaction import redact
 try:  # orjson is optional: a faster serializer when the bot has it installed.
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 Mode = Literal["json", "text"]
 ENVIRONMENTS = ("production", "development")
@@ -144,6 +144,7 @@ def _trace_ids(record: logging.LogRecord) -> tuple[str, str]:
 
 _SKIP = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime", *TRACE_FIELDS}
 _json_default = JsonEncoder().default  # python-json-logger's handling of odd types
+_SCALARS = (int, float, bool)
 
 
 def _iso_timestamp(created: float, _cache: list[Any] = [None, ""]) -> str:  # noqa: B006
@@ -181,37 +182,38 @@ class JsonFormatter(_PjlJsonFormatter):
 
     @staticmethod
     def _orjson_dumps(data: dict[str, Any]) -> str:
-        return orjson.dumps(data, default=_json_default).decode()  # type: ignore[union-attr]
+        return orjson.dumps(data, default=_json_default).decode()
 
     def format(self, record: logging.LogRecord) -> str:
-        msg = record.msg
-        if isinstance(msg, dict):  # python-json-logger's dict messages: fields, no text
-            message = ""
-        else:
-            message = record.getMessage()
-        record.message = message
+        attributes = record.__dict__  # one dict, read directly: this is the hot path
+        msg = attributes["msg"]
+        message = "" if isinstance(msg, dict) else record.getMessage()
+        attributes["message"] = message
         data: dict[str, Any] = {
-            "timestamp": _iso_timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
+            "timestamp": _iso_timestamp(attributes["created"]),
+            "level": attributes["levelname"],
+            "logger": attributes["name"],
             "message": redact(message),
-            "module": record.module,
-            "function": record.funcName,
-            "line": record.lineno,
+            "module": attributes["module"],
+            "function": attributes["funcName"],
+            "line": attributes["lineno"],
         }
-        trace_id, span_id = _trace_ids(record)
+        trace_id = attributes.get(TRACE_ID)
+        if trace_id is None:
+            trace_id, span_id = _trace_ids(record)
+        else:
+            span_id = attributes.get(SPAN_ID, _NO_TRACE)
         if trace_id != _NO_TRACE:
             data["trace_id"] = trace_id
             data["span_id"] = span_id
-        service = self.service_name or getattr(record, SERVICE_NAME, None)
+        service = self.service_name or attributes.get(SERVICE_NAME)
         if service:
             data["service.name"] = service
-        if record.exc_info:
-            if not record.exc_text:
-                record.exc_text = self.formatException(record.exc_info)  # type: ignore[assignment]
+        if attributes["exc_info"] and not attributes["exc_text"]:
+            record.exc_text = str(self.formatException(record.exc_info))
         if record.exc_text:
             data["exception"] = redact(record.exc_text)
-        if record.stack_info:
+        if attributes["stack_info"]:
             data["stack_info"] = redact(self.formatStack(record.stack_info))  # type: ignore[arg-type]
         if self.static_fields:
             data.update(self.static_fields)
@@ -220,16 +222,15 @@ class JsonFormatter(_PjlJsonFormatter):
             nested = True
             for key, value in msg.items():
                 data.setdefault(key, value)
-        attributes = record.__dict__
         # Set difference runs in C; extras are usually none or a few.
         for key in attributes.keys() - _SKIP:
             if key in data:
                 continue
             value = attributes[key]
-            if isinstance(value, str):
+            if value.__class__ is str:
                 value = redact(value)
-            elif not isinstance(value, (int, float, bool)) and value is not None:
-                nested = True  # containers may hide a secret: scan the finished line
+            elif value.__class__ not in _SCALARS and value is not None:
+                nested = True  # containers (or str subclasses) may hide a secret: scan the line
             data[key] = value
         line = self._dumps(data)
         return redact(line) if nested else line

@@ -290,7 +290,7 @@ class CircuitBreaker:
     def _open(self) -> None:
         wait = self._open_for
         if self.backoff_max is not None:
-            wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+            wait *= random.uniform(0.5, 1.0)
         self._probe_at = self._clock() + wait
         self._transition(OPEN)
 
@@ -302,7 +302,7 @@ class CircuitBreaker:
         for listener in list(self._listeners):
             try:
                 listener(self, old, new)
-            except Exception:  # a listener must not break the protected call
+            except Exception:  # noqa: BLE001 - a listener must not break the call
                 _log.warning("circuit breaker %r listener %r failed", self.name, listener,
                              exc_info=True)
 
@@ -367,7 +367,7 @@ class CircuitBreaker:
                 return result
             return self._probe_call(func, args, kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     def _probe_call(self, func: Callable[..., T], args: Any, kwargs: Any) -> T:
         if self.closed:  # closed again since the caller looked
@@ -441,7 +441,7 @@ class RetryPolicy:
         base = classify(exc).retry_delay if self.base_delay is None else self.base_delay
         wait = min(self.max_delay, base * self.exponential_base ** (retry_number - 1))
         if self.jitter:
-            wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+            wait *= random.uniform(0.5, 1.0)
         return wait
 
 
@@ -560,7 +560,7 @@ class Retrying:
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await target(*args, **kwargs)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                     first = exc
                 return await self._retry_async(target, args, kwargs, name, first)
 
@@ -570,11 +570,11 @@ class Retrying:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return target(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 first = exc
             return self._retry_sync(target, args, kwargs, name, first)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     def _retry_sync(self, func: Callable[..., T], args: Any, kwargs: Any, name: str,
                     failed: Exception | None = None) -> T:
@@ -582,7 +582,7 @@ class Retrying:
         if failed is None:
             try:
                 return func(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 failed = exc
         while True:
             retry_number += 1
@@ -593,7 +593,7 @@ class Retrying:
                 time.sleep(wait)
             try:
                 return func(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 failed = exc
 
     async def _retry_async(self, func: Callable[..., Awaitable[T]], args: Any, kwargs: Any,
@@ -602,7 +602,7 @@ class Retrying:
         if failed is None:
             try:
                 return await func(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 failed = exc
         while True:
             retry_number += 1
@@ -613,7 +613,7 @@ class Retrying:
                 await asyncio.sleep(wait)
             try:
                 return await func(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 failed = exc
 
 
@@ -639,7 +639,7 @@ def retry(
     Settings given here override the policy's (default: 3 attempts, first step from the
     error type, at most 10 s). ``on`` replaces the taxonomy classifier.
     """
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v for k, v in {
             "attempts": attempts, "base_delay": base_delay, "max_delay": max_delay,
             "exponential_base": exponential_base, "jitter": jitter,

@@ -32,12 +32,14 @@ def test_required_from_env_file(tmp_path: Path) -> None:
     assert any(f.message == f"DISCORD_TOKEN empty (checked: {env})" for f in result.findings)
 
 
-def test_required_from_process_env_and_root_env(tmp_path: Path) -> None:
-    """A variable present in any source counts; the root .env is picked up by itself."""
+def test_required_from_process_env_and_env_file(tmp_path: Path) -> None:
+    """A variable present in any source counts; a tree's .env is only a source when named."""
     (tmp_path / ".env").write_text(STRONG)
     (tmp_path / ".env").chmod(0o600)
+    assert scan(ScanOptions(paths=[tmp_path])).env_sources == []
     process = {"DISCORD_TOKEN": "t", "DBSBM_ENV": "production", "REDIS_PASSWORD": "abc"}
-    result = scan(ScanOptions(paths=[tmp_path], process_env=process))
+    result = scan(ScanOptions(paths=[tmp_path], env_files=[tmp_path / ".env"],
+                              process_env=process))
     assert result.env_sources == [str(tmp_path / ".env"), "process environment"]
     assert _rules(result) == [("DBSBM-ENV-002", "REDIS_PASSWORD")]
     assert result.findings[0].file == "<environment>"
@@ -59,21 +61,27 @@ def test_env_file_readable_by_others(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(STRONG + "DISCORD_TOKEN=t\nDBSBM_ENV=production\n")
     (tmp_path / ".env").chmod(0o644)
     assert _rules(scan(ScanOptions(paths=[tmp_path]))) == [("DBSBM-ENV-004", "mode")]
+    (tmp_path / ".env").chmod(0o640)
+    assert _rules(scan(ScanOptions(paths=[tmp_path]))) == [("DBSBM-ENV-004", "mode")]
     (tmp_path / ".env").chmod(0o600)
     assert scan(ScanOptions(paths=[tmp_path])).findings == []
 
 
 def test_env_file_tracked_by_git(tmp_path: Path) -> None:
-    """git ls-files in the scanned repo: a tracked .env is flagged, an untracked one is not."""
+    """git ls-files in the scanned repo: a tracked .env holding secrets is flagged; an
+    untracked one, or a tracked one of plain settings, is not."""
     repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "config").mkdir()
-    tracked, untracked = repo / "config" / "prod.env", repo / ".env"
+    (repo / "config").mkdir(parents=True)
+    tracked, untracked, settings = repo / "config" / "prod.env", repo / ".env", repo / "images.env"
     for p in (tracked, untracked):
         p.write_text(STRONG)
+    settings.write_text("REDIS_IMAGE=redis:7.4-alpine\nGRAFANA_PORT=3000\nMYSQL_PASSWORD=\n")
+    for p in (tracked, untracked, settings):
         p.chmod(0o600)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run(["git", "-C", str(repo), "add", "config/prod.env"], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "config/prod.env", "images.env"], check=True)
     result = scan(ScanOptions(paths=[repo]))
-    tracked_findings = [f.rel_path for f in result.findings if f.rule_id == "DBSBM-ENV-003"]
-    assert tracked_findings == ["config/prod.env"]
+    tracked_findings = [(f.rel_path, f.message) for f in result.findings
+                        if f.rule_id == "DBSBM-ENV-003"]
+    assert tracked_findings == [
+        ("config/prod.env", "tracked by git and holds MYSQL_PASSWORD, REDIS_PASSWORD")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import jsonschema
-
 from dbsbm_audit.findings import RULES
 
 from tests.audit.conftest import CORPUS

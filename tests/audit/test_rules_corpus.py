@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-
 from dbsbm_audit.findings import RULES
 from dbsbm_audit.scanner import ScanOptions, scan
 
@@ -65,7 +63,7 @@ def scores() -> dict[str, tuple[int, int, int]]:
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         print(f"{rule}: tp={tp} fp={fp} fn={fn} precision={precision:.2f} recall={recall:.2f}")
-    mistakes = sorted((found ^ expected))
+    mistakes = sorted(found ^ expected)
     print("mismatches:", mistakes)
     return {rule: tuple(c) for rule, c in counts.items()}  # type: ignore[misc]
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from dbsbm_instrumentation import bootstrap
+
 from tests.bootstrap.support import OtlpHttpStandIn, attributes, run_python
 
 BOT = """

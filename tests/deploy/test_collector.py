@@ -15,12 +15,14 @@ import shutil
 import string
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from dbsbm_instrumentation import semconv
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -32,15 +34,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.semconv._incubating.attributes.db_attributes import (
-    DB_QUERY_TEXT,
-    DB_SYSTEM_NAME,
-)
+from opentelemetry.semconv.attributes.db_attributes import DB_QUERY_TEXT, DB_SYSTEM_NAME
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 from opentelemetry.trace import SpanKind
 
-from dbsbm_instrumentation import semconv
 from tests import services
 
 pytestmark = pytest.mark.integration
@@ -57,7 +55,8 @@ LOOPBACK_ENV = {
     "OTELCOL_OTLP_GRPC_ENDPOINT": "127.0.0.1:4317",
     "OTELCOL_OTLP_HTTP_ENDPOINT": "127.0.0.1:4318",
     "OTELCOL_HEALTH_ENDPOINT": "127.0.0.1:13133",
-    "OTELCOL_SELF_TELEMETRY_ENDPOINT": "http://127.0.0.1:4318",
+    "OTELCOL_TELEMETRY_HOST": "127.0.0.1",
+    "OTELCOL_TELEMETRY_PORT": "8888",
     "PROMETHEUS_REMOTE_WRITE_URL": "http://127.0.0.1:9090/api/v1/write",
     "TEMPO_OTLP_ENDPOINT": "127.0.0.1:4317",
     "LOKI_OTLP_ENDPOINT": "http://127.0.0.1:3100/otlp",
@@ -67,7 +66,6 @@ FAST_ENV = {
     "OTELCOL_BATCH_TIMEOUT": "200ms",
     "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "1s",
     "OTELCOL_HOSTMETRICS_INTERVAL": "2s",
-    "OTELCOL_SELF_TELEMETRY_INTERVAL_MS": "2000",
 }
 SECTIONS = ("receivers", "processors", "exporters", "connectors", "extensions")
 
@@ -174,8 +172,9 @@ def poll(check: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
 def discord_like_token() -> str:
     """A random value shaped like a Discord bot token (the shape the config masks)."""
     alphabet = string.ascii_letters + string.digits
-    part = lambda n: "".join(secrets.choice(alphabet) for _ in range(n))  # noqa: E731
-    return f"M{part(23)}.{part(6)}.{part(27)}"
+    first, second, third = ("".join(secrets.choice(alphabet) for _ in range(n))
+                            for n in (23, 6, 27))
+    return f"M{first}.{second}.{third}"
 
 
 def send_telemetry(endpoint: str, service_name: str, planted: dict[str, str]) -> None:
@@ -274,7 +273,10 @@ def test_pipeline_delivers_redacted_telemetry(
     for name in ("system_memory_utilization_ratio", "system_cpu_utilization_ratio",
                  "system_filesystem_utilization_ratio"):
         poll(lambda n=name: prometheus.query(n), f"host metric {name}")
-    poll(lambda: prometheus.query('{__name__=~"otelcol_.+"}'), "the collector's own metrics")
+    telemetry = (f"http://{services.LOCALHOST}:"
+                 f"{main.control.env['OTELCOL_TELEMETRY_PORT']}/metrics")
+    with urllib.request.urlopen(telemetry, timeout=5) as response:
+        assert "otelcol_receiver_accepted_spans" in response.read().decode()
 
     traces = poll(lambda: service_name in read_sink(sink_dir / "traces.json")
                   and read_sink(sink_dir / "traces.json"), "the span in the sink")

@@ -11,6 +11,9 @@ import aiohttp
 import aiohttp.client
 import wrapt
 from aiohttp import web
+from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
+from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds, strip_query
 from opentelemetry.instrumentation._semconv import _OpenTelemetrySemanticConventionStability
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -23,9 +26,6 @@ from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import SpanKind
 
-from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
-from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds, strip_query
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
 
 ROUTES = web.RouteTableDef()
@@ -76,10 +76,12 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         AioHttpClientInstrumentor().uninstrument()
 
     async def get(self, path: str, **session_kwargs: object) -> int:
-        async with aiohttp.ClientSession(**session_kwargs) as session:  # type: ignore[arg-type]
-            async with session.get(self.base + path) as response:
-                await response.read()
-                return response.status
+        async with (
+            aiohttp.ClientSession(**session_kwargs) as session,  # type: ignore[arg-type]
+            session.get(self.base + path) as response,
+        ):
+            await response.read()
+            return response.status
 
     async def test_one_bounded_span_and_metric(self) -> None:
         """One CLIENT span named by method; the duration metric is labelled by host, not URL."""

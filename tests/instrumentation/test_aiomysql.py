@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from types import SimpleNamespace
 from unittest import IsolatedAsyncioTestCase
 
 import aiomysql
@@ -11,6 +12,9 @@ import aiomysql.cursors
 import pymysql
 import pytest
 import wrapt
+from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
+from dbsbm_instrumentation.aiomysql.util import DURATION_BUCKETS, connection_attributes, sanitize
 from opentelemetry.instrumentation.pymysql import PyMySQLInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
@@ -30,9 +34,6 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, S
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import SpanKind, StatusCode
 
-from dbsbm_instrumentation import semconv, thresholds
-from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
-from dbsbm_instrumentation.aiomysql.util import DURATION_BUCKETS, sanitize
 from tests.instrumentation.helpers import metric, points
 
 
@@ -50,6 +51,13 @@ class TestSanitize(TestBase):
     def test_operation_after_comment(self) -> None:
         """A leading comment does not hide the operation name."""
         self.assertEqual(sanitize("/* cog=bets */ insert into bets values (1)")[1], "INSERT")
+
+    def test_default_port_omitted(self) -> None:
+        """server.port is set only for a non-default port, as semconv requires."""
+        conn = SimpleNamespace(host="db", port=3306, db="dbsbm")
+        self.assertNotIn(SERVER_PORT, connection_attributes(conn))
+        conn.port = 3307
+        self.assertEqual(connection_attributes(conn)[SERVER_PORT], 3307)
 
     def test_target_is_a_bucket_boundary(self) -> None:
         """The 100 ms query target is a histogram boundary, so SLO maths is exact there."""
@@ -79,10 +87,9 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
 
     async def query(self, sql: str, args: object = None) -> list[dict[str, object]]:
         """DBSBM's pattern: pool, DictCursor, autocommit."""
-        async with self.pool.acquire() as conn:
-            async with conn.cursor(aiomysql.DictCursor) as cur:
-                await cur.execute(sql, args)
-                return await cur.fetchall()
+        async with self.pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cur:
+            await cur.execute(sql, args)
+            return await cur.fetchall()
 
     async def test_select_span_attributes(self) -> None:
         """A SELECT is one CLIENT span with semconv attributes and sanitised text."""
@@ -116,6 +123,16 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         self.assertEqual(rows.unit, "{row}")
         self.assertEqual(rows.data.data_points[0].sum, 1)
 
+    async def test_unbuffered_cursor_rows_not_counted(self) -> None:
+        """An SSCursor's rows are unknown at execute time, so no row count is recorded."""
+        async with self.pool.acquire() as conn, conn.cursor(aiomysql.SSDictCursor) as cur:
+            await cur.execute("SELECT 1 AS one UNION SELECT 2")
+            self.assertEqual(len(await cur.fetchall()), 2)
+        (span,) = self.get_finished_spans()
+        self.assertNotIn(DB_RESPONSE_RETURNED_ROWS, span.attributes)
+        self.assertNotIn(semconv.DB_RETURNED_ROWS.name,
+                         {m.name for m in self.get_sorted_metrics()})
+
     async def test_failing_query(self) -> None:
         """A failing query re-raises, and its span and metric carry error.type."""
         with self.assertRaises(pymysql.err.ProgrammingError):
@@ -129,12 +146,11 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
 
     async def test_executemany_is_one_span(self) -> None:
         """executemany is one operation, not one span per statement aiomysql sends."""
-        async with self.pool.acquire() as conn:
-            async with conn.cursor() as cur:
-                await cur.execute("CREATE TEMPORARY TABLE bets (id INT, stake INT)")
-                await cur.executemany("INSERT INTO bets VALUES (%s, %s)", [(1, 5), (2, 10)])
-                await cur.executemany("UPDATE bets SET stake = %s WHERE id = %s",
-                                      [(6, 1), (11, 2)])
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("CREATE TEMPORARY TABLE bets (id INT, stake INT)")
+            await cur.executemany("INSERT INTO bets VALUES (%s, %s)", [(1, 5), (2, 10)])
+            await cur.executemany("UPDATE bets SET stake = %s WHERE id = %s",
+                                  [(6, 1), (11, 2)])
         names = [s.attributes[DB_OPERATION_NAME] for s in self.get_finished_spans()]
         self.assertEqual(names, ["CREATE", "INSERT", "UPDATE"])
 
@@ -162,6 +178,24 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         del pool
         gc.collect()
         self.assertEqual(set(self.instrumentor._pools), {self.pool})
+
+    async def test_instrument_pool_adopts_an_older_pool(self) -> None:
+        """instrument_pool() reports a pool created before instrument()."""
+        self.instrumentor.uninstrument()
+        pool = await aiomysql.create_pool(
+            host=self.server.host, port=self.server.port, user=self.server.user,
+            password=self.server.password, db="mysql", minsize=1, maxsize=2,
+        )
+        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
+                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument_pool(pool)
+        try:
+            names = {p.attributes[DB_CLIENT_CONNECTION_POOL_NAME]
+                     for p in points(self, semconv.DB_CONNECTION_MAX.name)}
+            self.assertIn(f"{self.server.host}:{self.server.port}/mysql", names)
+        finally:
+            pool.close()
+            await pool.wait_closed()
 
     async def test_hooks_and_failing_hook(self) -> None:
         """Hooks see the span; a hook that raises is logged and the query still runs."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from unittest import IsolatedAsyncioTestCase
 
+from dbsbm_instrumentation import compat, semconv
+from dbsbm_instrumentation.compat import MonitoringCompat, endpoint_host, label_value
 from opentelemetry.semconv.attributes.db_attributes import DB_OPERATION_NAME
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
@@ -11,8 +13,6 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import StatusCode
 
-from dbsbm_instrumentation import compat, semconv
-from dbsbm_instrumentation.compat import MonitoringCompat, endpoint_host, label_value
 from tests.instrumentation.helpers import metric, points
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
-from unittest import IsolatedAsyncioTestCase
+from unittest import IsolatedAsyncioTestCase, mock
 
 import aiohttp
 import aiomysql
@@ -16,14 +17,6 @@ import pytest
 import redis.asyncio
 import wrapt
 from aiohttp import web
-from discord import app_commands
-from discord.ext import commands
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.test.test_base import TestBase
-from opentelemetry.trace import SpanKind, StatusCode
-
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
 from dbsbm_instrumentation.discord import DiscordInstrumentor
@@ -33,6 +26,19 @@ from dbsbm_instrumentation.discord.testing import (
     offline,
     settle,
 )
+from dbsbm_instrumentation.discord.util import (
+    DEFAULT_EXCLUDED_EVENTS,
+    EXCLUDED_EVENTS_ENV,
+    excluded_events,
+)
+from discord import app_commands
+from discord.ext import commands
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.test.test_base import TestBase
+from opentelemetry.trace import SpanKind, StatusCode
+
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
 
 NAME = semconv.DISCORD_COMMAND_NAME
@@ -66,6 +72,16 @@ class Betting(commands.Cog):
     @commands.Cog.listener()
     async def on_bet_settled(self, bet_id: int) -> None:
         raise RuntimeError("settlement failed")
+
+
+class TestExcludedEvents(TestBase):
+    def test_env_and_defaults(self) -> None:
+        """The env variable replaces the default list; names work with or without on_."""
+        with mock.patch.dict(os.environ, {EXCLUDED_EVENTS_ENV: "message, on_typing,"}):
+            self.assertEqual(excluded_events(), {"on_message", "on_typing"})
+        with mock.patch.dict(os.environ, clear=True):
+            self.assertEqual(excluded_events(), DEFAULT_EXCLUDED_EVENTS)
+        self.assertEqual(excluded_events([]), frozenset())
 
 
 class DiscordTestCase(TestBase, IsolatedAsyncioTestCase):
@@ -237,13 +253,11 @@ class TestOneTracePerCommand(DiscordTestCase):
 
         @self.bot.tree.command(description="Odds through DB, API and cache")
         async def lines(interaction: discord.Interaction, league: str) -> None:
-            async with pool.acquire() as conn:
-                async with conn.cursor(aiomysql.DictCursor) as cur:
-                    await cur.execute("SELECT %s AS league", (league,))
-                    await cur.fetchall()
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"{base}/odds") as response:
-                    await response.json()
+            async with pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cur:
+                await cur.execute("SELECT %s AS league", (league,))
+                await cur.fetchall()
+            async with aiohttp.ClientSession() as session, session.get(f"{base}/odds") as resp:
+                await resp.json()
             await cache.set(f"odds:{league}", "1.9", ex=300)
 
     async def asyncTearDown(self) -> None:

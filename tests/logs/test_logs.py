@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbsbm_instrumentation import logs
+from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
-
-from dbsbm_instrumentation import logs
-from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
 
 tracer = TracerProvider().get_tracer("test")
 

@@ -7,12 +7,6 @@ import json
 import logging
 
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from dbsbm_instrumentation import logs
 from dbsbm_instrumentation.redaction import (
     RedactingLogRecordExporter,
@@ -20,6 +14,11 @@ from dbsbm_instrumentation.redaction import (
     contains_secret,
     redact,
 )
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 TOKEN = "MTA1234567890123456789012.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 

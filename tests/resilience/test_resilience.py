@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.errors import (
     ConfigurationException,
@@ -29,6 +27,8 @@ from dbsbm_instrumentation.resilience import (
     retry,
     set_testing,
 )
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 
 class Clock:
@@ -342,7 +342,7 @@ def test_real_backoff_sleeps_are_bounded() -> None:
 
     with pytest.raises(TimeoutError):
         flaky()
-    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(gaps) == 2 and all(0.009 <= g <= 0.2 for g in gaps)
 
 

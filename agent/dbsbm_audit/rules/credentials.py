@@ -22,8 +22,11 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bandit.plugins.general_hardcoded_password import RE_CANDIDATES as BANDIT_NAME_RE
+from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
 from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.basic_auth import BasicAuthDetector
@@ -34,9 +37,6 @@ from detect_secrets.plugins.high_entropy_strings import (
 )
 from detect_secrets.plugins.ip_public import IPPublicDetector
 from detect_secrets.plugins.keyword import KeywordDetector
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-
-from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
 
 # --- names -------------------------------------------------------------------------------
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase", "pw"}
@@ -82,7 +82,7 @@ def is_strong_name(name: str) -> bool:
         return False
     if any(w in _STRONG_WORDS for w in ws):
         return True
-    if any(pair in _STRONG_PAIRS for pair in zip(ws, ws[1:])):
+    if any(pair in _STRONG_PAIRS for pair in pairwise(ws)):
         return True
     return ws[0] == "x" and ws[-1] == "key" and len(ws) >= 3  # x-apisports-key, x-rapidapi-key
 
@@ -109,13 +109,19 @@ COMMON_PASSWORDS = frozenset(
 )
 _TEMPLATE = re.compile(r"\$\{|\$[A-Z_]|\{\{|\{[A-Za-z_]*\}|^<.*>$|%\(?\w*\)?s|^\*+$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
-_PLACEHOLDER_WORDS = ("your", "example", "placeholder", "redacted", "xxxx", "dummy", "here")
+_PLACEHOLDER_WORDS = ("your", "example", "placeholder", "redacted", "xxxx", "dummy", "here",
+                      "fake", "sample", "****")
+_SCHEME_PREFIX = re.compile(r"^(bearer|basic|token|bot)\s+", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[a-z][a-z_\-]*$")
 
 
 def is_placeholder(value: str) -> bool:
-    """Values that are clearly not a real secret: empty, templates, env-var names, prose."""
+    """Values that are clearly not a real secret: empty, templates, env-var names, prose,
+    masked values, and field names (``{"MYSQL_PASSWORD": "password"}`` maps names)."""
     v = value.strip()
     if not v or not any(c.isalnum() for c in v) or len(set(v)) == 1:
+        return True
+    if _IDENTIFIER.match(v) and (is_strong_name(v) or v in _WEAK_LAST):
         return True
     if _TEMPLATE.search(v) or _ENV_NAME.match(v):
         return True
@@ -124,9 +130,15 @@ def is_placeholder(value: str) -> bool:
         return True
     if low.startswith(("http://", "https://", "/", "./")) and "@" not in v:
         return True
-    if " " in v and not low.startswith(("bearer ", "basic ", "token ", "bot ")):
+    return " " in v and not low.startswith(("bearer ", "basic ", "token ", "bot "))
+
+
+def is_placeholder_for(name: str, value: str) -> bool:
+    """``is_placeholder``, plus values too short to be a key ("Bearer x"); a short value
+    under a password name stays: that is a weak password, not a placeholder."""
+    if is_placeholder(value):
         return True
-    return False
+    return not is_password_name(name) and len(_SCHEME_PREFIX.sub("", value.strip())) < 6
 
 
 def weakness(value: str) -> str | None:
@@ -140,17 +152,15 @@ def weakness(value: str) -> str | None:
 # --- detect-secrets plugins ---------------------------------------------------------------
 # Plugins we do not map: IPPublicDetector (an address is not a secret), the keyword and
 # entropy detectors (used only in the contexts below), basic auth and Discord (own IDs).
-_VENDOR_EXCLUDED = {
+_VENDOR_EXCLUDED: set[type[BasePlugin]] = {
     KeywordDetector, Base64HighEntropyString, HexHighEntropyString, IPPublicDetector,
     BasicAuthDetector, DiscordBotTokenDetector,
 }
 
 
 def _vendor_plugins() -> list[BasePlugin]:
-    return [
-        cls() for cls in get_mapping_from_secret_type_to_class().values()
-        if cls not in _VENDOR_EXCLUDED
-    ]
+    classes: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+    return [cls() for cls in classes if cls not in _VENDOR_EXCLUDED]
 
 
 # BasicAuthDetector needs a user name before the colon; Redis URLs are usually
@@ -192,11 +202,16 @@ def cred_rule(name: str) -> str:
 
 
 def keyword_hits(filename: str, line: str, lineno: int) -> Iterator[LineHit]:
-    """detect-secrets' KeywordDetector on a config line (password: ..., api_key = ...)."""
+    """detect-secrets' KeywordDetector on a config line (password: ..., api_key = ...).
+
+    Kept only on ``key: value`` / ``key = value`` lines whose key is credential-named: its
+    regexes also fire inside values (``"detect-secrets==1.5.0"`` in a dependency list)."""
+    m = _KV.match(line)
+    if not m or not is_strong_name(m.group(2)):
+        return
+    key = m.group(2)
     for s in _KEYWORD.analyze_line(filename=filename, line=line, line_number=lineno):
-        if s.secret_value and not is_placeholder(s.secret_value):
-            m = _KV.match(line)
-            key = m.group(2) if m else "password"
+        if s.secret_value and not is_placeholder_for(key, s.secret_value):
             yield LineHit(cred_rule(key), lineno, f"hardcoded credential in '{key}'")
 
 
@@ -227,9 +242,9 @@ def _target_name(node: ast.AST) -> str | None:
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-        if isinstance(node.slice.value, str):
-            return node.slice.value
+    if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)):
+        return node.slice.value
     return None
 
 
@@ -340,13 +355,13 @@ def python_findings(
     bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
     hits: list[LineHit] = []
     for c in candidates(nodes):
-        if is_placeholder(c.value):
+        if is_placeholder_for(c.name, c.value):
             continue
         if is_strong_name(c.name):
             rule = cred_rule(c.name)
-            if c.bandit_shape and rule == "DBSBM-CRED-001":
-                if c.anchor not in bandit_lines and c.line not in bandit_lines:
-                    continue  # bandit did not report it (e.g. its own # nosec)
+            if (c.bandit_shape and rule == "DBSBM-CRED-001"
+                    and c.anchor not in bandit_lines and c.line not in bandit_lines):
+                continue  # bandit did not report it (e.g. its own # nosec)
             weak = weakness(c.value) if is_password_name(c.name) else None
             what = f"hardcoded credential in '{c.name}'" + (f" ({weak})" if weak else "")
             hits.append(LineHit(rule, c.line, what))
@@ -373,7 +388,7 @@ def one_per_line(hits: list[LineHit]) -> list[LineHit]:
 
 
 # --- config files (yaml/json/ini/cfg/toml) -------------------------------------------------
-_KV = re.compile(r"""^(\s*)-?\s*["']?([A-Za-z0-9_.\-]+)["']?\s*[:=]\s*(.*?)\s*,?\s*$""")
+_KV = re.compile(r"""^(\s*)-?\s*["']?([A-Za-z0-9_.\-]+)["']?\s*[:=](?![=:])\s*(.*?)\s*,?\s*$""")
 _SECTION = re.compile(r"^\s*\[+\s*([A-Za-z0-9_.\-]+)\s*\]+\s*$")
 
 
@@ -424,7 +439,7 @@ def config_findings(filename: str, lines: list[str]) -> list[LineHit]:
         hits.extend(keyword_hits(filename, line, lineno))
     keyword_lines = {h.line for h in hits}
     for lineno, key, value, owner in config_pairs(lines):
-        if value is None or lineno in keyword_lines or is_placeholder(value):
+        if value is None or lineno in keyword_lines or is_placeholder_for(key, value):
             continue
         if is_strong_name(key) or (owner and not is_noise_name(key)):
             name = key if is_strong_name(key) else f"{owner}.{key}"

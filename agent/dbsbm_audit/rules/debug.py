@@ -5,8 +5,8 @@ DEBUG log levels nor for secrets handed to loggers, and detect-secrets looks at 
 so these are ours:
 
 - DEBUG-002: ``logging.basicConfig(level=logging.DEBUG)`` / ``.setLevel(logging.DEBUG)`` not
-  under an ``if`` (``if __name__ == "__main__"`` does not count: it runs in production), and
-  ``LOG_LEVEL=DEBUG`` in a production config file;
+  under an ``if`` (``if __name__ == "__main__"`` does not count: it runs in production), outside
+  test modules, and ``LOG_LEVEL=DEBUG`` in a production config file;
 - DEBUG-003: a secret-named variable, attribute, ``os.environ["..._TOKEN"]`` or
   ``os.getenv("..._PASSWORD")`` reaching a logger call (through f-strings, ``%``, ``+``,
   ``.format`` or as a lazy ``%s`` argument). Values wrapped in other calls (``len(token)``,
@@ -73,9 +73,10 @@ def _secret_refs(node: ast.AST) -> Iterator[str]:
         fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if fname in {"getenv", "get"} and node.args:
             first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                if is_strong_name(first.value) and (fname == "getenv" or "environ" in _dotted(func)):
-                    yield first.value
+            if (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    and is_strong_name(first.value)
+                    and (fname == "getenv" or "environ" in _dotted(func))):
+                yield first.value
         elif fname in _PASS_THROUGH_CALLS:
             if isinstance(func, ast.Attribute):  # "...{}".format(token)
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
@@ -90,7 +91,8 @@ def _secret_refs(node: ast.AST) -> Iterator[str]:
 
 
 class _Visitor(ast.NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, check_levels: bool) -> None:
+        self.check_levels = check_levels
         self.guards = 0
         self.hits: list[DebugHit] = []
 
@@ -108,7 +110,7 @@ class _Visitor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if not self.guards:
+        if self.check_levels and not self.guards:
             if name == "basicConfig" and any(
                 k.arg == "level" and _is_debug_level(k.value) for k in node.keywords
             ):
@@ -128,8 +130,11 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def python_findings(tree: ast.AST, bandit_hits: list[tuple[str, int]]) -> list[DebugHit]:
-    visitor = _Visitor()
+def python_findings(
+    tree: ast.AST, bandit_hits: list[tuple[str, int]], is_test: bool = False
+) -> list[DebugHit]:
+    """``is_test``: test modules never run in production, so their log levels are theirs."""
+    visitor = _Visitor(check_levels=not is_test)
     visitor.visit(tree)
     hits = visitor.hits
     hits += [DebugHit("DBSBM-DEBUG-001", line, "Flask app run with debug=True")

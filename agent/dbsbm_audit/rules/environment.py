@@ -2,11 +2,13 @@
 deployment environment, so these are ours.
 
 - ENV-001 required variables (``DISCORD_TOKEN``, ``MYSQL_PASSWORD``, ``REDIS_PASSWORD``,
-  ``DBSBM_ENV``) missing or empty in every source checked. Sources are explicit and named in
-  the message: ``--env-file`` files, the ``.env`` at a scanned root, the process environment
-  (``--process-env``). With no source at all the check is not run (CI has no ``.env``).
+  ``DBSBM_ENV``) missing or empty in every source checked. Sources are explicit, opt-in and
+  named in the message: ``--env-file`` files and the process environment (``--process-env``).
+  A ``.env`` found in the tree is not assumed to be the deployment's (repositories keep
+  non-secret settings there); with no source the check is not run.
 - ENV-002 passwords shorter than ``PASSWORD_MIN_LENGTH`` or on the common list.
-- ENV-003 ``.env`` files tracked by git (``git ls-files``), ENV-004 readable by group/others.
+- ENV-003 ``.env`` files tracked by git (``git ls-files``) that hold secret-named values,
+  ENV-004 ``.env`` files readable by group/others.
 
 Template files (``.env.example``, ``.env.sample``, ...) hold placeholders by design and are
 tracked on purpose; they are skipped.
@@ -21,9 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbsbm_audit.rules.credentials import COMMON_PASSWORDS, is_password_name
-
 from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
+
+from dbsbm_audit.rules.credentials import (
+    COMMON_PASSWORDS,
+    is_password_name,
+    is_strong_name,
+    is_weak_name,
+)
 
 REQUIRED_VARIABLES = ("DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD", "DBSBM_ENV")
 _TEMPLATE_MARKERS = ("example", "sample", "template", "dist", "defaults", "tmpl")
@@ -94,6 +101,12 @@ def weak_password_hits(source: EnvSource) -> list[EnvHit]:
         if why:
             hits.append(EnvHit("DBSBM-ENV-002", source.lines.get(key, 0), why))
     return hits
+
+
+def secret_names(source: EnvSource) -> list[str]:
+    """Variables with a non-empty value whose name says secret (password, token, key)."""
+    return sorted(k for k, v in source.values.items()
+                  if v.strip() and (is_strong_name(k) or is_weak_name(k)))
 
 
 def file_mode_hits(path: Path) -> list[EnvHit]:

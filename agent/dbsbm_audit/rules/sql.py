@@ -166,10 +166,8 @@ def _query_arg(call: ast.Call) -> ast.expr | None:
 
 
 def _receiver(func: ast.Attribute) -> str:
-    try:
-        return ast.unparse(func.value)
-    except Exception:  # unparse of exotic nodes: the name is only for the message
-        return "<expr>"
+    text = ast.unparse(func.value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:

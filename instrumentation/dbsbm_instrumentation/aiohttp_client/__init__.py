@@ -129,7 +129,7 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._retry_after.record(retry_after, attributes)
         span = trace.get_current_span()
         if span.is_recording():
-            event = dict(attributes)
+            event: dict[str, str | float] = dict(attributes)
             if retry_after is not None:
                 event[RETRY_AFTER_SECONDS] = retry_after
             span.add_event(semconv.API_RATE_LIMITED_EVENT, event)

@@ -12,7 +12,7 @@ Fetches get no span: aiomysql's buffered cursors (``Cursor``, ``DictCursor``, th
 DBSBM uses) read the whole result inside ``execute``, so ``fetchone``/``fetchall`` only
 slice a list already in memory; a span per fetch would double span volume and measure
 nothing. Unbuffered ``SSCursor`` fetches do read from the network; their time lands in
-the enclosing span.
+the enclosing span, and their rows are not counted (unknown when ``execute`` returns).
 
 aiomysql does not go through ``pymysql.connect``, so this instrumentation and
 ``opentelemetry-instrumentation-pymysql`` never trace the same query twice.
@@ -62,6 +62,12 @@ replaced by ``?`` (``%s`` placeholders stay), capped at 2,048 characters. Errors
 span status to ERROR with ``error.type`` (the exception class) and
 ``db.response.status_code`` (the MySQL error number); the exception message is not
 recorded because MySQL quotes the offending statement, literals included.
+
+Span and metric attributes: ``db.system.name`` (``mysql``), ``db.namespace``,
+``db.operation.name`` (the statement's first keyword), ``server.address`` and
+``server.port`` (only when not 3306, as semconv asks); spans add ``db.query.text`` and
+``db.response.returned_rows``. Span name: ``<operation> <database>`` (``SELECT dbsbm``).
+Pools are named ``host:port/database``.
 
 Suppress spans for a block with ``opentelemetry.instrumentation.utils.suppress_instrumentation``.
 
@@ -239,7 +245,9 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 query_args = args[1] if len(args) > 1 else kwargs.get("args")
                 run_hook(self._request_hook, span, instance, query, query_args)
             result = await wrapped(*args, **kwargs)
-            rows = instance.rowcount if instance.description is not None else -1
+            # Unbuffered (SS) cursors have read no rows yet; their rowcount is a sentinel.
+            buffered = not isinstance(instance, aiomysql.cursors.SSCursor)
+            rows = instance.rowcount if buffered and instance.description is not None else -1
             if rows >= 0:
                 if span.is_recording():
                     span.set_attribute(DB_RESPONSE_RETURNED_ROWS, rows)
@@ -270,7 +278,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for pool in list(self._pools):
             if pool.closed:
                 continue
-            name = pool_name(pool._conn_kwargs)  # noqa: SLF001 - aiomysql keeps them here only
+            name = pool_name(pool._conn_kwargs)
             idle = pool.freesize
             used, prev_idle, prev_max = totals.get(name, (0, 0, 0))
             totals[name] = (used + pool.size - idle, prev_idle + idle, prev_max + pool.maxsize)

@@ -27,6 +27,7 @@ DURATION_BUCKETS: tuple[float, ...] = tuple(sorted({
 ROWS_BUCKETS: tuple[float, ...] = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000)
 
 MAX_QUERY_LENGTH = 2048
+MYSQL_DEFAULT_PORT = 3306
 _CACHE_SIZE = 512
 
 # Backquoted identifiers are matched so they are kept; quoted strings, hex and numeric
@@ -38,7 +39,7 @@ _LITERALS = re.compile(
     r"|\b0x[0-9a-fA-F]+\b"
     r"|(?<![\w.$])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 )
-_OPERATION = re.compile(r"\s*(?:(?:/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)\s*)*([A-Za-z]{1,20})\b", re.S)
+_OPERATION = re.compile(r"\s*(?:(?:/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)\s*)*([A-Za-z]{1,20})\b", re.DOTALL)
 
 _sanitized_cache: dict[str, tuple[str, str | None]] = {}
 
@@ -75,7 +76,7 @@ def connection_attributes(connection: Any) -> dict[str, Any]:
     host, port, db = connection.host, connection.port, connection.db
     if host:
         attributes[SERVER_ADDRESS] = host
-    if port:
+    if port and port != MYSQL_DEFAULT_PORT:  # semconv: only when not the default
         attributes[SERVER_PORT] = port
     if db:
         attributes[DB_NAMESPACE] = db
@@ -85,6 +86,6 @@ def connection_attributes(connection: Any) -> dict[str, Any]:
 def pool_name(conn_kwargs: dict[str, Any]) -> str:
     """Semconv's fallback pool name, ``server.address:server.port/db.namespace``."""
     host = conn_kwargs.get("host", "localhost")
-    port = conn_kwargs.get("port", 3306)
+    port = conn_kwargs.get("port", MYSQL_DEFAULT_PORT)
     return f"{host}:{port}/{conn_kwargs.get('db') or ''}"
 

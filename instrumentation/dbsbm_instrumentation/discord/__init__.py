@@ -5,13 +5,11 @@ commands, prefix commands and event listeners, and reports gateway health.
 Each handled command or listener is one span, current while it runs, so database,
 cache and HTTP spans made inside it become its children:
 
-=============  ===============================  ==========  ==============================
-Type           Seam                             Span kind   Span name
-=============  ===============================  ==========  ==============================
-``slash``      ``app_commands.CommandTree._call``   SERVER  ``slash <qualified name>``
-``prefix``     ``commands.Bot.invoke``          SERVER      ``prefix <qualified name>``
-``event``      ``Client._run_event``            CONSUMER    ``event <on_name>``
-=============  ===============================  ==========  ==============================
+* ``slash``: ``app_commands.CommandTree._call``, SERVER, ``slash <qualified name>``
+  (``slash bet place``); autocomplete interactions are not traced (one per keystroke);
+* ``prefix``: ``commands.Bot.invoke``, SERVER, ``prefix <qualified name>``;
+* ``event``: ``Client._run_event`` (every listener, cog listeners included), CONSUMER,
+  ``event <handler name>`` (``event on_message``).
 
 A command is a request from a user waiting for an answer, so its span is SERVER, as
 contrib makes inbound HTTP requests. A gateway event is a pushed message no one waits
@@ -33,10 +31,10 @@ observable gauges ``dbsbm.discord.gateway.latency``, ``dbsbm.discord.guilds`` an
 ``instrument()`` (held weakly; :meth:`DiscordInstrumentor.instrument_client` adds an
 older one). Guild ids go on spans only.
 
-Autocomplete interactions are not traced (one per keystroke). Gateway chatter events
-(``on_socket_raw_receive``, ``on_typing``, ``on_presence_update``, ...) are skipped;
-set ``OTEL_PYTHON_DISCORD_EXCLUDED_EVENTS`` (comma-separated, ``on_`` optional) or pass
-``excluded_events=`` to choose others.
+Gateway chatter (``on_socket_raw_receive``, ``on_typing``, ``on_presence_update``, ...)
+is not traced. To choose the skipped events set ``OTEL_PYTHON_DISCORD_EXCLUDED_EVENTS``
+(comma-separated, ``on_`` optional) or pass ``excluded_events=``; a busy bot that reads
+every message may add ``on_message``, which makes prefix commands root spans.
 
 Usage
 -----
@@ -115,7 +113,7 @@ UNKNOWN_COMMAND = "unknown"
 class _Invocation:
     """The command being handled in this task, so error wrappers can mark it failed."""
 
-    __slots__ = ("span", "error_type")
+    __slots__ = ("error_type", "span")
 
     def __init__(self, span: Span) -> None:
         self.span = span

@@ -56,10 +56,12 @@ async def offline(bot: discord.Client, *, application_id: int = APPLICATION_ID) 
     """Do what ``login`` and the gateway's READY would: bind the running loop, run
     ``setup_hook`` (where bots load cogs) and give the client its user and application id.
     """
-    await bot._async_setup_hook()  # noqa: SLF001 - login's first step, minus the token
+    await bot._async_setup_hook()
     await bot.setup_hook()
-    state = bot._connection  # noqa: SLF001 - discord.py keeps its state here only
-    state.user = discord.ClientUser(state=state, data=_user(BOT_USER_ID, "dbsbm-bot", True))
+    state = bot._connection
+    state.user = discord.ClientUser(
+        state=state, data=_user(BOT_USER_ID, "dbsbm-bot", True)  # type: ignore[arg-type]
+    )
     state.application_id = application_id
     return bot
 
@@ -99,15 +101,16 @@ def interaction_payload(
 async def dispatch_message(bot: discord.Client, content: str, **kwargs: Any) -> None:
     """Deliver a message as the gateway does and wait for its listeners and commands."""
     before = asyncio.all_tasks()
-    bot._connection.parse_message_create(message_payload(content, **kwargs))  # type: ignore[arg-type]  # noqa: SLF001
+    bot._connection.parse_message_create(message_payload(content, **kwargs))  # type: ignore[arg-type]
     await settle(before)
 
 
 async def dispatch_slash(bot: discord.Client, name: str,
                          options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
     """Deliver a slash command as the gateway does and wait for the tree to finish it."""
-    state = bot._connection  # noqa: SLF001
-    payload = interaction_payload(name, options, application_id=state.application_id, **kwargs)
+    state = bot._connection
+    application_id = state.application_id or APPLICATION_ID
+    payload = interaction_payload(name, options, application_id=application_id, **kwargs)
     before = asyncio.all_tasks()
     state.parse_interaction_create(payload)  # type: ignore[arg-type]
     await settle(before)

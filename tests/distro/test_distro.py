@@ -1,0 +1,137 @@
+"""Zero-code path: ``opentelemetry-instrument python bot.py`` runs our distro and configurator.
+
+The bot below sets up logging exactly as DBSBM does (``logging.basicConfig`` with its own
+file handler, after start-up); it must still get its lines while logs and spans are
+exported. Exports go to the OTLP stand-in receiver (tests/bootstrap/support.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dbsbm_instrumentation import distro
+
+from tests.bootstrap.support import OtlpHttpStandIn, run_python
+
+BOT = """
+    import logging, sys
+    from opentelemetry import trace
+
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=[logging.FileHandler(sys.argv[0] + ".log")],
+        format="%(levelname)s %(name)s %(message)s",
+    )
+    with trace.get_tracer("bot").start_as_current_span("command.bet"):
+        logging.getLogger("bot.cogs.betting").info("bet placed")
+    print("root handlers:", len(logging.getLogger().handlers))
+"""
+
+
+def _instrument() -> str:
+    path = shutil.which("opentelemetry-instrument")
+    assert path is not None, "opentelemetry-instrument comes with opentelemetry-instrumentation"
+    return path
+
+
+def _env(stand_in: OtlpHttpStandIn, **extra: str) -> dict[str, str]:
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": stand_in.endpoint,
+        "OTEL_SERVICE_NAME": "dbsbm-zero-code",
+        "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_BLRP_SCHEDULE_DELAY": "100",
+        **extra,
+    }
+
+
+def test_bots_own_basicconfig_file_handler_still_gets_its_lines(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """basicConfig with the bot's FileHandler is not a no-op under opentelemetry-instrument."""
+    result = run_python(tmp_path, BOT, _env(otlp_stand_in), _instrument())
+    assert result.returncode == 0, result.stderr
+    assert "root handlers: 1" in result.stdout
+    assert (tmp_path / "bot.py.log").read_text() == "INFO bot.cogs.betting bet placed\n"
+
+
+def test_logs_and_spans_are_exported_with_our_resource(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """Our configurator ran: records and spans arrive with dbsbm's resource, correlated."""
+    result = run_python(tmp_path, BOT, _env(otlp_stand_in, DBSBM_ENV="development"),
+                        _instrument())
+    assert result.returncode == 0, result.stderr
+    otlp_stand_in.wait_for("/v1/logs")
+    otlp_stand_in.wait_for("/v1/traces")
+    for path in ("/v1/logs", "/v1/traces"):
+        resource = otlp_stand_in.resources(path)[0]
+        assert resource["service.name"] == "dbsbm-zero-code"
+        assert resource["telemetry.distro.name"] == "dbsbm"
+        assert resource["deployment.environment.name"] == "development"
+    (record,) = [r for r in otlp_stand_in.log_records() if r.body.string_value == "bet placed"]
+    (span,) = [s for s in otlp_stand_in.spans() if s.name == "command.bet"]
+    assert record.trace_id == span.trace_id
+
+
+def test_disabled_instrumentations_are_respected(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=logging,system_metrics turns both of ours off."""
+    result = run_python(
+        tmp_path, BOT + "    import time; time.sleep(0.5)\n",
+        _env(otlp_stand_in, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="logging,system_metrics"),
+        _instrument(),
+    )
+    assert result.returncode == 0, result.stderr
+    otlp_stand_in.wait_for("/v1/traces")
+    assert (tmp_path / "bot.py.log").read_text() == "INFO bot.cogs.betting bet placed\n"
+    assert not list(otlp_stand_in.log_records())
+    assert not [n for n in otlp_stand_in.metric_names() if n.startswith("process.")]
+
+
+def test_process_metrics_only_by_default(tmp_path: Path, otlp_stand_in: OtlpHttpStandIn) -> None:
+    """The upstream system_metrics instrumentor is replaced: process.* series, no system.*."""
+    result = run_python(tmp_path, BOT + "    import time; time.sleep(0.5)\n",
+                        _env(otlp_stand_in), _instrument())
+    assert result.returncode == 0, result.stderr
+    otlp_stand_in.wait_for("/v1/metrics")
+    names = otlp_stand_in.metric_names()
+    assert "process.memory.usage" in names
+    assert not [n for n in names if n.startswith("system.")]
+
+
+def test_distro_selects_our_configurator_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DbsbmDistro sets OTEL_PYTHON_CONFIGURATOR=dbsbm only when it is unset."""
+    monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
+    distro.DbsbmDistro().configure()
+    assert distro.os.environ["OTEL_PYTHON_CONFIGURATOR"] == "dbsbm"
+    monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "other")
+    distro.DbsbmDistro().configure()
+    assert distro.os.environ["OTEL_PYTHON_CONFIGURATOR"] == "other"
+
+
+def test_distro_skips_the_upstream_instrumentors_it_replaces() -> None:
+    """load_instrumentor never loads upstream logging or system_metrics."""
+
+    class EntryPoint:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def load(self) -> object:
+            raise AssertionError(f"{self.name} must not be loaded")
+
+    for name in distro.REPLACED_INSTRUMENTORS:
+        distro.DbsbmDistro().load_instrumentor(EntryPoint(name))
+
+
+def test_our_distro_and_configurator_are_the_registered_entry_points() -> None:
+    """opentelemetry-instrument finds dbsbm in both entry-point groups."""
+    from importlib.metadata import entry_points
+
+    assert "dbsbm" in {e.name for e in entry_points(group="opentelemetry_distro")}
+    assert "dbsbm" in {e.name for e in entry_points(group="opentelemetry_configurator")}
