@@ -281,6 +281,8 @@ class Demo:
         return {
             "OTEL_SERVICE_NAME": service,
             "OTEL_PYTHON_DISTRO": "dbsbm",
+            # contrib's aiohttp-client emits http.client.request.duration only with this.
+            "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{LOOPBACK}:{self.ports.otlp_http}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_METRIC_EXPORT_INTERVAL": "10000",

@@ -45,7 +45,7 @@ def test_json_format(audit_json) -> None:
     doc = audit_json(CORPUS / "credentials" / "vuln_credentials.py")
     first = doc["findings"][0]
     assert set(first) == {"rule_id", "severity", "file", "line", "message", "fix", "fingerprint"}
-    assert doc["summary"]["critical"] == 2
+    assert doc["summary"]["critical"] == 4  # Discord token, AWS key, JWT, private key
     assert "a8f5f167f44f4964e6c998dee827110c" not in json.dumps(doc)
 
 

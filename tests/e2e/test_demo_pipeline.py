@@ -153,6 +153,7 @@ def _run_demo_bot(collector: services.CollectorService, redis: services.RedisSer
         "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port),
         "OTEL_SERVICE_NAME": SERVICE,
         "OTEL_PYTHON_DISTRO": "dbsbm",
+        "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_METRIC_EXPORT_INTERVAL": "2000",

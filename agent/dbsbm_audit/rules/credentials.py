@@ -141,6 +141,13 @@ def is_placeholder_for(name: str, value: str) -> bool:
     return not is_password_name(name) and len(_SCHEME_PREFIX.sub("", value.strip())) < 6
 
 
+def looks_like_key(value: str) -> bool:
+    """For values named only by their container (``API_KEYS = {"football": v}``,
+    ``[secrets] provider = v``): keys mix letters and digits, settings rarely do."""
+    return (len(value) >= 8 and " " not in value and any(c.isdigit() for c in value)
+            and any(c.isalpha() for c in value))
+
+
 def weakness(value: str) -> str | None:
     if value.lower() in COMMON_PASSWORDS:
         return "common password"
@@ -235,6 +242,7 @@ class Candidate:
     line: int  # where the literal is
     anchor: int  # where bandit reports the same thing (def line for defaults, call line)
     bandit_shape: bool  # a shape bandit B105/B106/B107 inspects
+    via_owner: bool = False  # named by its dict's owner (API_KEYS = {"football": ...})
 
 
 def _target_name(node: ast.AST) -> str | None:
@@ -269,7 +277,7 @@ def _dict_values(node: ast.Dict, owner: str | None) -> Iterator[Candidate]:
         if key_name is not None and (is_strong_name(key_name) or is_weak_name(key_name)):
             yield Candidate(key_name, literal, value.lineno, key.lineno, True)  # type: ignore[union-attr]
         elif owner is not None:
-            yield Candidate(owner, literal, value.lineno, value.lineno, False)
+            yield Candidate(owner, literal, value.lineno, value.lineno, False, via_owner=True)
 
 
 def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
@@ -355,7 +363,7 @@ def python_findings(
     bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
     hits: list[LineHit] = []
     for c in candidates(nodes):
-        if is_placeholder_for(c.name, c.value):
+        if is_placeholder_for(c.name, c.value) or (c.via_owner and not looks_like_key(c.value)):
             continue
         if is_strong_name(c.name):
             rule = cred_rule(c.name)
@@ -441,7 +449,7 @@ def config_findings(filename: str, lines: list[str]) -> list[LineHit]:
     for lineno, key, value, owner in config_pairs(lines):
         if value is None or lineno in keyword_lines or is_placeholder_for(key, value):
             continue
-        if is_strong_name(key) or (owner and not is_noise_name(key)):
+        if is_strong_name(key) or (owner and not is_noise_name(key) and looks_like_key(value)):
             name = key if is_strong_name(key) else f"{owner}.{key}"
             rule = cred_rule(key) if is_strong_name(key) else "DBSBM-CRED-002"
             hits.append(LineHit(rule, lineno, f"hardcoded credential in '{name}'"))

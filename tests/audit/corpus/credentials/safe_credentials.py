@@ -24,11 +24,20 @@ BUILD_SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 REQUEST_ID = "3f2b8a1e-9c4d-4e5f-8a7b-1c2d3e4f5a6b"
 cache_key = "user:12345:bets"
 CACHE_KEYS = {"odds": "odds:{sport}:{league}", "games": "games:today"}
+API_KEYS = {"provider": "api-sports", "header": "x-apisports-key"}
 sort_key = "created_at"
 DEFAULT_DATABASE_URL = "mysql://localhost:3306/dbsbm"
 digest = hashlib.sha256(b"x").hexdigest()
 run_id = str(uuid.uuid4())
 MASK = "********"
+ENV_TO_FIELD = {"MYSQL_PASSWORD": "password", "DISCORD_TOKEN": "token"}
+test_headers = {"authorization": "Bearer x"}
+redacted = {"dsn": "mysql://u:****@h/db"}
+
+
+class Status:
+    PASS = "pass"
+    WARN = "warn"
 
 
 def login(user, password=None):

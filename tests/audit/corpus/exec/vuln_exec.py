@@ -11,3 +11,9 @@ def run_snippet(interaction, code):
 
 def parse_odds(text):
     return eval("(" + text + ")")  # expect: DBSBM-EXEC-001
+
+
+def load_cog(path):
+    with open(path) as fh:
+        source = fh.read()
+    exec(compile(source, path, "exec"))  # expect: DBSBM-EXEC-002
