@@ -59,10 +59,10 @@ def main() -> None:
     cb_async = circuitbreaker.circuit(failure_threshold=5, recovery_timeout=60)(atarget)
     ours_retry = retry(attempts=3)(target)
     ten_retry = tenacity.retry(stop=tenacity.stop_after_attempt(3),
-                               wait=tenacity.wait_exponential_jitter(initial=0.5, max=10))(target)
+                               wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10))(target)
     ours_aretry = retry(attempts=3)(atarget)
     ten_aretry = tenacity.retry(stop=tenacity.stop_after_attempt(3),
-                                wait=tenacity.wait_exponential_jitter(initial=0.5, max=10))(atarget)
+                                wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10))(atarget)
 
     plain = bench(lambda: target(1))
     rows = [

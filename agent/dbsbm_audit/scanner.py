@@ -166,9 +166,7 @@ class Scanner:
             self._emit(f, d.rule_id, d.line, d.message)
         if environment.is_template(f.path.name):
             return
-        pairs = environment.parse_env("\n".join(f.lines))
-        source = environment.EnvSource(f.display, {k: v for _, k, v in pairs},
-                                       {k: n for n, k, _ in pairs})
+        source = environment.source_from_text("\n".join(f.lines), f.display)
         for h in environment.weak_password_hits(source):
             self._emit(f, h.rule_id, h.line, h.message)
         held = environment.secret_names(source)
@@ -207,9 +205,10 @@ class Scanner:
                     self.skipped.append(Skipped(display, f"internal error: {type(exc).__name__}: {exc}"))
         self._run_python(python)
         for path in self.options.env_files:
-            source = environment.source_from_file(path, str(path))
+            text = path.read_text(encoding="utf-8", errors="replace")
+            source = environment.source_from_text(text, str(path))
             env_sources.append(source)
-            f = _File(path, str(path), str(path), path.read_text(errors="replace").splitlines())
+            f = _File(path, str(path), str(path), text.splitlines())
             for h in environment.weak_password_hits(source):
                 self._emit(f, h.rule_id, h.line, h.message)
         if self.options.process_env is not None:

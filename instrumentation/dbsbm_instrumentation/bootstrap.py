@@ -6,9 +6,10 @@ and the OTLP exporters, with what the bot needs on top:
 
 * **Never hurts the bot when the collector is away.** The app threads only enqueue (the
   SDK's bounded batch queues); each exporter sits behind an :class:`_ExportGuard` that,
-  after a failed export, drops batches immediately for a growing pause (5 s .. 60 s)
-  instead of letting the exporter retry for ``OTEL_EXPORTER_OTLP_TIMEOUT`` on every
-  batch, so the queue keeps draining and memory stays flat.
+  after a failed export, drops batches for that collector immediately for a growing
+  pause (5 s .. 60 s) instead of letting the exporter retry for
+  ``OTEL_EXPORTER_OTLP_TIMEOUT`` on every batch, so the queue keeps draining, memory
+  stays flat and the export thread does not burn CPU encoding batches nobody receives.
 * **One clear line, not a retry storm.** The exporters log a warning on every retry;
   those records are lowered to DEBUG and the guard logs one WARNING per outage naming
   the endpoint variable (and one INFO when export recovers).
@@ -392,51 +393,73 @@ def _quiet_exporter_loggers(exporter: object) -> None:
                 exporter_logger.addFilter(_noise)
 
 
-class _ExportGuard:
-    """Outage handling shared by the three exporter wrappers.
+class _Outage:
+    """Whether one collector (scheme://host:port) answers, shared by the signals sent to it.
 
-    After a failure, batches are dropped without calling the exporter until a pause has
-    passed (5 s, doubling to 60 s); one WARNING per outage, one INFO on recovery.
+    After a failure every signal drops its batches without calling its exporter until a
+    pause has passed (5 s, doubling to 60 s): the queues keep draining, nothing waits on a
+    dead port, and a shutdown during an outage does not try again.
     """
+
+    def __init__(self) -> None:
+        self.pause = FIRST_PAUSE_S
+        self.resume_at = 0.0
+        self.failing = False
+
+
+_outages: dict[str, _Outage] = {}
+
+
+class _QueueFullDuringOutage(logging.Filter):
+    """The batch processors warn "Queue full, dropping ..." (every 20 s) while the
+    exporter is paused; the outage line already said telemetry is being dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        outage = any(o.failing for o in _outages.values())
+        return not (outage and str(record.msg).startswith("Queue full"))
+
+
+logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_QueueFullDuringOutage())
+
+
+class _ExportGuard:
+    """Outage handling shared by the three exporter wrappers: one WARNING per outage
+    (naming the endpoint variable), one INFO on recovery, no export while paused."""
 
     def __init__(self, settings: SignalSettings, inner: Any) -> None:
         self.settings = settings
         self.inner = inner  # the raw exporter: aborting it interrupts its retry wait
-        self._pause = FIRST_PAUSE_S
-        self._resume_at = 0.0
-        self._failing = False
+        parts = urlsplit(settings.endpoint)
+        self.outage = _outages.setdefault(f"{parts.scheme}://{parts.netloc}", _Outage())
         self._closed = False
         self._lock = threading.Lock()
         _quiet_exporter_loggers(inner)
 
     def should_try(self) -> bool:
-        return not self._closed and time.monotonic() >= self._resume_at
+        return not self._closed and time.monotonic() >= self.outage.resume_at
 
     def record(self, success: bool) -> None:
+        outage = self.outage
         if success:
             _noise.take()
-            if self._failing:
-                _logger.info(
-                    "OpenTelemetry %s export to %s works again", self.settings.signal,
-                    self.settings.endpoint,
-                )
-            self._failing = False
-            self._pause = FIRST_PAUSE_S
-            self._resume_at = 0.0
+            if outage.failing:
+                _logger.info("OpenTelemetry export to %s works again", self.settings.endpoint)
+            outage.failing = False
+            outage.pause = FIRST_PAUSE_S
+            outage.resume_at = 0.0
             return
-        if not self._failing and not self._closed:
+        if not outage.failing and not self._closed:
             reason = _noise.take()
             reason = f" ({reason})" if reason else ""
             _logger.warning(
                 "OpenTelemetry %s export to %s failed%s; check %s and the collector. "
-                "Dropping %s while it is unreachable and retrying every %g-%g s.",
+                "Dropping telemetry while it is unreachable, retrying every %g-%g s.",
                 self.settings.signal, self.settings.endpoint, reason,
-                self.settings.endpoint_variable, self.settings.signal, FIRST_PAUSE_S,
-                MAX_PAUSE_S,
+                self.settings.endpoint_variable, FIRST_PAUSE_S, MAX_PAUSE_S,
             )
-        self._failing = True
-        self._resume_at = time.monotonic() + self._pause
-        self._pause = min(self._pause * 2, MAX_PAUSE_S)
+        outage.failing = True
+        outage.resume_at = time.monotonic() + outage.pause
+        outage.pause = min(outage.pause * 2, MAX_PAUSE_S)
 
     def abort(self) -> None:
         """Interrupt an in-flight export (its retry wait, gRPC channel, HTTP session)."""

@@ -82,6 +82,7 @@ async def wait_until(check: Callable[[], bool], timeout: float) -> float:
 # --- DBSBM's API ------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 async def test_round_trip_and_prefix_map(cache: EnhancedCacheManager,
                                          redis_server: RedisService) -> None:
     """Values round-trip as JSON under the prefix map's Redis key, with the prefix TTL."""
@@ -99,6 +100,7 @@ async def test_round_trip_and_prefix_map(cache: EnhancedCacheManager,
     await admin.aclose()
 
 
+@pytest.mark.integration
 async def test_mget_mset_exists_expire_delete(cache: EnhancedCacheManager) -> None:
     """The rest of DBSBM's calls behave as the bot expects."""
     assert await cache.mset("game", {"a": 1, "b": [2]}, ttl=60)
@@ -111,6 +113,7 @@ async def test_mget_mset_exists_expire_delete(cache: EnhancedCacheManager) -> No
     assert await cache.health_check()
 
 
+@pytest.mark.integration
 async def test_clear_prefix_call_shapes(cache: EnhancedCacheManager) -> None:
     """clear_prefix("database", "db_query") takes <prefix>*<pattern>*; one-arg takes all."""
     await cache.set("database", "db_query:1", "q1")
@@ -124,6 +127,7 @@ async def test_clear_prefix_call_shapes(cache: EnhancedCacheManager) -> None:
     assert await cache.get("user", "1") is None
 
 
+@pytest.mark.integration
 async def test_module_functions(cache: EnhancedCacheManager,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The module-level enhanced_cache_* functions use the process-wide manager."""
@@ -138,6 +142,7 @@ async def test_module_functions(cache: EnhancedCacheManager,
     assert await enhanced_cache_clear_prefix("team") == 1
 
 
+@pytest.mark.integration
 async def test_decorators_cache_and_clear(cache: EnhancedCacheManager,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Decorated methods run once per argument set; DBSBM's write path clears them."""
@@ -168,6 +173,25 @@ async def test_decorators_cache_and_clear(cache: EnhancedCacheManager,
     assert await cache.clear_prefix("api") == 1  # api_response shares api:
 
 
+@pytest.mark.integration
+async def test_redis_url_and_spans_switch(redis_server: RedisService) -> None:
+    """REDIS_URL configures the client; spans=False keeps the metrics and drops the spans."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    manager = EnhancedCacheManager(
+        CacheSettings.from_env({"REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}"
+                                             f"/{CACHE_DB}"}, spans=False),
+        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]))
+    assert await manager.connect()
+    await manager.set("stats", "s", 1)
+    assert await manager.get("stats", "s") == 1
+    assert exporter.get_finished_spans() == ()
+    assert points(reader, semconv.CACHE_OPERATION_DURATION.name)
+    await manager.disconnect()
+
+
 def test_decorators_reject_bad_use() -> None:
     """A sync function, an unknown prefix or a negative TTL fails at decoration time."""
     with pytest.raises(TypeError, match="async"):
@@ -196,6 +220,7 @@ def test_keys_are_stable_across_processes() -> None:
         make_key("x", object())
 
 
+@pytest.mark.integration
 async def test_uncacheable_values_and_foreign_bytes(cache: EnhancedCacheManager,
                                                     redis_server: RedisService) -> None:
     """A value JSON cannot hold is refused (False); non-JSON bytes in Redis read as a miss."""
@@ -472,6 +497,7 @@ def points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict, float]]:
     return found
 
 
+@pytest.mark.integration
 async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     """Redis operations get spans and durations; every operation is counted by tier and result."""
     reader = InMemoryMetricReader()

@@ -79,8 +79,8 @@ def parse_env(text: str) -> list[tuple[int, str, str]]:
     return pairs
 
 
-def source_from_file(path: Path, label: str) -> EnvSource:
-    pairs = parse_env(path.read_text(encoding="utf-8", errors="replace"))
+def source_from_text(text: str, label: str) -> EnvSource:
+    pairs = parse_env(text)
     return EnvSource(label, {k: v for _, k, v in pairs}, {k: n for n, k, _ in pairs})
 
 
