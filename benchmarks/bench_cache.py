@@ -18,6 +18,7 @@ providers export to a sink (benchmarks/_otel.py): only the network is left out. 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
 import sys
 import time
@@ -81,7 +82,8 @@ def line(name: str, ours: float, base_name: str, base: float, target: float | No
 
 async def main() -> None:
     tracer_provider, meter_provider = providers()
-    server = services.start_redis(services.service_dir("bench-redis"))
+    workdir = services.service_dir("bench-redis")
+    server = services.start_redis(workdir)
     try:
         # --- local tier: Redis configured but down, breaker open for the whole run
         down = EnhancedCacheManager(
@@ -153,6 +155,7 @@ async def main() -> None:
             await manager.disconnect()
     finally:
         server.close()
+        shutil.rmtree(workdir, ignore_errors=True)
         tracer_provider.shutdown()
         meter_provider.shutdown()
 

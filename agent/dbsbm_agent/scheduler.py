@@ -32,6 +32,7 @@ logger = logging.getLogger("dbsbm_agent")
 
 # A probe loop that has not started a run for interval + timeout + this is stuck.
 LIVENESS_GRACE_SECONDS = 5.0
+STOP_TIMEOUT_SECONDS = 5.0
 HEALTH_VALUES = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0}
 
 
@@ -71,6 +72,7 @@ class Scheduler:
         self._last_started: dict[str, float] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._main: asyncio.Task[None] | None = None
+        self._stopping = False
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._dependents: dict[str, list[str]] = {name: [] for name in config.probes}
         for probe in config.probes.values():
@@ -154,7 +156,7 @@ class Scheduler:
     async def _loop(self, name: str) -> None:
         wake = self._wake[name]
         interval = self.config.probes[name].interval
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await wake.wait()
@@ -162,10 +164,19 @@ class Scheduler:
             await self.run_probe(name)
 
     async def stop(self) -> None:
-        tasks = [*self._loops.values(), *([self._main] if self._main else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel every loop, again until it ends: on Python 3.11 a cancellation that
+        races with a completing ``asyncio.wait_for`` (aiomysql's connect timeout) is
+        lost, and a loop that lost it would keep probing and hang shutdown."""
+        self._stopping = True
+        pending = {*self._loops.values(), *([self._main] if self._main else [])}
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while pending and time.monotonic() < deadline:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+        if pending:
+            logger.warning("probe loops did not stop", extra={
+                "tasks": sorted(task.get_name() for task in pending)})
         self._main = None
         self._loops.clear()
 

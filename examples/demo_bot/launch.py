@@ -216,15 +216,15 @@ class Demo:
             subprocess.run([binary("mariadb-install-db"), f"--datadir={datadir}", "--user=root",
                             "--auth-root-authentication-method=normal", "--skip-test-db"],
                            check=True, capture_output=True, cwd=base)
-        # Runs at every start: the demo user gets this run's random password.
+        # Runs at every start: the demo user gets this run's random password. Clients come
+        # over TCP to 127.0.0.1 and names are not resolved, so that is the user's host.
+        user = f"'{MYSQL_USER}'@'{LOOPBACK}'"
         init = base / "init.sql"
         init.write_text(
             f"CREATE DATABASE IF NOT EXISTS {MYSQL_DB};\n"
-            f"CREATE USER IF NOT EXISTS '{MYSQL_USER}'@'localhost';\n"
-            f"ALTER USER '{MYSQL_USER}'@'localhost' IDENTIFIED BY '{password}';\n"
-            f"GRANT ALL ON {MYSQL_DB}.* TO '{MYSQL_USER}'@'localhost';\n"
-            # PROCESS lets the agent and DBSBM's monitoring read server status.
-            f"GRANT PROCESS ON *.* TO '{MYSQL_USER}'@'localhost';\n")
+            f"CREATE USER IF NOT EXISTS {user};\n"
+            f"ALTER USER {user} IDENTIFIED BY '{password}';\n"
+            f"GRANT ALL ON {MYSQL_DB}.* TO {user};\n")
         init.chmod(0o600)
         port = self.ports.mysql
         return self._process("mariadb", [

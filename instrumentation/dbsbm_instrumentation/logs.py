@@ -142,7 +142,8 @@ def _trace_ids(record: logging.LogRecord) -> tuple[str, str]:
 
 # --- formatters ---------------------------------------------------------------------------
 
-_SKIP = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime", *TRACE_FIELDS}
+_TEXT_TRACE = "dbsbm_trace"  # set by TextFormatter for its format string
+_SKIP = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime", _TEXT_TRACE, *TRACE_FIELDS}
 _json_default = JsonEncoder().default  # python-json-logger's handling of odd types
 _SCALARS = (int, float, bool)
 
@@ -239,14 +240,14 @@ class JsonFormatter(_PjlJsonFormatter):
 class TextFormatter(logging.Formatter):
     """Readable development lines: time, level, logger, [trace/span], message."""
 
-    default_format = "%(asctime)s %(levelname)-8s %(name)s%(trace)s: %(message)s"
+    default_format = "%(asctime)s %(levelname)-8s %(name)s%(dbsbm_trace)s: %(message)s"
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
         super().__init__(fmt or self.default_format, datefmt)
 
     def format(self, record: logging.LogRecord) -> str:
         trace_id, span_id = _trace_ids(record)
-        record.trace = f" [{trace_id}/{span_id}]" if trace_id != _NO_TRACE else ""
+        record.dbsbm_trace = f" [{trace_id}/{span_id}]" if trace_id != _NO_TRACE else ""
         return redact(super().format(record))
 
 
@@ -267,7 +268,7 @@ class _OtlpBridgeHandler(LoggingHandler):
         attributes, event_name = super()._get_attributes(record)
         for key in TRACE_FIELDS:
             attributes.pop(key, None)
-        attributes.pop("trace", None)
+        attributes.pop(_TEXT_TRACE, None)
         return attributes, event_name
 
     def flush(self) -> None:

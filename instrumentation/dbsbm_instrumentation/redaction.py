@@ -63,12 +63,13 @@ _PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\?|\$\d+|:\w+|\*+")
 # Discord bot token, case-sensitive; the hint (a literal ".") finds candidates cheaply.
 _TOKEN = re.compile(r"(?<![\w-])[MN][A-Za-z\d]{23,25}\.[\w-]{6}\.[\w-]{27,38}")
 _TOKEN_HINT = re.compile(r"\.[\w-]{6}\.[\w-]{27}")
+_TOKEN_MIN_LENGTH = 1 + 23 + 1 + 6 + 1 + 27
 
 
 def _secret_spans(text: str) -> list[tuple[int, int]]:
     """Offsets of every secret value in ``text`` (may overlap; merged by the caller)."""
     spans: list[tuple[int, int]] = []
-    if "." in text and _TOKEN_HINT.search(text) is not None:
+    if len(text) >= _TOKEN_MIN_LENGTH and "." in text and _TOKEN_HINT.search(text) is not None:
         spans.extend(match.span() for match in _TOKEN.finditer(text))
     if "=" not in text and ":" not in text:
         return spans  # every other rule needs a key followed by ":" or "="

@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,15 @@ def _query(prometheus: str, promql: str) -> list[object]:
         return list(json.load(response)["data"]["result"])
 
 
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Like services.wait_for, but an AssertionError in ``check`` fails at once."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not seen within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def test_demo_runs_the_stack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """scripts/demo.sh brings metrics to Prometheus and files to the sink, then SIGINT stops all."""
     env = {**os.environ, "DBSBM_OTELCOL_BIN": str(services.collector_binary())}
@@ -43,8 +53,11 @@ def test_demo_runs_the_stack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             cwd=services.REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     try:
-        services.wait_for(lambda: "dbsbm demo is running" in log_path.read_text(), 150,
-                          "the demo's summary")
+        def summary_printed() -> bool:
+            assert demo.poll() is None, f"the demo exited:\n{log_path.read_text()[-4000:]}"
+            return "dbsbm demo is running" in log_path.read_text()
+
+        _wait(summary_printed, 150, "the demo's summary")
         output = log_path.read_text()
         match = re.search(r"Prometheus\s+(http://127\.0\.0\.1:\d+)", output)
         assert match, output
