@@ -101,7 +101,13 @@ def bench_rss(config: Path, env: dict[str, str], warmup: float) -> None:
     finally:
         for process in (agent, baseline):
             process.terminate()
-            process.wait(timeout=10)
+        for process in (agent, baseline):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                print(f"  warning: pid {process.pid} ignored SIGTERM for 10 s; killed")
+                process.kill()
+                process.wait()
     agent_rss, bare_rss = max(ours), max(bare)
     print("Steady-state RSS (max of 10 samples after warm-up)")
     print(f"  dbsbm-agent (mysql, redis, http, host, discord-skip): {mb(agent_rss)}"

@@ -17,8 +17,10 @@ Rounds alternate down/up; the best round of each is reported (shared machine).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,6 +120,7 @@ def collector_up() -> tuple[str, object]:
 
             workdir = services.service_dir("bench-otelcol")
             collector = services.start_collector(workdir, [config])
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
             return "built collector (" + str(config.relative_to(REPO)) + ")", collector
         except BaseException as error:  # noqa: BLE001 - pytest.skip/fail raise BaseException
             print(f"(collector not usable: {error}; using the OTLP sink)")

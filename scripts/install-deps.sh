@@ -50,7 +50,7 @@ fi
 python="${PYTHON:-python}"
 command -v "$python" >/dev/null 2>&1 || die "$python not found (need Python >= 3.11)"
 log "pip install -e '.[test]'"
-"$python" -m pip install -q --disable-pip-version-check -e "$repo[test]" >&2 \
+"$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e "$repo[test]" >&2 \
   || die "pip install -e '.[test]' failed"
 
 if $build_collector; then

@@ -172,7 +172,9 @@ class _Parser:
         self.reject_unknown(raw, _COMMON_KEYS | _KIND_KEYS[kind], f"{at}.", kind)
         raw = {**raw, **self.env_overrides(kind)}
         interval = self.positive(raw, "interval", at, thresholds.PROBE_INTERVAL_SECONDS[kind])
-        timeout = self.positive(raw, "timeout", at, thresholds.PROBE_TIMEOUT_SECONDS)
+        # A short interval shortens the default timeout rather than failing validation.
+        timeout = self.positive(raw, "timeout", at,
+                                min(thresholds.PROBE_TIMEOUT_SECONDS, interval))
         if timeout > interval:
             raise self.fail(f"{at}.timeout",
                             f"must not exceed the interval ({interval:g}), got {timeout:g}")

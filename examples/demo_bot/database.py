@@ -1,14 +1,17 @@
 """MySQL access the way DBSBM does it: one aiomysql pool, ``DictCursor``, ``%s`` parameters.
 
-Reads are cached under the cache manager's ``database`` prefix and every write clears
-them (``clear_prefix("database", "db_query")``), as DBSBM's DatabaseManager does. Values are
-made JSON-safe before caching because our cache stores JSON, never pickles.
+Reads are cached under the cache manager's ``database`` prefix, as DBSBM's DatabaseManager
+does. DBSBM clears every cached read on any write (``clear_prefix("database", "db_query")``);
+this one uses the ``pattern`` argument (seed task 1.1) to clear only the reads of the table
+written: a read's key names its tables (``db_query:,bets,users,:<digest>``). Values are made
+JSON-safe before caching because our cache stores JSON, never pickles.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +22,8 @@ from examples.demo_bot.faults import Faults
 from examples.demo_bot.settings import TEST_SECRET, Settings
 
 log = logging.getLogger("dbsbm.demo.database")
+# Tables a statement reads or writes ("UPDATE" only at the start: not ON DUPLICATE KEY UPDATE).
+_TABLES = re.compile(r"(?:\b(?:FROM|JOIN|INTO)|^\s*UPDATE)\s+`?(\w+)", re.IGNORECASE)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS users (
@@ -116,9 +121,16 @@ class DatabaseManager:
             return None if row is None else _json_safe(row)
 
     @staticmethod
-    def _cache_key(query: str, args: tuple[Any, ...]) -> str:
+    def _tables(query: str) -> list[str]:
+        return sorted({name.lower() for name in _TABLES.findall(query)})
+
+    def _cache_key(self, query: str, args: tuple[Any, ...]) -> str:
         digest = hashlib.sha256(repr((query, args)).encode()).hexdigest()[:32]
-        return f"db_query:{digest}"
+        return f"db_query:,{','.join(self._tables(query))},:{digest}"
+
+    async def _invalidate(self, query: str) -> None:
+        for table in self._tables(query):
+            await self._cache.clear_prefix("database", f",{table},")
 
     async def _cached(self, query: str, args: tuple[Any, ...], many: bool,
                       cache_ttl: int | None, cache: bool) -> Any:
@@ -143,12 +155,12 @@ class DatabaseManager:
 
     async def execute(self, query: str, *args: Any) -> tuple[int, int]:
         result = await self._run(query, args)
-        await self._cache.clear_prefix("database", "db_query")
+        await self._invalidate(query)
         return result
 
     async def executemany(self, query: str, args_list: list[tuple[Any, ...]]) -> int:
         assert self._pool is not None, "connect() first"
         async with self._pool.acquire() as conn, conn.cursor() as cursor:
             rowcount = await cursor.executemany(query, args_list)
-        await self._cache.clear_prefix("database", "db_query")
+        await self._invalidate(query)
         return int(rowcount or 0)

@@ -128,7 +128,7 @@ class SportsAPIClient:
         if cached is not None:
             return list(cached)
         data = await self._get("/v3/fixtures", {"league": league})
-        await self._cache.set("api", key, data, ttl=30)
+        await self._cache.set("api", key, data, ttl=300)
         return data
 
     async def odds(self, fixture_id: int) -> dict[str, Any]:
@@ -137,5 +137,5 @@ class SportsAPIClient:
         if cached is not None:
             return dict(cached)
         data = (await self._get("/v3/odds", {"fixture": fixture_id}))[0]
-        await self._cache.set("odds", key, data, ttl=15)
+        await self._cache.set("odds", key, data, ttl=60)
         return data

@@ -58,8 +58,8 @@ class TrafficGenerator:
         self._ids = itertools.count()
         self._game_ids = [f["fixture"]["id"] for league in LEAGUES for f in fixtures_for(league)]
         self._mix: list[tuple[Callable[[], None], int]] = [
-            (self.slash_odds, 25), (self.slash_schedule, 25), (self.prefix_stats, 20),
-            (self.chat, 15), (self.slash_bet, 10), (self.prefix_leaderboard, 5),
+            (self.slash_odds, 30), (self.slash_schedule, 25), (self.prefix_stats, 15),
+            (self.chat, 15), (self.slash_bet, 8), (self.prefix_leaderboard, 7),
         ]
 
     @staticmethod
