@@ -4,9 +4,9 @@ Run: ``python benchmarks/bench_agent.py [--warmup 6] [--cycles 60]``. It starts 
 redis-server and MariaDB (tests/services.py) and a loopback ``http.server``, then:
 
 1. RSS: a ``dbsbm-agent`` subprocess probing all of them (1 s intervals, OTLP exporters
-   on, aimed at a closed loopback port), sampled after warm-up, beside a bare
-   ``python -c 'import asyncio ...'`` process sampled at the same moments.
-   Targets: RSS <= 40 MB.
+   on, aimed at a closed loopback port), then one probing only the host, each sampled
+   after warm-up, beside a bare ``python -c 'import asyncio ...'`` process.
+   Target: RSS <= 40 MB.
 2. Cycle: ``Scheduler.run_once()`` over mysql, redis, http and host, everything healthy:
    wall and CPU time per cycle, beside the same client calls made directly with
    ``asyncio.gather`` (no runner, no timeout, no results). Target: wall <= 50 ms.
@@ -72,50 +72,58 @@ def wait_ready(url: str, timeout: float) -> None:
     raise SystemExit(f"the agent did not become ready at {url} within {timeout:.0f} s")
 
 
-def bench_rss(config: Path, env: dict[str, str], warmup: float) -> None:
-    port = services.free_port()
+def bench_rss(configs: dict[str, Path], env: dict[str, str], warmup: float) -> None:
+    """Each config in its own agent process, all beside one bare baseline process."""
     agent_bin = shutil.which("dbsbm-agent") or sys.exit("dbsbm-agent is not installed")
-    closed = services.free_port()
     agent_env = {
         **os.environ, **env,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed}",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{services.free_port()}",
         "OTEL_METRIC_EXPORT_INTERVAL": "60000",
     }
-    agent = subprocess.Popen(
-        [agent_bin, "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-        env=agent_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     baseline = subprocess.Popen(
         [sys.executable, "-c", "import asyncio; asyncio.run(asyncio.sleep(3600))"],
+        stdout=subprocess.DEVNULL,
     )
+    processes = [baseline]
+    rss: dict[str, int] = {}
     try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz", 30)
-        time.sleep(warmup)
-        ours, bare = [], []
-        for _ in range(10):
-            ours.append(psutil.Process(agent.pid).memory_info().rss)
-            bare.append(psutil.Process(baseline.pid).memory_info().rss)
-            time.sleep(0.3)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/report", timeout=5) as r:
-            report = r.read().decode()
+        for label, config in configs.items():
+            port = services.free_port()
+            agent = subprocess.Popen(
+                [agent_bin, "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+                env=agent_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            processes.append(agent)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", 30)
+            time.sleep(warmup)
+            samples = []
+            for _ in range(10):
+                samples.append(psutil.Process(agent.pid).memory_info().rss)
+                time.sleep(0.3)
+            rss[label] = max(samples)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/report", timeout=5) as r:
+                report = r.read().decode()
+            if '"last_status": "fail"' in report and "host" not in label:
+                print(f"  warning: a probe failed during the {label} run:", report)
+        rss["baseline: python -c 'import asyncio ...'"] = psutil.Process(
+            baseline.pid).memory_info().rss
     finally:
-        for process in (agent, baseline):
+        for process in processes:
             process.terminate()
-        for process in (agent, baseline):
+        for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 print(f"  warning: pid {process.pid} ignored SIGTERM for 10 s; killed")
                 process.kill()
                 process.wait()
-    agent_rss, bare_rss = max(ours), max(bare)
-    print("Steady-state RSS (max of 10 samples after warm-up)")
-    print(f"  dbsbm-agent (mysql, redis, http, host, discord-skip): {mb(agent_rss)}"
-          f"   target <= {RSS_TARGET_MB:.0f} MB: {'OK' if agent_rss <= RSS_TARGET_MB * 2**20 else 'OVER'}")
-    print(f"  baseline: python -c 'import asyncio ...'              {mb(bare_rss)}")
-    print(f"  agent - baseline: {mb(agent_rss - bare_rss)}   ratio {agent_rss / bare_rss:.2f}x")
-    if '"last_status": "fail"' in report:
-        print("  warning: a probe failed during the run:", report)
+    bare = rss[next(reversed(rss))]
+    print("Steady-state RSS (max of 10 samples after warm-up; OTLP exporters on)")
+    for label, value in rss.items():
+        verdict = "OK" if value <= RSS_TARGET_MB * 2**20 else "OVER"
+        extra = (f"  +{mb(value - bare).strip()} over baseline, {value / bare:.2f}x,"
+                 f" target <= {RSS_TARGET_MB:.0f} MB: {verdict}") if "baseline" not in label else ""
+        print(f"  {label:<48} {mb(value)}{extra}")
 
 
 async def bench_cycle(config_path: Path, env: dict[str, str], cycles: int) -> None:
@@ -213,7 +221,12 @@ def main() -> None:
         services.wait_for(lambda: services.port_open(http_port), 10, "http.server")
         env = {**mysql.env, "REDIS_URL": redis.url}
         config = write_config(workdir, http_port, interval=1.0)
-        bench_rss(config, env, args.warmup)
+        # Client libraries are imported by the prober that uses them: a host-only agent
+        # shows what the lazy imports save.
+        host_only = workdir / "host-only.yaml"
+        host_only.write_text("probes:\n  host: {interval: 1}\n")
+        bench_rss({"dbsbm-agent (mysql, redis, http, host, discord)": config,
+                   "dbsbm-agent (host only)": host_only}, env, args.warmup)
         asyncio.run(bench_cycle(config, env, args.cycles))
     finally:
         http.terminate()

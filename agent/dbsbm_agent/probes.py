@@ -74,6 +74,7 @@ class ProbeResult:
     duration: float = 0.0
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     observations: tuple[Observation, ...] = ()
+    blocked_by: str | None = None  # the failing dependency a skip is due to
 
     @property
     def ok(self) -> bool:
@@ -233,7 +234,10 @@ class HostReadings:
 
 
 def read_host(path: str) -> HostReadings:
-    """Memory, CPU since the previous call (never sleeps), disk use at ``path``."""
+    """Memory, CPU since the previous call (never sleeps), disk use at ``path``.
+
+    The process's first CPU reading covers no time and reads 0 %.
+    """
     import psutil
 
     return HostReadings(

@@ -103,7 +103,8 @@ class Scheduler:
             if result is None or result.ok:
                 continue
             verb = "failed" if result.status is Status.FAIL else "was skipped"
-            return ProbeResult(Status.SKIP, f"skipped: depends on {dependency}, which {verb}")
+            return ProbeResult(Status.SKIP, f"skipped: depends on {dependency}, which {verb}",
+                               blocked_by=dependency)
         return None
 
     async def _call(self, probe: ProbeConfig) -> ProbeResult:
@@ -201,15 +202,17 @@ class Scheduler:
         return problems
 
     def failing_required(self) -> list[str]:
-        """Required probes whose latest run failed; None run yet counts as failing."""
-        return [
-            name for name, probe in self.config.probes.items()
-            if probe.required and (name not in self.results
-                                   or self.results[name].status is Status.FAIL)
-        ]
+        """Required probes that failed, were skipped for a failed dependency, or never ran."""
+        failing = []
+        for name, probe in self.config.probes.items():
+            result = self.results.get(name)
+            if probe.required and (result is None or result.status is Status.FAIL
+                                   or result.blocked_by is not None):
+                failing.append(name)
+        return failing
 
     def overall_status(self) -> Status:
-        """fail if a required probe fails; warn if any other probe warns or fails."""
+        """fail if a required probe is failing (see above); warn if any probe warns or fails."""
         if self.failing_required():
             return Status.FAIL
         if any(r.status in (Status.WARN, Status.FAIL) for r in self.results.values()):

@@ -21,7 +21,9 @@ and the OTLP exporters, with what the bot needs on top:
 * **Bad settings never stop the bot.** A malformed variable gives one WARNING naming it
   and falls back to the default for that setting (or disables that signal's export).
 * **Secrets never leave.** Span and log exporters are wrapped by
-  :mod:`dbsbm_instrumentation.redaction` (in the export thread, not the bot's).
+  :mod:`dbsbm_instrumentation.redaction` (in the export thread, not the bot's), and log
+  records are scrubbed before the bot's own handlers write them
+  (:func:`dbsbm_instrumentation.logs.redact_record`; a clean record costs one scan).
 
 The default protocol is ``http/protobuf`` (the OTLP spec's default; the Python SDK's
 ``otlp`` alias still means gRPC), endpoint ``http://localhost:4318``.
@@ -668,6 +670,8 @@ def configure_telemetry(
     ``system_metrics`` adds the process's own CPU/memory (contrib system-metrics,
     ``process.*`` only); ``logs`` exports stdlib logging records over OTLP (see
     :func:`dbsbm_instrumentation.logs.install_otlp_bridge`) and stamps them with trace ids.
+    Either way records are redacted before any handler, the bot's own included, sees them
+    (:func:`dbsbm_instrumentation.logs.install_record_redaction`).
     Shutdown at exit is registered and bounded (:meth:`Telemetry.shutdown`).
     """
     global _telemetry, _system_metrics
@@ -715,6 +719,8 @@ def configure_telemetry(
             set_logger_provider(logger_provider)
             _logs.install_trace_context(str(resource.attributes[service_attributes.SERVICE_NAME]))
             _logs.install_otlp_bridge(logger_provider, settings.log_handler_level)
+        else:
+            _logs.install_record_redaction()  # the bot's own handlers get no secrets either way
 
         if system_metrics:
             from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor

@@ -19,6 +19,10 @@ Ours are declared in pyproject as ``dbsbm``:
   exports without a root handler, see :mod:`dbsbm_instrumentation.logs`) and
   ``system_metrics`` (all ``system.*`` series by default; ours is ``process.*`` only).
   Listing either in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` turns ours off as well.
+* The contrib aiohttp client instrumentation runs on the stable HTTP conventions (so
+  ``http.client.request.duration`` exists) and gets a URL filter that drops query strings:
+  contrib redacts only cloud-signature parameters, and sports APIs take keys in the query
+  (WeatherAPI's ``key=``).
 """
 
 # ruff: noqa: I001 - bootstrap first: it quiets SDK warnings emitted at SDK import time.
@@ -35,11 +39,15 @@ from opentelemetry.instrumentation.environment_variables import (
     OTEL_PYTHON_CONFIGURATOR,
     OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
 )
+from opentelemetry.instrumentation._semconv import OTEL_SEMCONV_STABILITY_OPT_IN
 from opentelemetry.sdk._configuration import _BaseConfigurator
+
+from dbsbm_instrumentation.aiohttp_client.util import strip_query
 
 ENTRY_POINT_NAME = "dbsbm"
 # Upstream instrumentors whose job configure_telemetry does (differently, see above).
 REPLACED_INSTRUMENTORS = ("logging", "system_metrics")
+AIOHTTP_CLIENT = "aiohttp-client"  # contrib's entry-point name
 
 _logger = logging.getLogger(__name__)
 
@@ -59,11 +67,14 @@ class DbsbmDistro(BaseDistro):  # type: ignore[misc]
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault(OTEL_PYTHON_CONFIGURATOR, ENTRY_POINT_NAME)
+        os.environ.setdefault(OTEL_SEMCONV_STABILITY_OPT_IN, "http")
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         if entry_point.name in REPLACED_INSTRUMENTORS:
             _logger.debug("%s instrumentation is provided by dbsbm's configurator", entry_point.name)
             return
+        if entry_point.name == AIOHTTP_CLIENT:
+            kwargs.setdefault("url_filter", strip_query)
         super().load_instrumentor(entry_point, **kwargs)
 
 

@@ -9,6 +9,9 @@ Three pieces, usable separately:
   later on another thread (QueueHandler) still carries its own span.
 * :class:`JsonFormatter` / :class:`TextFormatter` - secrets are redacted before a line is
   written (:mod:`dbsbm_instrumentation.redaction`).
+* :func:`install_record_redaction` - scrubs each record before *any* handler sees it, the
+  bot's own too (a ``basicConfig`` file, a third-party handler): secrets are redacted
+  before a record leaves the process, whatever writes it.
 * :func:`install_otlp_bridge` - sends every record to the SDK ``LoggerProvider`` *without
   adding a handler to any logger*. Why: upstream's logging instrumentation puts its
   handler on the root logger at start-up, so root already "has handlers" when the bot
@@ -19,6 +22,7 @@ Three pieces, usable separately:
   ``Logger.callHandlers``: after the bot's own handlers ran, the record goes to one
   OTLP ``LoggingHandler`` that lives outside the logger tree, so the bot's logging set-up
   behaves exactly as it would without OpenTelemetry, whenever and however it is done.
+  Record redaction runs in the same hook, first.
 
 :func:`configure_logging` combines them the way DBSBM configures itself: ``DBSBM_ENV``
 picks the mode, ``DBSBM_LOG_FORMAT`` or the ``mode`` argument override it.
@@ -275,14 +279,59 @@ class _OtlpBridgeHandler(LoggingHandler):
         return None
 
 
+# --- the callHandlers hook: record redaction, then the OTLP bridge --------------------------
+
 _bridge: _OtlpBridgeHandler | None = None
+_redacting = False
 _original_call_handlers = logging.Logger.callHandlers
 # The SDK's own loggers (exporter retries, dropped batches) are never exported: a
 # collector outage must not feed more records into the pipeline that cannot reach it.
 _NOT_EXPORTED = ("opentelemetry.", "dbsbm_instrumentation.bootstrap")
+_exception_formatter = logging.Formatter()
 
 
-def _call_handlers_and_export(self: logging.Logger, record: logging.LogRecord) -> None:
+def redact_record(record: logging.LogRecord) -> None:
+    """Scrub ``record`` in place; a record with nothing to mask is left exactly as it was.
+
+    The message is rendered once and, only when a secret was masked, frozen as
+    ``msg = redacted, args = None`` (the same text every handler would have rendered, minus
+    the secret). Why here and not in a record factory: ``extra=`` fields are set after the
+    factory ran. A traceback with a secret is pre-rendered into ``exc_text`` with the stdlib
+    format, which ``logging.Formatter`` uses instead of ``exc_info``; a formatter that
+    re-renders ``exc_info`` itself is beyond this cheap pass. Non-string ``msg`` (a dict)
+    with a secret becomes its redacted string: structure is lost only when a secret was in it.
+    """
+    attributes = record.__dict__
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - the handler reports a bad format string, not us
+        message = None
+    if message is not None:
+        redacted = redact(message)
+        if redacted is not message:  # redact() returns its argument when nothing matched
+            record.msg = redacted
+            record.args = None
+    if attributes["exc_info"] and not attributes["exc_text"]:
+        text = _exception_formatter.formatException(attributes["exc_info"])
+        redacted = redact(text)
+        if redacted is not text:
+            record.exc_text = redacted
+    elif attributes["exc_text"]:
+        record.exc_text = redact(attributes["exc_text"])
+    if attributes["stack_info"]:
+        record.stack_info = redact(attributes["stack_info"])
+    # Set difference runs in C; extras are usually none or a few.
+    for key in attributes.keys() - _SKIP:
+        value = attributes[key]
+        if value.__class__ is str:
+            redacted = redact(value)
+            if redacted is not value:
+                attributes[key] = redacted
+
+
+def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    if _redacting:
+        redact_record(record)
     _original_call_handlers(self, record)
     bridge = _bridge
     if (
@@ -293,24 +342,53 @@ def _call_handlers_and_export(self: logging.Logger, record: logging.LogRecord) -
         bridge.handle(record)
 
 
+def _update_hook() -> None:
+    """Hook ``Logger.callHandlers`` while redaction or the bridge is on (caller holds _lock)."""
+    hooked = _redacting or _bridge is not None
+    logging.Logger.callHandlers = (  # type: ignore[method-assign]
+        _call_handlers if hooked else _original_call_handlers
+    )
+
+
+def install_record_redaction() -> None:
+    """Redact every record before any handler sees it (:func:`redact_record`); idempotent."""
+    global _redacting
+    with _lock:
+        _redacting = True
+        _update_hook()
+
+
+def uninstall_record_redaction() -> None:
+    """Hand records to handlers unredacted again (our formatters still redact their lines)."""
+    global _redacting
+    with _lock:
+        _redacting = False
+        _update_hook()
+
+
 def install_otlp_bridge(logger_provider: LoggerProvider, level: int = logging.NOTSET) -> None:
     """Export every record that reaches the handler stage to ``logger_provider``.
 
-    Records go through the bot's own handlers first, unchanged; see the module docstring
-    for why no handler is added to the root logger.
+    Also turns on :func:`install_record_redaction`. Records go through the bot's own
+    handlers first; see the module docstring for why no handler is added to the root logger.
     """
-    global _bridge
+    global _bridge, _redacting
     with _lock:
         _bridge = _OtlpBridgeHandler(level=level, logger_provider=logger_provider)
-        logging.Logger.callHandlers = _call_handlers_and_export  # type: ignore[method-assign]
+        _redacting = True
+        _update_hook()
 
 
 def uninstall_otlp_bridge() -> None:
-    """Stop exporting records; the bot's handlers are untouched."""
+    """Stop exporting records; the bot's handlers are untouched, redaction stays on.
+
+    Redaction stays because :meth:`~dbsbm_instrumentation.bootstrap.Telemetry.shutdown`
+    runs at exit, before ``logging.shutdown`` and before later atexit hooks log.
+    """
     global _bridge
     with _lock:
         _bridge = None
-        logging.Logger.callHandlers = _original_call_handlers  # type: ignore[method-assign]
+        _update_hook()
 
 
 # --- configure_logging ---------------------------------------------------------------------
@@ -353,6 +431,7 @@ def configure_logging(
     if service_name is None:
         service_name = os.environ.get("OTEL_SERVICE_NAME") or None
     install_trace_context(service_name)
+    install_record_redaction()
     formatter: logging.Formatter = (
         JsonFormatter(service_name=service_name) if resolved_mode == "json" else TextFormatter()
     )

@@ -81,7 +81,7 @@ async def test_redis_outage_fails_and_skips_dependents(
 
     redis.stop()
     took = await wait_until(lambda: status(scheduler, "redis") is Status.FAIL, 5, "redis fail")
-    assert took <= INTERVAL + 0.5
+    assert took <= INTERVAL + 1.0  # one interval, plus the run itself and CI slack
     # The dependents have a 30 s interval, yet follow at once.
     await wait_until(lambda: status(scheduler, "host2") is Status.SKIP, 2, "dependents skip")
     assert scheduler.results["host"].output == "skipped: depends on redis, which failed"
@@ -113,7 +113,7 @@ async def test_mysql_outage_and_recovery(
 
     mysql.stop()
     took = await wait_until(lambda: status(scheduler, "mysql") is Status.FAIL, 5, "mysql fail")
-    assert took <= INTERVAL + 0.5
+    assert took <= INTERVAL + 1.0
     await wait_until(lambda: status(scheduler, "host") is Status.SKIP, 2, "dependent skip")
     assert scheduler.failing_required() == ["mysql"]
 
@@ -135,7 +135,7 @@ async def test_paused_redis_costs_only_the_timeout(
     finally:
         redis.resume()
     assert result.status is Status.FAIL
-    assert 0.25 <= result.duration < 0.6
+    assert 0.25 <= result.duration < 1.0
 
 
 async def test_hanging_http_target_fails_at_the_timeout(
@@ -155,18 +155,18 @@ async def test_hanging_http_target_fails_at_the_timeout(
     """)
     started = time.monotonic()
     result = await Scheduler(config).run_probe("api")
-    assert time.monotonic() - started < 0.6
+    assert time.monotonic() - started < 1.0  # the server answers after 10 s
     assert result.status is Status.FAIL
     assert result.output == "timed out after 0.3 s"
-    assert 0.3 <= result.duration < 0.6
+    assert 0.3 <= result.duration < 1.0
 
 
 async def test_one_cycle_runs_independent_probes_concurrently(
     http_serve: HttpServe, make_config: Callable[..., AgentConfig],
 ) -> None:
-    """Three 0.2 s probes finish in about 0.2 s; a dependent waits for its dependency."""
+    """Three 0.3 s probes finish in about 0.3 s; a dependent waits for its dependency."""
     async def slow(_: web.Request) -> web.Response:
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         return web.Response(text="ok")
 
     app = web.Application()
@@ -183,7 +183,7 @@ async def test_one_cycle_runs_independent_probes_concurrently(
     results = await Scheduler(config).run_once()
     elapsed = time.monotonic() - started
     assert {n: r.status for n, r in results.items()} == dict.fromkeys("abcd", Status.PASS)
-    assert 0.4 <= elapsed < 0.7  # a and d in series, the others beside them
+    assert 0.6 <= elapsed < 1.0  # a then d (0.6 s), b and c beside them; in series: 1.2 s
     assert results["d"].time > results["a"].time
 
 
@@ -197,6 +197,33 @@ async def test_prober_bug_is_a_failure_not_a_crash(
     scheduler = Scheduler(make_config("probes: {host: {}}"), probers={"host": broken})
     result = await scheduler.run_probe("host")
     assert (result.status, result.output) == (Status.FAIL, "probe error: RuntimeError: bug")
+
+
+async def test_stop_survives_a_swallowed_cancellation(
+    make_config: Callable[..., AgentConfig],
+) -> None:
+    """A prober that eats a cancellation (as 3.11's wait_for can) cannot hang stop()."""
+    calls: list[int] = []
+
+    async def stubborn(*_: Any) -> probes.ProbeResult:
+        calls.append(1)
+        if len(calls) > 1:  # the first cycle passes; the loop's run hangs
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                pass
+        return probes.ProbeResult(Status.PASS)
+
+    scheduler = Scheduler(make_config("probes: {host: {interval: 30, timeout: 30}}"),
+                          probers={"host": stubborn})
+    scheduler.start()
+    await wait_until(lambda: "host" in scheduler._loops, 5, "loop started")
+    scheduler._wake["host"].set()
+    await wait_until(lambda: len(calls) == 2, 5, "second run started")
+    started = time.monotonic()
+    await scheduler.stop()
+    assert time.monotonic() - started < 1.0
+    assert scheduler.liveness() == []
 
 
 async def test_liveness_ignores_targets_but_not_stuck_loops(

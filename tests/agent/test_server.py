@@ -119,16 +119,19 @@ async def test_all_working_with_a_warning(
 
 async def test_required_probe_failing(make_config: Callable[..., AgentConfig],
                                       client: Client) -> None:
-    """A required probe failing: /readyz and /health answer 503, /livez stays 200."""
+    """A required probe failing: /readyz and /health answer 503, /livez stays 200.
+
+    A required probe skipped because its dependency failed is not ready either.
+    """
     agent, http = await client(make_config(f"""
         probes:
           redis: {{url: "redis://127.0.0.1:{free_port()}/0", required: true, timeout: 1}}
-          host: {{depends_on: [redis]}}
+          host: {{depends_on: [redis], required: true}}
     """))
     await agent.scheduler.run_once()
     response = await http.get("/readyz")
     assert (response.status, await response.json()) == (
-        503, {"status": "fail", "failing": ["redis"]})
+        503, {"status": "fail", "failing": ["redis", "host"]})
     response = await http.get("/health")
     assert response.status == 503
     body = await response.json()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dbsbm_instrumentation import distro
 
-from tests.bootstrap.support import OtlpHttpStandIn, run_python
+from tests.bootstrap.support import OtlpHttpStandIn, attributes, run_python
 
 BOT = """
     import logging, sys
@@ -27,6 +27,33 @@ BOT = """
     with trace.get_tracer("bot").start_as_current_span("command.bet"):
         logging.getLogger("bot.cogs.betting").info("bet placed")
     print("root handlers:", len(logging.getLogger().handlers))
+"""
+
+
+# An aiohttp GET with the API key in the query, to a loopback aiohttp server in the bot.
+API_KEY = "SECRETVALUE123"
+AIOHTTP_BOT = f"""
+    import asyncio, os
+    import aiohttp
+    from aiohttp import web
+
+    async def odds(request):
+        return web.json_response({{"odds": 2.5}})
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/odds", odds)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{{port}}/odds?key={API_KEY}") as response:
+                print("status:", response.status)
+        await runner.cleanup()
+
+    asyncio.run(main())
+    print("opt-in:", os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN"))
 """
 
 
@@ -103,11 +130,63 @@ def test_process_metrics_only_by_default(tmp_path: Path, otlp_stand_in: OtlpHttp
     assert not [n for n in names if n.startswith("system.")]
 
 
+def _exported_bytes(stand_in: OtlpHttpStandIn, *paths: str) -> bytes:
+    return b"".join(m.SerializeToString() for p, m in list(stand_in.requests) if p in paths)
+
+
+def test_aiohttp_client_gets_stable_metrics_and_no_query_string(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """By default contrib aiohttp-client exports http.client.request.duration and no query key."""
+    result = run_python(tmp_path, AIOHTTP_BOT, _env(otlp_stand_in), _instrument())
+    assert result.returncode == 0, result.stderr
+    assert "status: 200" in result.stdout
+    assert "opt-in: http\n" in result.stdout
+    otlp_stand_in.wait_for("/v1/traces")
+    otlp_stand_in.wait_for("/v1/metrics")
+    assert "http.client.request.duration" in otlp_stand_in.metric_names()
+    (span,) = [s for s in otlp_stand_in.spans() if s.kind == s.SPAN_KIND_CLIENT]
+    url = attributes(span.attributes)["url.full"]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/odds"), url
+    # Every span name, attribute and event, and every metric attribute, as sent.
+    assert API_KEY.encode() not in _exported_bytes(otlp_stand_in, "/v1/traces", "/v1/metrics")
+
+
+def test_users_semconv_opt_in_is_not_overwritten(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+) -> None:
+    """OTEL_SEMCONV_STABILITY_OPT_IN=http/dup set by the user wins: old and new metrics both."""
+    result = run_python(
+        tmp_path, AIOHTTP_BOT,
+        _env(otlp_stand_in, OTEL_SEMCONV_STABILITY_OPT_IN="http/dup"), _instrument(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "opt-in: http/dup\n" in result.stdout
+    otlp_stand_in.wait_for("/v1/metrics")
+    names = otlp_stand_in.metric_names()
+    assert {"http.client.duration", "http.client.request.duration"} <= names
+    assert API_KEY.encode() not in _exported_bytes(otlp_stand_in, "/v1/traces", "/v1/metrics")
+
+
+def test_distro_defaults_semconv_opt_in_to_http_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DbsbmDistro sets OTEL_SEMCONV_STABILITY_OPT_IN=http only when it is unset."""
+    monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    distro.DbsbmDistro().configure()
+    assert distro.os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "http"
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database")
+    distro.DbsbmDistro().configure()
+    assert distro.os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "database"
+
+
 def test_distro_selects_our_configurator_unless_the_user_chose(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """DbsbmDistro sets OTEL_PYTHON_CONFIGURATOR=dbsbm only when it is unset."""
     monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)  # configure() sets it
     distro.DbsbmDistro().configure()
     assert distro.os.environ["OTEL_PYTHON_CONFIGURATOR"] == "dbsbm"
     monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "other")

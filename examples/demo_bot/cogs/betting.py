@@ -19,12 +19,13 @@ class Betting(commands.Cog):
         self.bot = bot
 
     async def _ensure_user(self, user: discord.abc.User) -> None:
-        known = await self.bot.db.fetch_one(
-            "SELECT user_id, balance FROM users WHERE user_id = %s", user.id)
-        if known is None:
-            await self.bot.db.execute(
-                "INSERT INTO users (user_id, username) VALUES (%s, %s) "
-                "ON DUPLICATE KEY UPDATE username = VALUES(username)", user.id, user.name)
+        """Register a bettor once; the ``user`` prefix remembers who is registered."""
+        if await self.bot.cache.get("user", f"registered:{user.id}"):
+            return
+        await self.bot.db.execute(
+            "INSERT INTO users (user_id, username) VALUES (%s, %s) "
+            "ON DUPLICATE KEY UPDATE username = VALUES(username)", user.id, user.name)
+        await self.bot.cache.set("user", f"registered:{user.id}", True)
 
     @app_commands.command(name="bet", description="Bet on a game")
     async def bet(self, interaction: discord.Interaction, game: int,

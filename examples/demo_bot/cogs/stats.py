@@ -13,13 +13,19 @@ class Stats(commands.Cog):
     def __init__(self, bot: DemoBot) -> None:
         self.bot = bot
 
+    # Aggregates are cached under the ``stats`` prefix with a short TTL, not under
+    # ``database``: every bet would invalidate them there, and a minute-old total is fine.
+
     @commands.command(name="stats")
     async def stats(self, ctx: commands.Context[Any], user_id: int | None = None) -> None:
         self.bot.maybe_fail("stats")
         target = user_id or ctx.author.id
-        row = await self.bot.db.fetch_one(
-            "SELECT COUNT(*) AS bets, COALESCE(SUM(amount), 0) AS staked "
-            "FROM bets WHERE user_id = %s", target, cache_ttl=60)
+        row = await self.bot.cache.get("stats", f"user:{target}")
+        if row is None:
+            row = await self.bot.db.fetch_one(
+                "SELECT COUNT(*) AS bets, COALESCE(SUM(amount), 0) AS staked "
+                "FROM bets WHERE user_id = %s", target, cache=False)
+            await self.bot.cache.set("stats", f"user:{target}", row, ttl=120)
         messages = await self.bot.cache.get("user", f"activity:{target}") or 0
         assert row is not None  # an aggregate always returns one row
         self.bot.reply("stats", f"{target}: {row['bets']} bets, {row['staked']:.2f} staked, "
@@ -28,8 +34,12 @@ class Stats(commands.Cog):
     @commands.command(name="leaderboard")
     async def leaderboard(self, ctx: commands.Context[Any]) -> None:
         self.bot.maybe_fail("leaderboard")
-        rows = await self.bot.db.fetch_all(
-            "SELECT username, balance FROM users ORDER BY balance DESC LIMIT %s", 5)
+        rows = await self.bot.cache.get("stats", "leaderboard")
+        if rows is None:
+            rows = await self.bot.db.fetch_all(
+                "SELECT username, balance FROM users ORDER BY balance DESC LIMIT %s", 5,
+                cache=False)
+            await self.bot.cache.set("stats", "leaderboard", rows, ttl=60)
         self.bot.reply("leaderboard", "\n".join(
             f"{i}. {r['username']} {r['balance']:.2f}" for i, r in enumerate(rows, 1)))
 
