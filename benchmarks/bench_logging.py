@@ -5,8 +5,9 @@
   ``pythonjsonlogger.json.JsonFormatter`` (target <= 0.6x), and its ``OrjsonFormatter``
   for reference.
 * the whole ``logger.info(...)`` call into a handler: ours (trace-context record factory +
-  our formatter) vs the stdlib factory + plain python-json-logger; and ours with the OTLP
-  bridge on (record -> SDK LoggerProvider -> batch processor, export dropped).
+  record redaction before handlers + our formatter) vs the stdlib factory + plain
+  python-json-logger; and ours with the OTLP bridge on (record -> SDK LoggerProvider ->
+  batch processor, export dropped).
 
     python benchmarks/bench_logging.py
 
@@ -103,9 +104,11 @@ def main() -> None:
     provider.add_log_record_processor(BatchLogRecordProcessor(_DropLogs()))
 
     def end_to_end(formatter: logging.Formatter, factory: Callable[..., logging.LogRecord],
-                   bridge: bool = False) -> float:
+                   ours: bool = True, bridge: bool = False) -> float:
         handler.setFormatter(formatter)
         logging.setLogRecordFactory(factory)
+        if ours:
+            logs.install_record_redaction()  # what configure_logging/configure_telemetry do
         if bridge:
             logs.install_otlp_bridge(provider)
         try:
@@ -115,24 +118,26 @@ def main() -> None:
                     extra={"guild_id": 42, "command": "bet"}), N)
         finally:
             logs.uninstall_otlp_bridge()
+            logs.uninstall_record_redaction()
             stream.seek(0)
             stream.truncate()
 
-    variants["ours logger.info (factory + format)"] = lambda: end_to_end(ours, ours_factory)
+    variants["ours logger.info (factory + redaction + format)"] = lambda: end_to_end(
+        ours, ours_factory)
     variants["plain logger.info (python-json-logger)"] = lambda: end_to_end(
-        plain, stdlib_factory)
+        plain, stdlib_factory, ours=False)
     variants["ours logger.info + OTLP bridge"] = lambda: end_to_end(
         ours, ours_factory, bridge=True)
 
     print(f"one JSON log line, best of {ROUNDS} alternating rounds x {N} (us per line)")
     result = best_of_rounds(variants)
     for name, value in result.items():
-        print(f"  {name:45s} {value:7.2f} us")
+        print(f"  {name:50s} {value:7.2f} us")
     ratio = result["ours JsonFormatter.format"] / result["python-json-logger JsonFormatter.format"]
     print(f"format ratio ours / python-json-logger JsonFormatter: {ratio:.2f}x (target <= 0.60x)")
-    e2e = (result["ours logger.info (factory + format)"]
+    e2e = (result["ours logger.info (factory + redaction + format)"]
            / result["plain logger.info (python-json-logger)"])
-    print(f"logger.info ratio ours (with trace context) / plain: {e2e:.2f}x")
+    print(f"logger.info ratio ours (trace context + redaction) / plain: {e2e:.2f}x")
     print("sample line:", ours.format(record))
     provider.shutdown()
 

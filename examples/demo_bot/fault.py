@@ -6,15 +6,16 @@ container: ``docker compose exec demo-bot python -m examples.demo_bot.fault rese
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import urllib.error
 import urllib.request
 
+from examples.demo_bot.settings import OneLineParser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.demo_bot.fault",
+    parser = OneLineParser(prog="python -m examples.demo_bot.fault",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("faults", nargs="?", default="",
                         help='JSON object of faults, "reset", or nothing to show the current ones')

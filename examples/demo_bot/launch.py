@@ -12,7 +12,6 @@ Self-contained on purpose: product code does not import ``tests/``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import shutil
@@ -30,7 +29,7 @@ from pathlib import Path
 import yaml
 from dbsbm_instrumentation import semconv
 
-from examples.demo_bot.settings import TEST_SECRET
+from examples.demo_bot.settings import TEST_SECRET, OneLineParser
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -42,11 +41,17 @@ MYSQL_USER, MYSQL_DB = "dbsbm", "dbsbm"
 
 
 class LaunchError(Exception):
-    """Something the demo needs is missing or failed to start; the message says what."""
+    """A process of the stack failed to start; the message says which and shows its log."""
+
+
+class SetupError(LaunchError):
+    """Something the demo needs is missing or invalid (a binary, a config): exit code 2."""
 
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As servers bind: a port in TIME_WAIT from the last run is free to reuse.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((LOOPBACK, port))
         except OSError:
@@ -91,7 +96,7 @@ def binary(name: str) -> str:
     path = shutil.which(name) or next(
         (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
     if path is None:
-        raise LaunchError(f"{name} not found: run scripts/install-deps.sh (or scripts/demo.sh "
+        raise SetupError(f"{name} not found: run scripts/install-deps.sh (or scripts/demo.sh "
                           "without --no-install)")
     return path
 
@@ -153,20 +158,20 @@ def collector_binary() -> str:
                             capture_output=True, text=True, check=False)
     if result.returncode != 0 or not result.stdout.strip():
         tail = "\n".join(result.stderr.splitlines()[-10:])
-        raise LaunchError(f"building the collector failed (scripts/build-collector.sh):\n{tail}")
+        raise SetupError(f"building the collector failed (scripts/build-collector.sh):\n{tail}")
     return result.stdout.strip().splitlines()[-1]
 
 
 def validate_collector_config(otelcol: str, config: Path, env: dict[str, str]) -> None:
     """``otelcol validate`` before anything starts: a broken config is one clear line."""
     if not config.is_file():
-        raise LaunchError(f"collector config not found: {config}")
+        raise SetupError(f"collector config not found: {config}")
     result = subprocess.run([otelcol, "validate", f"--config={config}"], capture_output=True,
                             text=True, env={**os.environ, **env}, check=False)
     if result.returncode != 0:
         lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit code {result.returncode}"
-        raise LaunchError(f"{shown(config)} is invalid: {reason}")
+        raise SetupError(f"{shown(config)} is invalid: {reason}")
 
 
 @dataclass
@@ -213,9 +218,13 @@ class Demo:
         datadir = base / "data"
         base.mkdir(exist_ok=True)
         if not (datadir / "mysql").is_dir():
-            subprocess.run([binary("mariadb-install-db"), f"--datadir={datadir}", "--user=root",
-                            "--auth-root-authentication-method=normal", "--skip-test-db"],
-                           check=True, capture_output=True, cwd=base)
+            result = subprocess.run(
+                [binary("mariadb-install-db"), f"--datadir={datadir}", "--user=root",
+                 "--auth-root-authentication-method=normal", "--skip-test-db"],
+                capture_output=True, text=True, cwd=base, check=False)
+            if result.returncode != 0:
+                raise LaunchError(f"mariadb-install-db failed for {shown(datadir)}:\n"
+                                  + "\n".join(result.stderr.splitlines()[-10:]))
         # Runs at every start: the demo user gets this run's random password. Clients come
         # over TCP to 127.0.0.1 and names are not resolved, so that is the user's host.
         user = f"'{MYSQL_USER}'@'{LOOPBACK}'"
@@ -328,7 +337,7 @@ class Demo:
         otelcol = collector_binary()
         validate_collector_config(otelcol, COLLECTOR_CONFIG, self.main_collector_env())
         if not SINK_CONFIG.is_file():
-            raise LaunchError(f"sink collector config not found: {SINK_CONFIG}")
+            raise SetupError(f"sink collector config not found: {SINK_CONFIG}")
         password = secrets.token_urlsafe(18)
         steps: list[Callable[[], Process | None]] = [
             self.redis, lambda: self.mariadb(password), self.prometheus,
@@ -415,14 +424,14 @@ class Demo:
             return 0
         except LaunchError as exc:
             print(f"demo: {exc}", file=sys.stderr)
-            return 2 if "invalid" in str(exc) or "not found" in str(exc) else 1
+            return 2 if isinstance(exc, SetupError) else 1
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
             self.stop_all()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/demo.sh", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="scripts/demo.sh", description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=0.0,
                         help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument("--rate", type=float, default=4.0, help="demo commands per second")

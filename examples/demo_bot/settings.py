@@ -8,11 +8,19 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from typing import NoReturn
 
 # A fake credential planted on purpose: the bot writes it into one log message and one SQL
 # comment so the end-to-end test can assert that redaction removed it everywhere
 # (collector output, Prometheus labels). It is not a real key for anything.
 TEST_SECRET = "dbsbm-TEST-SECRET-do-not-export-7f3a9c"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in one line (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 class SettingsError(ValueError):
@@ -64,7 +72,7 @@ def _float(env: dict[str, str], name: str, default: float, minimum: float = 0.0)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m examples.demo_bot",
         description="DBSBM-shaped demo bot with a built-in traffic generator (no Discord "
         "connection). Run it under opentelemetry-instrument to get telemetry.",

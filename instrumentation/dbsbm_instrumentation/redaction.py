@@ -8,7 +8,9 @@ callers can tell "clean" from "changed" with ``is`` and copy telemetry only when
 
 The exporter wrappers run in the batch processors' worker threads, so span and log
 redaction costs the bot's own threads nothing; the log formatters in
-:mod:`dbsbm_instrumentation.logs` redact the finished line (one scan per line).
+:mod:`dbsbm_instrumentation.logs` redact the finished line (one scan per line), and
+:func:`dbsbm_instrumentation.logs.redact_record` scrubs each record before the bot's own
+handlers see it.
 """
 
 from __future__ import annotations

@@ -130,6 +130,28 @@ def test_process_metrics_only_by_default(tmp_path: Path, otlp_stand_in: OtlpHttp
     assert not [n for n in names if n.startswith("system.")]
 
 
+@pytest.mark.parametrize("disabled", ["", "logging"], ids=["otlp-logs", "no-otlp-logs"])
+def test_bots_own_file_handler_gets_redacted_lines(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn, disabled: str,
+) -> None:
+    """A secret logged by the bot is masked in its own basicConfig file, OTLP log export or not."""
+    bot = """
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s",
+                            handlers=[logging.FileHandler(sys.argv[0] + ".log")])
+        logging.getLogger("bot.db").info("connecting with password=%s to %s", "hunter2",
+                                         "mysql://u:pw@db/x")
+    """
+    result = run_python(
+        tmp_path, bot,
+        _env(otlp_stand_in, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=disabled), _instrument(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "bot.py.log").read_text() == (
+        "INFO connecting with password=**** to mysql://u:****@db/x\n"
+    )
+
+
 def _exported_bytes(stand_in: OtlpHttpStandIn, *paths: str) -> bytes:
     return b"".join(m.SerializeToString() for p, m in list(stand_in.requests) if p in paths)
 

@@ -102,14 +102,20 @@ def body_text(record: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pipeline(redis_server: services.RedisService, mysql_server: services.MySQLService,
+def pipeline(mysql_server: services.MySQLService,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """Run the whole pipeline once for the module; the demo bot runs for DEMO_SECONDS."""
+    """Run the whole pipeline once for the module; the demo bot runs for DEMO_SECONDS.
+
+    Redis is private (the bot fills it with keys); MySQL is the session server, with a
+    database of the bot's own.
+    """
     workdir = tmp_path_factory.mktemp("e2e")
     sink_dir = workdir / "sink"
     sink_dir.mkdir()
     started: list[Any] = []
     try:
+        redis = services.start_redis(_subdir(workdir, "redis"))
+        started.append(redis)
         prometheus = services.start_prometheus(_subdir(workdir, "prometheus"))
         started.append(prometheus)
         sink = services.start_collector(_subdir(workdir, "sink-collector"), [SINK_CONFIG],
@@ -126,7 +132,7 @@ def pipeline(redis_server: services.RedisService, mysql_server: services.MySQLSe
             "OTELCOL_HOSTMETRICS_INTERVAL": "5s",
         })
         started.append(collector)
-        output = _run_demo_bot(collector, redis_server, mysql_server, workdir)
+        output = _run_demo_bot(collector, redis, mysql_server, workdir)
         yield Pipeline(prometheus, sink_dir, output)
     finally:
         for service in reversed(started):

@@ -1,4 +1,5 @@
-"""Structured logging: JSON and text lines, modes, rotation, noisy loggers, OTLP bridge."""
+"""Structured logging: JSON and text lines, modes, rotation, noisy loggers, record redaction,
+OTLP bridge."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     logs.install_trace_context("dbsbm-test")
     yield
     logs.uninstall_otlp_bridge()
+    logs.uninstall_record_redaction()
     for handler in root.handlers[:]:
         if handler not in saved[0]:
             root.removeHandler(handler)
@@ -179,8 +181,8 @@ def test_noisy_libraries_are_lowered_in_production(monkeypatch: pytest.MonkeyPat
 
 
 def test_otlp_bridge_exports_records_without_a_root_handler() -> None:
-    """Records reach the LoggerProvider redacted, with trace context, and root stays empty
-    so a later logging.basicConfig(handlers=...) still takes effect."""
+    """Records reach the LoggerProvider and the bot's handler redacted, with trace context,
+    and root stays empty so a later logging.basicConfig(handlers=...) still takes effect."""
     exporter = InMemoryLogRecordExporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(
@@ -202,7 +204,7 @@ def test_otlp_bridge_exports_records_without_a_root_handler() -> None:
         for handler in root.handlers:
             handler.close()
         root.handlers = saved
-    assert stream.getvalue() == "login password=hunter2\n"  # the bot's own handler: as is
+    assert stream.getvalue() == "login password=****\n"  # the bot's own handler: redacted
     (exported,) = [r.log_record for r in exporter.get_finished_logs()]
     assert exported.body == "login password=****"
     assert exported.trace_id == span.get_span_context().trace_id
@@ -219,3 +221,66 @@ def test_otlp_bridge_skips_opentelemetry_own_records() -> None:
     logging.getLogger("opentelemetry.exporter.otlp").warning("retrying")
     logging.getLogger("bot").warning("kept")
     assert [r.log_record.body for r in exporter.get_finished_logs()] == ["kept"]
+
+
+def _plain_capture() -> tuple[logging.Logger, io.StringIO, list[logging.LogRecord]]:
+    """A logger whose handler is the bot's kind (stdlib Formatter) and keeps its records."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.StreamHandler):  # type: ignore[type-arg]
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            super().emit(record)
+
+    stream = io.StringIO()
+    handler = Keep(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s %(detail)s"))
+    logger = logging.getLogger("tests.logs.bot")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, stream, records
+
+
+def test_clean_record_reaches_handlers_untouched() -> None:
+    """With nothing to mask, msg and args stay the very objects the caller passed."""
+    logs.install_record_redaction()
+    logger, stream, records = _plain_capture()
+    args = ("alice", 2.5, {"guild": 7})
+    logger.info("user %s bet at odds %s in %s", *args, extra={"detail": "cache key=odds:42"})
+    (record,) = records
+    assert record.msg == "user %s bet at odds %s in %s"
+    assert record.args == args and all(a is b for a, b in zip(record.args, args))
+    assert stream.getvalue() == "INFO user alice bet at odds 2.5 in {'guild': 7} cache key=odds:42\n"
+
+
+def test_bots_own_handler_gets_records_redacted_in_message_extras_and_traceback() -> None:
+    """configure_logging alone (no OTLP export) masks secrets for every handler, the bot's too."""
+    logs.configure_logging(mode="text")
+    logger, stream, records = _plain_capture()
+    logger.warning("connecting with password=%s to %s", "hunter2",
+                   "mysql://u:pw@db/x", extra={"detail": "token=abc123"})
+    try:
+        raise ConnectionError("cannot reach redis://:s3cret@cache:6379/0")
+    except ConnectionError:
+        logger.exception("lost cache", extra={"detail": ""})
+    output = stream.getvalue()
+    assert output.startswith(
+        "WARNING connecting with password=**** to mysql://u:****@db/x token=****\n"
+        "ERROR lost cache \nTraceback"
+    )
+    assert "redis://:****@cache" in output
+    for secret in ("hunter2", ":pw@", "abc123", "s3cret"):
+        assert secret not in output
+    assert records[0].args is None  # frozen: a handler re-rendering msg % args gets no secret
+
+
+def test_unrenderable_message_is_left_for_the_handler_to_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad format string never raises into the bot's logging call; logging reports it."""
+    logs.install_record_redaction()
+    logger, _, records = _plain_capture()
+    logger.info("odds %d", "not a number", extra={"detail": ""})
+    assert records[0].msg == "odds %d" and records[0].args == ("not a number",)
+    assert "--- Logging error ---" in capsys.readouterr().err
