@@ -6,10 +6,13 @@ Kept free of an ``aiomysql`` import so the helpers are testable on their own.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_NAMESPACE,
+    DB_OPERATION_NAME,
+    DB_QUERY_TEXT,
     DB_SYSTEM_NAME,
     DbSystemNameValues,
 )
@@ -41,7 +44,21 @@ _LITERALS = re.compile(
 )
 _OPERATION = re.compile(r"\s*(?:(?:/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)\s*)*([A-Za-z]{1,20})\b", re.DOTALL)
 
-_sanitized_cache: dict[str, tuple[str, str | None]] = {}
+
+class Statement(NamedTuple):
+    """Everything ``_trace`` needs about one query on one server, computed once."""
+
+    span_name: str
+    span_attributes: Mapping[str, Any]
+    metric_attributes: Mapping[str, Any]
+
+
+# (query, host, port, db) -> Statement. Bots reuse a finite set of query strings, so
+# sanitising and building the attribute dicts once per statement takes that work off the
+# hot path; the SDK copies attributes it keeps, so sharing the dicts is safe. Bounded in
+# entries and in query length because a bot that inlines values makes a new string per call.
+_statements: dict[tuple[Any, ...], Statement] = {}
+_MAX_CACHED_QUERY = MAX_QUERY_LENGTH * 2
 
 
 def _keep_identifier(match: re.Match[str]) -> str:
@@ -49,22 +66,38 @@ def _keep_identifier(match: re.Match[str]) -> str:
 
 
 def sanitize(query: str | bytes | bytearray) -> tuple[str, str | None]:
-    """``(query text with literals replaced by ?, upper-case operation name or None)``.
-
-    Applications pass the same few query strings over and over, so results are cached;
-    the cache is bounded because a bot that inlines values builds a new string per call.
-    """
+    """``(query text with literals replaced by ?, upper-case operation name or None)``."""
     if not isinstance(query, str):
         query = bytes(query).decode("utf-8", "replace")
-    cached = _sanitized_cache.get(query)
-    if cached is not None:
-        return cached
     text = _LITERALS.sub(_keep_identifier, query[: MAX_QUERY_LENGTH * 2])[:MAX_QUERY_LENGTH]
     match = _OPERATION.match(query)
-    result = (text, match.group(1).upper() if match else None)
-    if len(_sanitized_cache) >= _CACHE_SIZE:
-        _sanitized_cache.clear()
-    _sanitized_cache[query] = result
+    return text, match.group(1).upper() if match else None
+
+
+def statement(query: str | bytes | bytearray, connection: Any) -> Statement:
+    """The span name and span/metric attributes of ``query`` run on ``connection``.
+
+    Keyed on the connection's host, port and database rather than the connection itself,
+    so ``select_db`` and reconnects are seen and pooled connections share entries.
+    """
+    if type(query) is bytearray:
+        query = bytes(query)  # hashable
+    key = (query,) if connection is None else \
+        (query, connection.host, connection.port, connection.db)
+    cached = _statements.get(key)
+    if cached is not None:
+        return cached
+    text, operation = sanitize(query)
+    metric_attributes = connection_attributes(connection)
+    if operation:
+        metric_attributes[DB_OPERATION_NAME] = operation
+    namespace = metric_attributes.get(DB_NAMESPACE)
+    span_name = " ".join(str(part) for part in (operation, namespace) if part) or "mysql"
+    result = Statement(span_name, {**metric_attributes, DB_QUERY_TEXT: text}, metric_attributes)
+    if len(query) <= _MAX_CACHED_QUERY:
+        if len(_statements) >= _CACHE_SIZE:
+            del _statements[next(iter(_statements))]  # oldest first
+        _statements[key] = result
     return result
 
 
