@@ -89,3 +89,14 @@ def test_console_script_runs() -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["summary"]["high"] == 11
+
+
+def test_this_repository_passes_its_own_audit() -> None:
+    """Our shipped code, deploy files and demo pass ``dbsbm-audit`` at the default gate."""
+    repo = Path(__file__).resolve().parents[2]
+    paths = [str(repo / p) for p in ("instrumentation", "agent", "examples", "deploy", "scripts")]
+    result = subprocess.run(
+        [sys.executable, "-m", "dbsbm_audit.cli", *paths], capture_output=True, text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

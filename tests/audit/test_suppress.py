@@ -35,3 +35,15 @@ def test_suppressed_findings_are_dropped(audit_json, tmp_path: Path) -> None:
     )
     found = {(f["line"], f["rule_id"]) for f in audit_json(src)["findings"]}
     assert found == {(2, "DBSBM-CRED-001"), (6, "DBSBM-SQL-001")}
+
+
+def test_comment_on_last_line_of_a_multiline_call_covers_its_first_line() -> None:
+    """A suppression written after a wrapped call applies to the finding on its first line."""
+    lines = [
+        "log.warning(",
+        "    'token=%s', TOKEN)  # dbsbm-audit: ignore[DBSBM-DEBUG-003]",
+        "other = 1",
+    ]
+    found = suppressions(lines)
+    assert found[1] == frozenset({"DBSBM-DEBUG-003"})
+    assert 3 not in found
