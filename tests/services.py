@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,56 +170,66 @@ class ProcessService:
             return "(no log)"
 
 
-# --- Redis ---------------------------------------------------------------------------
+# --- Redis and MySQL: a local process, or a container --------------------------------
 
 
-@dataclass
-class RedisService:
+@dataclass(kw_only=True)
+class ServerService:
+    """Stop, start, kill, pause and resume a server the same way whatever runs it."""
+
     host: str
     port: int
     control: ProcessService | None  # None when a container holds it
-    container: object | None = None
+    container: Any = None
+    start_timeout: float = 30.0
 
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+    def _docker(self) -> Any:
+        return self.container.get_wrapped_container()
 
     def stop(self) -> None:
         if self.control:
             self.control.stop()
         else:
-            self.container.get_wrapped_container().stop(timeout=1)  # type: ignore[union-attr]
+            self._docker().stop(timeout=5)
 
     def kill(self) -> None:
         if self.control:
             self.control.kill()
         else:
-            self.container.get_wrapped_container().kill()  # type: ignore[union-attr]
+            self._docker().kill()
 
     def start(self) -> None:
         if self.control:
             self.control.start()
         else:
-            self.container.get_wrapped_container().start()  # type: ignore[union-attr]
-            wait_for(lambda: port_open(self.port, self.host), 30, "redis container")
+            self._docker().start()
+            wait_for(lambda: port_open(self.port, self.host), self.start_timeout, "container")
 
     def pause(self) -> None:
+        """SIGSTOP (``docker pause``): the port stays open and nothing answers."""
         if self.control:
             self.control.pause()
         else:
-            self.container.get_wrapped_container().pause()  # type: ignore[union-attr]
+            self._docker().pause()
 
     def resume(self) -> None:
         if self.control:
             self.control.resume()
         else:
-            self.container.get_wrapped_container().unpause()  # type: ignore[union-attr]
+            self._docker().unpause()
 
     def close(self) -> None:
         if self.control:
             self.control.stop()
         elif self.container is not None:
-            self.container.stop()  # type: ignore[attr-defined]
+            self.container.stop()
+
+
+@dataclass(kw_only=True)
+class RedisService(ServerService):
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
 
 
 def start_redis(workdir: Path) -> RedisService:
@@ -229,28 +240,24 @@ def start_redis(workdir: Path) -> RedisService:
         port = free_port()
         container = RedisContainer("redis:7.4-alpine").with_bind_ports(6379, port)
         container.start()
-        return RedisService(LOCALHOST, port, None, container)
+        return RedisService(host=LOCALHOST, port=port, control=None, container=container)
     binary = require_binary("redis-server", "redis-server")
     port = free_port()
     argv = [binary, "--port", str(port), "--bind", LOCALHOST, "--save", "",
             "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "no"]
     control = ProcessService("redis", argv, port, lambda: port_open(port), workdir)
     control.start()
-    return RedisService(LOCALHOST, port, control)
+    return RedisService(host=LOCALHOST, port=port, control=control)
 
 
 # --- MariaDB / MySQL --------------------------------------------------------------------
 
 
-@dataclass
-class MySQLService:
-    host: str
-    port: int
+@dataclass(kw_only=True)
+class MySQLService(ServerService):
     user: str
     password: str
     database: str
-    control: ProcessService | None
-    container: object | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -260,41 +267,11 @@ class MySQLService:
             "MYSQL_PASSWORD": self.password, "MYSQL_DB": self.database,
         }
 
-    def stop(self) -> None:
-        if self.control:
-            self.control.stop()
-        else:
-            self.container.get_wrapped_container().stop(timeout=5)  # type: ignore[union-attr]
-
-    def start(self) -> None:
-        if self.control:
-            self.control.start()
-        else:
-            self.container.get_wrapped_container().start()  # type: ignore[union-attr]
-            wait_for(lambda: port_open(self.port, self.host), 60, "mysql container")
-
-    def pause(self) -> None:
-        if self.control:
-            self.control.pause()
-        else:
-            self.container.get_wrapped_container().pause()  # type: ignore[union-attr]
-
-    def resume(self) -> None:
-        if self.control:
-            self.control.resume()
-        else:
-            self.container.get_wrapped_container().unpause()  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        if self.control:
-            self.control.stop()
-        elif self.container is not None:
-            self.container.stop()  # type: ignore[attr-defined]
-
 
 MYSQL_USER = "dbsbm"
 MYSQL_PASSWORD = "dbsbm-test-pw"  # noqa: S105 - a throwaway test server's password
 MYSQL_DATABASE = "dbsbm_test"
+_MYSQL_ACCOUNT = {"user": MYSQL_USER, "password": MYSQL_PASSWORD, "database": MYSQL_DATABASE}
 
 
 def start_mysql(workdir: Path) -> MySQLService:
@@ -306,8 +283,8 @@ def start_mysql(workdir: Path) -> MySQLService:
             "mysql:8.0", username=MYSQL_USER, password=MYSQL_PASSWORD, dbname=MYSQL_DATABASE,
         ).with_bind_ports(3306, port)
         container.start()
-        return MySQLService(LOCALHOST, port, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE,
-                            None, container)
+        return MySQLService(host=LOCALHOST, port=port, control=None, container=container,
+                            start_timeout=60, **_MYSQL_ACCOUNT)
     mariadbd = require_binary("mariadbd", "mariadb-server")
     install_db = require_binary("mariadb-install-db", "mariadb-server")
     datadir = workdir / "data"
@@ -337,7 +314,7 @@ def start_mysql(workdir: Path) -> MySQLService:
     control = ProcessService("mariadb", argv, port, lambda: port_open(port), workdir,
                              start_timeout=60)
     control.start()
-    return MySQLService(LOCALHOST, port, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE, control)
+    return MySQLService(host=LOCALHOST, port=port, control=control, **_MYSQL_ACCOUNT)
 
 
 # --- Prometheus ---------------------------------------------------------------------------
