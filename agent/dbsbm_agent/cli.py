@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line instead of argparse's usage block."""
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+SERVICE_NAME = "dbsbm-agent"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dbsbm_instrumentation.bootstrap import configure_telemetry
     from dbsbm_instrumentation.logs import configure_logging
 
-    configure_logging(service_name="dbsbm-agent")
-
-    telemetry = configure_telemetry(service_name="dbsbm-agent", logs=True,
-                                    system_metrics=False)
+    # OTEL_SERVICE_NAME names this agent when set (one per bot); "dbsbm-agent" otherwise.
+    service_name = os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME
+    configure_logging(service_name=service_name)
+    telemetry = configure_telemetry(service_name=service_name, logs=True, system_metrics=False)
     try:
         asyncio.run(serve(config, host, port))
     except OSError as exc:

@@ -13,8 +13,13 @@ import pymysql
 import pytest
 import wrapt
 from dbsbm_instrumentation import semconv, thresholds
-from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
-from dbsbm_instrumentation.aiomysql.util import DURATION_BUCKETS, connection_attributes, sanitize
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor, util
+from dbsbm_instrumentation.aiomysql.util import (
+    DURATION_BUCKETS,
+    connection_attributes,
+    sanitize,
+    statement,
+)
 from opentelemetry.instrumentation.pymysql import PyMySQLInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
@@ -58,6 +63,29 @@ class TestSanitize(TestBase):
         self.assertNotIn(SERVER_PORT, connection_attributes(conn))
         conn.port = 3307
         self.assertEqual(connection_attributes(conn)[SERVER_PORT], 3307)
+
+    def test_statement_follows_the_database(self) -> None:
+        """A cached statement is per database: after select_db the namespace changes."""
+        conn = SimpleNamespace(host="db", port=3306, db="dbsbm")
+        first = statement("SELECT 1", conn)
+        self.assertIs(statement("SELECT 1", conn), first)
+        conn.db = "other"
+        stmt = statement("SELECT 1", conn)
+        self.assertEqual(stmt.span_name, "SELECT other")
+        self.assertEqual(stmt.metric_attributes[DB_NAMESPACE], "other")
+        self.assertEqual(stmt.span_attributes[DB_QUERY_TEXT], "SELECT ?")
+        self.assertNotIn(DB_QUERY_TEXT, stmt.metric_attributes)
+
+    def test_statement_cache_bounded(self) -> None:
+        """Inlined values make a new query per call; the cache stays bounded."""
+        conn = SimpleNamespace(host="db", port=3306, db="dbsbm")
+        for i in range(util._CACHE_SIZE + 50):
+            self.assertEqual(statement(f"SELECT {i}", conn).span_attributes[DB_QUERY_TEXT],
+                             "SELECT ?")
+        self.assertLessEqual(len(util._statements), util._CACHE_SIZE)
+        statement("SELECT 'x'" + " " * util._MAX_CACHED_QUERY, conn)
+        self.assertNotIn(("SELECT 'x'" + " " * util._MAX_CACHED_QUERY, "db", 3306, "dbsbm"),
+                         util._statements)
 
     def test_target_is_a_bucket_boundary(self) -> None:
         """The 100 ms query target is a histogram boundary, so SLO maths is exact there."""
