@@ -47,16 +47,15 @@ from collections.abc import Collection
 from typing import Any
 
 import aiohttp
-import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import get_meter
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.semconv.schemas import Schemas
 
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation._hooks import run_hook
+from dbsbm_instrumentation._hooks import run_hook, unwrap_targets, wrap_targets
 from dbsbm_instrumentation.aiohttp_client.custom_types import RateLimitHook
 from dbsbm_instrumentation.aiohttp_client.package import _instruments
 from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds
@@ -97,13 +96,10 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             description=semconv.API_RETRY_AFTER.description,
             explicit_bucket_boundaries_advisory=RETRY_AFTER_BUCKETS,
         )
-        for module, name in _TARGETS:
-            wrapt.wrap_function_wrapper(module, name, self._count_rate_limit)
+        wrap_targets(_TARGETS, {name: self._count_rate_limit for _, name in _TARGETS})
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, name in _TARGETS:
-            cls, method = name.split(".")
-            unwrap(f"{module}.{cls}", method)
+        unwrap_targets(_TARGETS)
 
     async def _count_rate_limit(
         self, wrapped: Any, instance: Any, args: Any, kwargs: Any

@@ -85,10 +85,9 @@ from typing import Any
 
 import aiomysql.cursors
 import aiomysql.pool
-import wrapt
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
     DB_CLIENT_CONNECTION_POOL_NAME,
@@ -104,7 +103,7 @@ from opentelemetry.semconv.schemas import Schemas
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation._hooks import run_hook
+from dbsbm_instrumentation._hooks import run_hook, unwrap_targets, wrap_targets
 from dbsbm_instrumentation.aiomysql.custom_types import RequestHook, ResponseHook
 from dbsbm_instrumentation.aiomysql.package import _instruments
 from dbsbm_instrumentation.aiomysql.util import (
@@ -184,13 +183,10 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             "Cursor.executemany": self._traced_executemany,
             "Pool.__init__": self._register_pool,
         }
-        for module, name in _TARGETS:
-            wrapt.wrap_function_wrapper(module, name, wrappers[name])
+        wrap_targets(_TARGETS, wrappers)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, name in _TARGETS:
-            cls, method = name.split(".")
-            unwrap(f"{module}.{cls}", method)
+        unwrap_targets(_TARGETS)
         # Gauges cannot be removed from a meter; with no pools they report nothing.
         self._pools.clear()
 

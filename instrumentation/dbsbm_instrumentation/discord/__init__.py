@@ -71,17 +71,16 @@ import discord.app_commands.tree
 import discord.client
 import discord.ext.commands.bot
 import discord.ext.commands.core
-import wrapt
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.schemas import Schemas
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation._hooks import run_hook
+from dbsbm_instrumentation._hooks import run_hook, unwrap_targets, wrap_targets
 from dbsbm_instrumentation.discord.custom_types import RequestHook
 from dbsbm_instrumentation.discord.package import _instruments
 from dbsbm_instrumentation.discord.util import (
@@ -193,13 +192,10 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             "Client._run_event": self._traced_event,
             "Client.__init__": self._register_client,
         }
-        for module, name in _TARGETS:
-            wrapt.wrap_function_wrapper(module, name, wrappers[name])
+        wrap_targets(_TARGETS, wrappers)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, name in _TARGETS:
-            cls, method = name.split(".")
-            unwrap(f"{module}.{cls}", method)
+        unwrap_targets(_TARGETS)
         # Gauges cannot be removed from a meter; with no clients they report nothing.
         self._clients.clear()
 
