@@ -89,7 +89,8 @@ class TrafficGenerator:
         guild_id = self.rng.choice(GUILD_IDS)
         payload: Any = {
             "id": str(self._snowflake()), "application_id": str(APPLICATION_ID), "type": 2,
-            "token": "offline-demo", "version": 1,  # dbsbm-audit: ignore[DBSBM-CRED-001] not a secret "guild_id": str(guild_id),
+            "version": 1, "guild_id": str(guild_id),
+            "token": "offline-demo",  # dbsbm-audit: ignore[DBSBM-CRED-001] not a secret
             "channel_id": str(CHANNEL_ID),
             "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(guild_id),
                         "name": "betting", "position": 0},
