@@ -8,6 +8,7 @@ rules are checked on the parsed YAML with ``.env`` as Compose would read it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema
