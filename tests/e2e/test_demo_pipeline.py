@@ -35,6 +35,7 @@ COLLECTOR_CONFIG = services.REPO / "deploy/otel-collector/otelcol-config.yml"
 SINK_CONFIG = services.REPO / "tests/deploy/otelcol-sink.yml"
 DEMO_SECONDS = 25
 E2E_DATABASE = "dbsbm_demo_e2e"
+FAULTS = {"api_429_rate": 0.2, "db_error_rate": 0.05}
 
 
 class Pipeline:
@@ -46,9 +47,13 @@ class Pipeline:
         self.sink_dir = sink_dir
         self.bot_output = bot_output
 
-    def series(self, name: str, timeout: float = 45.0) -> list[dict[str, Any]]:
-        """Series of ``name`` from the demo bot, waiting for the pipeline to deliver them."""
-        query = f'{name}{{job="{SERVICE}"}}'
+    def series(self, name: str, timeout: float = 45.0,
+               selector: bool = True) -> list[dict[str, Any]]:
+        """Series of ``name`` from the demo bot, waiting for the pipeline to deliver them.
+
+        With ``selector=False``, ``name`` is a whole series selector of its own.
+        """
+        query = f'{name}{{job="{SERVICE}"}}' if selector else name
         deadline = time.monotonic() + timeout
         while True:
             result = self.prometheus.query(query)
@@ -168,6 +173,8 @@ def _run_demo_bot(collector: services.CollectorService, redis: services.RedisSer
         "DBSBM_ENV": "production",
         "DEMO_CONTROL_PORT": str(services.free_port()),
         "PYTHONUNBUFFERED": "1",
+        # A few injected faults, so failures are seen as such after the collector too.
+        "DEMO_FAULTS": json.dumps(FAULTS),
     }
     log_path = workdir / "demo-bot.log"
     with open(log_path, "wb") as log:
@@ -201,6 +208,23 @@ def test_command_metrics_carry_command_names(pipeline: Pipeline) -> None:
     names = {s["metric"].get(label) for s in
              pipeline.series(semconv.DISCORD_COMMAND_DURATION.prometheus + "_count")}
     assert {"bet", "odds", "schedule", "stats"} <= names, names
+
+
+def test_rate_limits_and_failed_queries_show_up_in_prometheus(pipeline: Pipeline) -> None:
+    """Injected 429s count as rate-limit events per server; failed queries carry error.type."""
+    address = semconv.label("server.address")
+    limited = pipeline.series(semconv.API_RATE_LIMITED.prometheus)
+    assert limited and all(s["metric"].get(address) for s in limited), limited
+    status = semconv.label("http.response.status_code")
+    answered_429 = pipeline.series(
+        f'{semconv.HTTP_CLIENT_DURATION.prometheus}_count{{job="{SERVICE}", {status}="429"}}',
+        selector=False)
+    assert answered_429, "no HTTP 429 answers in http_client_request_duration_seconds"
+    failed = pipeline.series(
+        f'{semconv.DB_OPERATION_DURATION.prometheus}_count'
+        f'{{job="{SERVICE}", {semconv.label("error.type")}!=""}}',
+        selector=False)
+    assert failed, "no failed query (error_type label) in db_client_operation_duration_seconds"
 
 
 def test_traces_and_logs_reach_the_sink(pipeline: Pipeline) -> None:
