@@ -96,7 +96,7 @@ def test_generated_files_are_current() -> None:
     """`generate.py --check` passes: nobody changed a threshold without regenerating."""
     result = subprocess.run(
         [sys.executable, "deploy/mixin/generate.py", "--check"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -251,7 +251,7 @@ def test_prometheus_loads_the_rules_and_runs_every_query(
     config.write_text(yaml.safe_dump({"rule_files": [rules]}))
     prometheus = prometheus_factory(config)
     rules_api = f"{prometheus.url}/api/v1/rules"
-    with urllib.request.urlopen(rules_api, timeout=10) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(rules_api, timeout=10) as response:
         groups = json.load(response)["data"]["groups"]
     assert sum(len(g["rules"]) for g in groups) == len(prometheus_rules())
     queries = {t["expr"] for t in dashboard_targets()}
