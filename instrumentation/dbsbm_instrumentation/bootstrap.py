@@ -550,6 +550,54 @@ _OTLP_CLASSES = {
 }
 
 
+# A credential provider returns a ``requests.Session``: only the requests transport can
+# use it.
+_CREDENTIAL_PROVIDER_VARIABLES = (
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_METRICS_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER",
+)
+
+
+def _urllib3_transport(signal: Signal) -> Any | None:
+    """The OTLP/HTTP exporters' upstream urllib3 transport, or None for their default.
+
+    Why: the default ``requests`` transport loads requests and charset_normalizer (which
+    imports ~100 codecs at import time): 4.3 MB of RSS in ``dbsbm-agent``
+    (benchmarks/bench_agent.py), for nothing urllib3 (which requests sends through
+    anyway) does not do here. The transport is upstream's
+    (``opentelemetry-exporter-http-transport``); only its choice is ours, through the
+    exporters' ``_transport`` argument. Certificates are resolved as the exporters and
+    requests do (``OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE``, else ``REQUESTS_CA_BUNDLE``
+    or ``CURL_CA_BUNDLE``, else certifi's bundle). When a credential provider or a proxy
+    variable is set, which only requests honours, the default transport is kept, so
+    behaviour never changes with the memory saving.
+    """
+    import urllib.request
+
+    if any(os.environ.get(name) for name in _CREDENTIAL_PROVIDER_VARIABLES) or \
+            urllib.request.getproxies_environment():
+        return None
+    try:
+        import certifi
+        from opentelemetry.exporter.http.transport._urllib3 import Urllib3HTTPTransport
+    except ImportError:
+        return None
+
+    def setting(suffix: str) -> str | None:
+        return (os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}")
+                or os.environ.get(f"OTEL_EXPORTER_OTLP_{suffix}"))
+
+    verify = (setting("CERTIFICATE") or os.environ.get("REQUESTS_CA_BUNDLE")
+              or os.environ.get("CURL_CA_BUNDLE") or certifi.where())
+    if os.path.isdir(verify):  # requests takes a CA directory; this transport cannot
+        return None
+    key, certificate = setting("CLIENT_KEY"), setting("CLIENT_CERTIFICATE")
+    return Urllib3HTTPTransport(
+        verify=verify, cert=(certificate, key) if certificate and key else certificate)
+
+
 def _otlp_exporter(settings: SignalSettings) -> Any:
     kwargs: dict[str, Any] = {
         "endpoint": settings.endpoint,
@@ -561,7 +609,15 @@ def _otlp_exporter(settings: SignalSettings) -> Any:
         kwargs["insecure"] = settings.endpoint.startswith("http://")
     module_name, class_name = _OTLP_CLASSES[settings.signal]
     module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}")
-    return getattr(module, class_name)(**kwargs)
+    exporter_class = getattr(module, class_name)
+    if transport == "http":
+        http_transport = _urllib3_transport(settings.signal)
+        if http_transport is not None:
+            try:
+                return exporter_class(**kwargs, _transport=http_transport)
+            except TypeError:  # an exporter without ``_transport``: its default transport
+                _logger.debug("OTLP exporter has no _transport argument", exc_info=True)
+    return exporter_class(**kwargs)
 
 
 def _console_exporter(signal: Signal) -> Any:

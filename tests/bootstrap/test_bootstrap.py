@@ -214,3 +214,34 @@ def test_resource_takes_environment_from_dbsbm_env(monkeypatch: pytest.MonkeyPat
     assert resource.attributes["deployment.environment.name"] == "canary"
     assert resource.attributes["service.name"] == "bot"
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", str(resource.attributes["telemetry.distro.version"]))
+
+
+def _http_transport(signal: str) -> object:
+    exporter = bootstrap._otlp_exporter(bootstrap.read_settings().signals[signal])
+    try:
+        return exporter._client._transport
+    finally:
+        exporter.shutdown()
+
+
+def test_http_exporters_use_the_urllib3_transport(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """urllib3, not requests (+ charset_normalizer): 4.3 MB less RSS; CAs as requests."""
+    for name in [n for n in os.environ
+                 if n.startswith(("OTEL_", "DBSBM_")) or n.lower().endswith("_proxy")
+                 or n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]:
+        monkeypatch.delenv(name)
+    import certifi
+
+    transport = _http_transport("traces")
+    assert type(transport).__name__ == "Urllib3HTTPTransport"
+    assert transport._pool.connection_pool_kw["ca_certs"] == certifi.where()
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert _http_transport("logs")._pool.connection_pool_kw["ca_certs"] == str(bundle)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "/etc/otlp-ca.pem")
+    assert _http_transport("metrics")._pool.connection_pool_kw["ca_certs"] == "/etc/otlp-ca.pem"
+    # Only requests honours proxies and credential providers: keep it then.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    assert type(_http_transport("traces")).__name__ == "RequestsHTTPTransport"
