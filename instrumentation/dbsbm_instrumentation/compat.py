@@ -51,6 +51,7 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.trace import Status, StatusCode, TracerProvider
 
 from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.errors import classify
 from dbsbm_instrumentation.version import __version__
 
 __all__ = [
@@ -207,12 +208,12 @@ class MonitoringCompat:
 
     def _operation_failed(self, name: str, span: trace.Span, exc: Exception,
                           start: float) -> None:
-        error_type = type(exc).__qualname__
+        info = classify(exc)
         if span.is_recording():
-            span.set_attribute(ERROR_TYPE, error_type)
-            span.set_status(Status(StatusCode.ERROR, error_type))
+            span.set_attributes({ERROR_TYPE: info.type, semconv.ERROR_CODE: info.code})
+            span.set_status(Status(StatusCode.ERROR, info.type))
         self._operations.record(default_timer() - start,
-                                {semconv.OPERATION_NAME: name, ERROR_TYPE: error_type})
+                                {semconv.OPERATION_NAME: name, ERROR_TYPE: info.type})
 
 
 @functools.cache

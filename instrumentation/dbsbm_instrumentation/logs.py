@@ -43,11 +43,14 @@ from typing import Any, Literal
 from opentelemetry import trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
 
+from dbsbm_instrumentation.errors import classify
 from dbsbm_instrumentation.redaction import redact
+from dbsbm_instrumentation.semconv import ERROR_CODE
 
 try:  # orjson is optional: a faster serializer when the bot has it installed.
     import orjson
@@ -329,7 +332,27 @@ def redact_record(record: logging.LogRecord) -> None:
                 attributes[key] = redacted
 
 
+def stamp_error(record: logging.LogRecord) -> None:
+    """Give a record logged with an exception its ``error.type`` and ``dbsbm.error.code``.
+
+    Why: :func:`~dbsbm_instrumentation.errors.report_error` sets them explicitly, but most
+    bot code just calls ``logger.exception(...)``; stamped here, the JSON line and the
+    OTLP record both carry the taxonomy's code, so logs can be searched by it. Extras
+    the caller passed win.
+    """
+    exc_info = record.exc_info
+    exc = exc_info[1] if isinstance(exc_info, tuple) else None
+    attributes = record.__dict__
+    if exc is None or (ERROR_CODE in attributes and ERROR_TYPE in attributes):
+        return
+    info = classify(exc)
+    attributes.setdefault(ERROR_TYPE, info.type)
+    attributes.setdefault(ERROR_CODE, info.code)
+
+
 def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    if record.exc_info:
+        stamp_error(record)
     if _redacting:
         redact_record(record)
     _original_call_handlers(self, record)

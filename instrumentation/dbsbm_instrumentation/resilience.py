@@ -62,7 +62,6 @@ from dbsbm_instrumentation.errors import (
     RateLimitException,
     ServiceException,
     classify,
-    error_type,
 )
 from dbsbm_instrumentation.version import __version__
 
@@ -526,12 +525,13 @@ class Retrying:
         wait = self.policy.delay(retry_number, exc)
         if wait is None:
             return None
-        kind = error_type(exc)
+        info = classify(exc)
+        kind = info.type
         self._telemetry.retries.add(1, {semconv.RETRY_OPERATION: name, ERROR_TYPE: kind})
         _log.warning(
             "retrying %s in %.2f s after %s (attempt %d of %d)", name, wait, kind,
             retry_number + 1, attempts,
-            extra={semconv.RETRY_OPERATION: name, ERROR_TYPE: kind,
+            extra={semconv.RETRY_OPERATION: name, ERROR_TYPE: kind, semconv.ERROR_CODE: info.code,
                    "dbsbm.retry.attempt": retry_number + 1, "dbsbm.retry.wait": wait},
         )
         return 0.0 if testing else wait

@@ -167,10 +167,10 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
             await self.query("SELEC broken")
         (span,) = self.get_finished_spans()
         self.assertIs(span.status.status_code, StatusCode.ERROR)
-        self.assertEqual(span.attributes[ERROR_TYPE], "ProgrammingError")
+        self.assertEqual(span.attributes[ERROR_TYPE], "pymysql.err.ProgrammingError")
         self.assertEqual(span.attributes[DB_RESPONSE_STATUS_CODE], "1064")
         (point,) = points(self, semconv.DB_OPERATION_DURATION.name)
-        self.assertEqual(point.attributes[ERROR_TYPE], "ProgrammingError")
+        self.assertEqual(point.attributes[ERROR_TYPE], "pymysql.err.ProgrammingError")
 
     async def test_executemany_is_one_span(self) -> None:
         """executemany is one operation, not one span per statement aiomysql sends."""

@@ -31,6 +31,7 @@ from dbsbm_instrumentation.discord.util import (
     EXCLUDED_EVENTS_ENV,
     excluded_events,
 )
+from dbsbm_instrumentation.errors import DatabaseException
 from discord import app_commands
 from discord.ext import commands
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
@@ -60,6 +61,10 @@ class Betting(commands.Cog):
     @commands.command()
     async def broken(self, ctx: commands.Context[commands.Bot]) -> None:
         raise LookupError("no such game")
+
+    @commands.command()
+    async def settle(self, ctx: commands.Context[commands.Bot]) -> None:
+        raise DatabaseException("bets table locked", details={"table": "bets"})
 
     @app_commands.command(description="Odds for a league")
     async def odds(self, interaction: discord.Interaction, league: str) -> None:
@@ -140,6 +145,16 @@ class TestCommands(DiscordTestCase):
         self.assertEqual(dict(error.attributes),
                          {NAME: "broken", TYPE: "prefix", ERROR_TYPE: "LookupError"})
         self.assertEqual(error.value, 1)
+
+    async def test_taxonomy_error_puts_its_code_on_the_span(self) -> None:
+        """A DBSBM exception's error_code is on its command span beside error.type."""
+        await dispatch_message(self.bot, "!settle")
+        (command,) = self.spans("prefix settle")
+        self.assertIs(command.status.status_code, StatusCode.ERROR)
+        self.assertSpanHasAttributes(command, {
+            ERROR_TYPE: "dbsbm_instrumentation.errors.DatabaseException",
+            semconv.ERROR_CODE: "DATABASE_ERROR",
+        })
 
     async def test_unknown_prefix_command_gets_no_span(self) -> None:
         """'Command not found' has no name but user input, so it gets no command span."""

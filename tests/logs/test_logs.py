@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from dbsbm_instrumentation import logs
+from dbsbm_instrumentation.errors import RateLimitException
 from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
+from dbsbm_instrumentation.semconv import ERROR_CODE
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
@@ -221,6 +223,31 @@ def test_otlp_bridge_skips_opentelemetry_own_records() -> None:
     logging.getLogger("opentelemetry.exporter.otlp").warning("retrying")
     logging.getLogger("bot").warning("kept")
     assert [r.log_record.body for r in exporter.get_finished_logs()] == ["kept"]
+
+
+def test_logged_exception_carries_its_error_type_and_code() -> None:
+    """logger.exception() of a taxonomy error: the JSON line and the OTLP record get its
+    error.type and dbsbm.error.code; an unknown exception is UNKNOWN_ERROR; extras win."""
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logs.install_otlp_bridge(provider)
+    logger, stream = _capture(logs.JsonFormatter())
+    for exc, extra in ((RateLimitException("odds API", retry_after=3), {}),
+                       (KeyError("game"), {}),
+                       (ValueError("x"), {ERROR_CODE: "MINE"})):
+        try:
+            raise exc
+        except Exception:
+            logger.exception("failed", extra=extra)
+    lines = _json_lines(stream)
+    assert [(line["error.type"], line[ERROR_CODE]) for line in lines[:2]] == [
+        ("dbsbm_instrumentation.errors.RateLimitException", "RATE_LIMITED"),
+        ("KeyError", "UNKNOWN_ERROR"),
+    ]
+    assert (lines[2]["error.type"], lines[2][ERROR_CODE]) == ("ValueError", "MINE")
+    exported = [r.log_record.attributes for r in exporter.get_finished_logs()]
+    assert exported[0][ERROR_CODE] == "RATE_LIMITED"
 
 
 def _plain_capture() -> tuple[logging.Logger, io.StringIO, list[logging.LogRecord]]:

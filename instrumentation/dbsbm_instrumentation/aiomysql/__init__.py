@@ -112,6 +112,7 @@ from dbsbm_instrumentation.aiomysql.util import (
     pool_name,
     statement,
 )
+from dbsbm_instrumentation.errors import error_type as qualified_error_type
 from dbsbm_instrumentation.version import __version__
 
 __all__ = ["AiomysqlInstrumentor"]
@@ -245,7 +246,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 run_hook(self._response_hook, span, instance, result)
             return result
         except Exception as exc:
-            error_type = type(exc).__qualname__
+            error_type = qualified_error_type(exc)
             attributes = {**attributes, ERROR_TYPE: error_type}
             if span.is_recording():
                 span.set_attribute(ERROR_TYPE, error_type)

@@ -92,6 +92,7 @@ from dbsbm_instrumentation.discord.util import (
     excluded_events,
     snowflake_age,
 )
+from dbsbm_instrumentation.errors import classify
 from dbsbm_instrumentation.version import __version__
 
 __all__ = ["DiscordInstrumentor"]
@@ -120,10 +121,11 @@ class _Invocation:
 
     def fail(self, exc: BaseException) -> None:
         original = getattr(exc, "original", None)  # CommandInvokeError wraps the real one
-        self.error_type = type(original if isinstance(original, BaseException) else exc).__qualname__
+        info = classify(original if isinstance(original, BaseException) else exc)
+        self.error_type = info.type
         if self.span.is_recording():
-            self.span.set_attribute(ERROR_TYPE, self.error_type)
-            self.span.set_status(Status(StatusCode.ERROR, self.error_type))
+            self.span.set_attributes({ERROR_TYPE: info.type, semconv.ERROR_CODE: info.code})
+            self.span.set_status(Status(StatusCode.ERROR, info.type))
 
 
 _current: ContextVar[_Invocation | None] = ContextVar("dbsbm_discord_invocation", default=None)
