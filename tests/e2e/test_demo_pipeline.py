@@ -250,6 +250,46 @@ def test_log_inside_a_command_carries_its_trace_id(pipeline: Pipeline) -> None:
     assert any(any("bet" in name for name in names) for names in matched), matched
 
 
+SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 2, 3  # OTLP JSON writes enums as integers
+
+
+def attribute_values(span: dict[str, Any]) -> dict[str, Any]:
+    """``{key: value}`` of an OTLP JSON span's attributes (ints arrive as strings)."""
+    return {a["key"]: next(iter(a.get("value", {}).values()), None)
+            for a in span.get("attributes", [])}
+
+
+def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
+        pipeline: Pipeline) -> None:
+    """/bet is one trace: a root SERVER span whose direct CLIENT children are its MySQL,
+    Redis and sports-API calls, each with the attributes dashboards group by."""
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for resource, span in spans(pipeline.records("traces")):
+        if service_name(resource) == SERVICE:
+            by_trace.setdefault(span["traceId"], []).append(span)
+    bets = [trace for trace in by_trace.values() if any(s["name"] == "slash bet" for s in trace)]
+    assert bets, "no 'slash bet' span reached the sink"
+    seen: dict[str, dict[str, Any]] = {}
+    for trace in bets:
+        (root,) = [s for s in trace if s["name"] == "slash bet"]
+        assert root["kind"] == SPAN_KIND_SERVER and not root.get("parentSpanId"), root
+        for child in trace:
+            attributes = attribute_values(child)
+            if child.get("parentSpanId") != root["spanId"] or child["kind"] != SPAN_KIND_CLIENT:
+                continue
+            system = attributes.get("db.system.name") or (
+                "http" if "http.request.method" in attributes else None)
+            if system:
+                seen.setdefault(system, attributes)
+    assert {"mysql", "redis", "http"} <= seen.keys(), sorted(seen)
+    assert seen["mysql"]["db.namespace"] == E2E_DATABASE
+    assert seen["mysql"]["server.address"] == "127.0.0.1"
+    assert seen["mysql"]["db.query.text"], seen["mysql"]
+    assert seen["redis"]["server.address"] == "127.0.0.1"
+    assert seen["http"]["server.address"] == "127.0.0.1"
+    assert seen["http"]["http.response.status_code"] in ("200", "429"), seen["http"]
+
+
 def test_planted_secret_is_redacted_everywhere(pipeline: Pipeline) -> None:
     """The demo's planted test secret reaches no sink file and no Prometheus label value."""
     logs = pipeline.text("logs")

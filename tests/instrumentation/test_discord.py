@@ -216,6 +216,20 @@ class TestCommands(DiscordTestCase):
         (shard,) = points(self, semconv.DISCORD_SHARD_CONNECTED.name)
         self.assertEqual((shard.value, dict(shard.attributes)), (0, {semconv.DISCORD_SHARD_ID: "0"}))
 
+    async def test_connected_client_reports_gateway_latency(self) -> None:
+        """An open gateway: its heartbeat latency and shard state are reported per shard.
+
+        Discord's gateway cannot run here; the websocket is stood in for by an object with
+        the two attributes discord.py's ``Client.latency`` and our probe read.
+        """
+        gateway = mock.Mock(open=True, latency=0.123)
+        with mock.patch.object(self.bot, "ws", gateway):
+            (latency,) = points(self, semconv.DISCORD_GATEWAY_LATENCY.name)
+            (shard,) = points(self, semconv.DISCORD_SHARD_CONNECTED.name)
+        self.assertEqual((latency.value, dict(latency.attributes)),
+                         (0.123, {semconv.DISCORD_SHARD_ID: "0"}))
+        self.assertEqual(shard.value, 1)
+
     async def test_clients_held_weakly(self) -> None:
         """A dropped client is forgotten: the registry does not keep it alive."""
         client = discord.Client(intents=discord.Intents.none())
