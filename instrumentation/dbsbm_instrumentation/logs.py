@@ -30,16 +30,17 @@ picks the mode, ``DBSBM_LOG_FORMAT`` or the ``mode`` argument override it.
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from opentelemetry import trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -51,11 +52,6 @@ from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
 from dbsbm_instrumentation.errors import classify
 from dbsbm_instrumentation.redaction import redact
 from dbsbm_instrumentation.semconv import ERROR_CODE
-
-try:  # orjson is optional: a faster serializer when the bot has it installed.
-    import orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None  # type: ignore[assignment]
 
 Mode = Literal["json", "text"]
 ENVIRONMENTS = ("production", "development")
@@ -152,6 +148,9 @@ def _trace_ids(record: logging.LogRecord) -> tuple[str, str]:
 _TEXT_TRACE = "dbsbm_trace"  # set by TextFormatter for its format string
 _SKIP = frozenset(RESERVED_ATTRS) | {"taskName", "message", "asctime", _TEXT_TRACE, *TRACE_FIELDS}
 _json_default = JsonEncoder().default  # python-json-logger's handling of odd types
+_stdlib_encode = json.JSONEncoder(
+    default=_json_default, ensure_ascii=False, separators=(",", ":")
+).encode
 _SCALARS = (int, float, bool)
 
 
@@ -178,19 +177,17 @@ class JsonFormatter(_PjlJsonFormatter):
     def __init__(self, *, service_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service_name = service_name
-        if orjson is not None:
-            self._dumps: Callable[[dict[str, Any]], str] = self._orjson_dumps
-        else:
-            import json
-
-            encoder = json.JSONEncoder(
-                default=_json_default, ensure_ascii=False, separators=(",", ":")
-            )
-            self._dumps = encoder.encode
 
     @staticmethod
-    def _orjson_dumps(data: dict[str, Any]) -> str:
-        return orjson.dumps(data, default=_json_default).decode()
+    def _dumps(data: dict[str, Any]) -> str:
+        try:
+            return orjson.dumps(data, default=_json_default).decode()
+        except orjson.JSONEncodeError:  # rare extras: non-str dict keys, ints over 64 bits
+            pass
+        try:
+            return orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:
+            return _stdlib_encode(data)
 
     def format(self, record: logging.LogRecord) -> str:
         attributes = record.__dict__  # one dict, read directly: this is the hot path

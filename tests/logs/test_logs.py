@@ -98,6 +98,16 @@ def test_json_line_carries_the_exception_and_odd_extras() -> None:
     assert line["when"] == "/x"
 
 
+def test_json_line_survives_extras_orjson_refuses() -> None:
+    """Int dict keys, a NaN and an int over 64 bits still give one parseable line."""
+    logger, stream = _capture(logs.JsonFormatter())
+    logger.info("odd", extra={"by_league": {39: 2}, "ratio": float("nan")})
+    logger.info("big", extra={"snowflake_sum": 2**70})
+    first, second = _json_lines(stream)
+    assert first["by_league"] == {"39": 2} and first["ratio"] is None
+    assert second["snowflake_sum"] == 2**70
+
+
 def test_text_formatter_is_readable_with_trace_ids() -> None:
     """Development lines are plain text with the trace and span ids in brackets."""
     logger, stream = _capture(logs.TextFormatter())
