@@ -14,9 +14,11 @@ of ``repr`` so a logged config never shows them.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,9 @@ _LATENCY_WARN_DEFAULT = {
     "http": thresholds.API_LATENCY_P95_MAX_SECONDS,
 }
 _HTTP_METHODS = {"GET", "HEAD", "POST"}
+# Probe names become the ``component`` of /health's ``component:measurement`` keys and
+# a metric attribute, so a ':' (or a space) in one would make those keys ambiguous.
+_PROBE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class ConfigError(Exception):
@@ -106,14 +111,41 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config error: {source}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config error: {source}: not UTF-8: byte "
+                          f"0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"config error: {source}: {where}invalid YAML: {problem}") from None
     return _Parser(source, os.environ if environ is None else environ).parse(document)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key repeated in one mapping.
+
+    PyYAML silently keeps the last of two equal keys, so a second ``interval:`` further
+    down a probe would quietly override the first. Merge keys (``<<: *base``) may still
+    be overridden: they are checked before PyYAML expands them.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader reports unhashable keys itself
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first_line[key]})",
+                    key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 class _Parser:
@@ -142,6 +174,10 @@ class _Parser:
                                       f"{_describe(raw_probes)}")
         if not raw_probes:
             raise self.fail("probes", "must name at least one probe")
+        for name in raw_probes:
+            if not _PROBE_NAME.fullmatch(str(name)):
+                raise self.fail("probes", f"probe name {str(name)!r} may only use letters, "
+                                          "digits, '_', '.' and '-'")
         probes = {str(name): self.probe(str(name), raw) for name, raw in raw_probes.items()}
         for probe in probes.values():
             for dependency in probe.depends_on:
@@ -215,7 +251,8 @@ class _Parser:
         password: str | None = None
         url = self.string(raw, "url", at, None)
         if url is not None:
-            host, port, db, username, password = self.redis_url(url, f"{at}.url")
+            host, port, db, username, password = _parse_redis_url(
+                url, lambda message: self.fail(f"{at}.url", message))
         host = self.string(raw, "host", at, host)
         port = self.port(raw, "port", at, port)
         db = self.integer(raw, "db", at, db, minimum=0)
@@ -229,18 +266,6 @@ class _Parser:
             "target": f"redis://{_host_port(host, port)}/{db}", "host": host, "port": port,
             "db": db, "user": username, "password": password, "key": key,
         }
-
-    def redis_url(self, url: str, key: str) -> tuple[str, int, int, str | None, str | None]:
-        parts = urlsplit(url)
-        if parts.scheme != "redis" or not parts.hostname:
-            raise self.fail(key, "must be a redis://HOST:PORT/DB URL")
-        path = parts.path.strip("/") or "0"
-        try:
-            port, db = parts.port or 6379, int(path)
-        except ValueError:
-            raise self.fail(key, "must be a redis://HOST:PORT/DB URL") from None
-        return (parts.hostname, port, db, unquote(parts.username) if parts.username else None,
-                unquote(parts.password) if parts.password else None)
 
     def http_settings(self, raw: Mapping[str, Any], at: str) -> dict[str, Any]:
         url = self.string(raw, "url", at, None)
@@ -303,9 +328,9 @@ class _Parser:
                 out["port"] = self.env_port("MYSQL_PORT")
         elif kind == "redis":
             if "REDIS_URL" in env:
-                parts = urlsplit(env["REDIS_URL"])
-                if parts.scheme != "redis" or not parts.hostname:
-                    raise self.env_fail("REDIS_URL", "must be a redis://HOST:PORT/DB URL")
+                # Checked here so a bad port or db is blamed on REDIS_URL, not on the file.
+                _parse_redis_url(env["REDIS_URL"],
+                                lambda message: self.env_fail("REDIS_URL", message))
                 out["url"] = env["REDIS_URL"]
             names = {"REDIS_HOST": "host", "REDIS_USERNAME": "username",
                      "REDIS_PASSWORD": "password"}
@@ -313,18 +338,20 @@ class _Parser:
             if "REDIS_PORT" in env:
                 out["port"] = self.env_port("REDIS_PORT")
             if "REDIS_DB" in env:
-                if not env["REDIS_DB"].isdigit():
+                db = _decimal(env["REDIS_DB"])
+                if db is None:
                     raise self.env_fail("REDIS_DB", f"must be a number, got {env['REDIS_DB']!r}")
-                out["db"] = int(env["REDIS_DB"])
+                out["db"] = db
         elif kind == "discord" and env.get("DISCORD_TOKEN"):
             out["token"] = env["DISCORD_TOKEN"]
         return out
 
     def env_port(self, name: str) -> int:
         value = self.environ[name]
-        if not value.isdigit() or not 1 <= int(value) <= 65535:
+        port = _decimal(value)
+        if port is None or not 1 <= port <= 65535:
             raise self.env_fail(name, f"must be a port number 1-65535, got {value!r}")
-        return int(value)
+        return port
 
     # --- value readers ------------------------------------------------------------------
 
@@ -333,7 +360,10 @@ class _Parser:
         value = raw.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        # The range also rejects .inf (an interval after which the probe would never run
+        # again), .nan (false in every comparison) and integers too large for float().
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not 0 < value <= sys.float_info.max):
             raise self.fail(f"{at}.{key}", f"must be a positive number, got {_describe(value)}")
         return float(value)
 
@@ -405,6 +435,27 @@ def parse_listen(value: Any, fail: Any) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
+def _parse_redis_url(url: str, fail: Callable[[str], Exception],
+                    ) -> tuple[str, int, int, str | None, str | None]:
+    """``redis://[USER:PASSWORD@]HOST[:PORT][/DB]`` as (host, port, db, user, password)."""
+    parts = urlsplit(url)
+    try:
+        port = 6379 if parts.port is None else parts.port
+    except ValueError:  # the port is not a number 0-65535
+        port = 0
+    db = _decimal(parts.path.strip("/") or "0")
+    if parts.scheme != "redis" or not parts.hostname or port == 0 or db is None:
+        raise fail("must be a redis://HOST:PORT/DB URL")
+    return (parts.hostname, port, db,
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None)
+
+
+def _decimal(text: str) -> int | None:
+    """ASCII digits as an int, else None: ``str.isdigit`` also accepts '²', which int() refuses."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _host_port(host: str, port: int | None) -> str:
     host = f"[{host}]" if ":" in host else host
     return f"{host}:{port}" if port else host
@@ -416,6 +467,8 @@ def _describe(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else "-.inf" if value < 0 else ".inf"
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):

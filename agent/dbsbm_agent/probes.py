@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -233,16 +235,26 @@ class HostReadings:
     disk: float
 
 
-def read_host(path: str) -> HostReadings:
-    """Memory, CPU since the previous call (never sleeps), disk use at ``path``.
+# psutil.cpu_percent(interval=None) measures from the previous call *in the same thread*
+# and reads a meaningless 0 % on a thread's first call.
+CPU_PRIME_SECONDS = 0.1
+_cpu_primed = threading.local()
 
-    The process's first CPU reading covers no time and reads 0 %.
+
+def read_host(path: str) -> HostReadings:
+    """Memory, CPU since this thread's previous call, disk use at ``path``.
+
+    A thread's first call samples the CPU for ``CPU_PRIME_SECONDS`` (blocking) instead
+    of returning psutil's unprimed 0 %; later calls never sleep.
     """
     import psutil
 
+    interval = None if getattr(_cpu_primed, "done", False) else CPU_PRIME_SECONDS
+    cpu = psutil.cpu_percent(interval=interval)
+    _cpu_primed.done = True
     return HostReadings(
         memory=psutil.virtual_memory().percent / 100,
-        cpu=psutil.cpu_percent(interval=None) / 100,
+        cpu=cpu / 100,
         disk=psutil.disk_usage(path).percent / 100,
     )
 
@@ -250,6 +262,10 @@ def read_host(path: str) -> HostReadings:
 # Tests inject readings here; production reads psutil.
 HostReader = Callable[[str], HostReadings]
 host_reader: HostReader = read_host
+
+# One thread for every host read, so each CPU reading covers the time since the previous
+# one (asyncio.to_thread may pick a different worker, with its own psutil baseline).
+_HOST_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbsbm-agent-host")
 
 _HOST_MEASUREMENTS = {"memory": "memoryUtilization", "cpu": "cpuUtilization",
                       "disk": "diskUtilization"}
@@ -259,7 +275,8 @@ async def probe_host(target: str, module: ProbeConfig, registry: Recorder,
                      logger: logging.Logger) -> ProbeResult:
     """Memory, CPU and disk against the warn/fail ratios (80 % / 90 % by default)."""
     try:
-        readings = await asyncio.to_thread(host_reader, target)
+        readings = await asyncio.get_running_loop().run_in_executor(
+            _HOST_THREAD, host_reader, target)
     except OSError as exc:
         return _failed(logger, module, f"cannot read host resources: {_error_text(exc)}", exc)
     worst = Status.PASS

@@ -43,6 +43,16 @@ BAD_CONFIGS = {
     "invalid-yaml-syntax.yaml":
         "line 4: invalid YAML: expected ',' or ']', but got '<stream end>'",
     "invalid-required-not-bool.yaml": "probes.redis.required: must be true or false, got 'yes'",
+    "invalid-not-utf8.yaml": "not UTF-8: byte 0xff at offset 0",
+    "invalid-interval-nan.yaml": "probes.redis.interval: must be a positive number, got .nan",
+    "invalid-timeout-inf.yaml": "probes.redis.timeout: must be a positive number, got .inf",
+    "invalid-ratio-nan.yaml":
+        "probes.host.warn_ratio: must be a ratio between 0 and 1, got .nan",
+    "invalid-duplicate-key.yaml":
+        "line 5: invalid YAML: duplicate key 'interval' (first on line 3)",
+    "invalid-duplicate-probe.yaml": "line 4: invalid YAML: duplicate key 'mysql' (first on line 2)",
+    "invalid-probe-name.yaml":
+        "probes: probe name 'cache:primary' may only use letters, digits, '_', '.' and '-'",
 }
 
 
@@ -158,6 +168,35 @@ def test_bad_environment_value_names_the_variable(
         make_config("probes: {mysql: {}}", {"MYSQL_PORT": "abc"})
     assert str(caught.value) == (
         "config error: environment: MYSQL_PORT: must be a port number 1-65535, got 'abc'")
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    # '²' passes str.isdigit() but not int()
+    ("MYSQL_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
+    ("REDIS_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
+    ("REDIS_DB", "\u00b2", "must be a number, got '\u00b2'"),
+    ("REDIS_URL", "redis://:pw@h:abc/0", "must be a redis://HOST:PORT/DB URL"),
+    ("REDIS_URL", "redis://h:70000/0", "must be a redis://HOST:PORT/DB URL"),
+    ("REDIS_URL", "redis://h/x", "must be a redis://HOST:PORT/DB URL"),
+    ("REDIS_URL", "redis://h/\u00b2", "must be a redis://HOST:PORT/DB URL"),
+])
+def test_bad_port_or_db_in_environment_names_the_variable(
+    variable: str, value: str, message: str, make_config: Callable[..., AgentConfig],
+) -> None:
+    """Ports and db numbers from the environment are checked, and blamed on the variable."""
+    with pytest.raises(ConfigError) as caught:
+        make_config("probes: {mysql: {}, redis: {}}", {variable: value})
+    assert str(caught.value) == f"config error: environment: {variable}: {message}"
+
+
+def test_merge_keys_may_still_be_overridden(make_config: Callable[..., AgentConfig]) -> None:
+    """Duplicate keys are errors, but a key set over a ``<<: *anchor`` merge is not one."""
+    config = make_config("""
+        probes:
+          redis: &fast {interval: 5, timeout: 1}
+          cache: {<<: *fast, kind: redis, interval: 2}
+    """)
+    assert (config.probes["cache"].interval, config.probes["cache"].timeout) == (2, 1)
 
 
 def test_http_target_hides_query_and_credentials(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -158,6 +159,31 @@ async def test_discord_token_accepted(http_serve: HttpServe,
     assert result.output.startswith("token accepted for dbsbm in ")
 
 
+async def test_discord_unreachable_fails(make_config: Callable[..., AgentConfig]) -> None:
+    """Discord's REST API not answering (a closed loopback port) fails with the cause."""
+    base = f"http://127.0.0.1:{free_port()}/api/v10"
+    config = make_config(f"probes: {{discord: {{base_url: '{base}'}}}}",
+                         {"DISCORD_TOKEN": "some.token"})
+    result, registry = await run(config, "discord")
+    assert result.status is Status.FAIL
+    assert result.output.startswith(f"Discord API at {base}: Cannot connect to host")
+    assert registry.observations == []
+
+
+async def test_discord_rate_limited_warns(http_serve: HttpServe,
+                                          make_config: Callable[..., AgentConfig]) -> None:
+    """A 429 means Discord answered but did not check the token: warn, still ok."""
+    base = await http_serve(discord_stand_in(
+        429, {"message": "You are being rate limited.", "retry_after": 1.5, "global": False}))
+    config = make_config(f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}",
+                         {"DISCORD_TOKEN": "good.token"})
+    result, registry = await run(config, "discord")
+    assert result.status is Status.WARN
+    assert result.ok
+    assert result.output == "rate limited (429): token not checked"
+    assert registry.observations[0].value == 429
+
+
 @pytest.mark.parametrize(("memory", "cpu", "disk", "status", "statuses"), [
     (0.50, 0.10, 0.20, Status.PASS, ["pass", "pass", "pass"]),
     (0.80, 0.10, 0.20, Status.WARN, ["warn", "pass", "pass"]),
@@ -182,8 +208,6 @@ async def test_host_reads_psutil_off_the_event_loop(
     make_config: Callable[..., AgentConfig],
 ) -> None:
     """The real reader returns ratios in 0..1 and runs in a worker thread."""
-    import threading
-
     threads: list[str] = []
     real = probes.read_host
 
@@ -199,3 +223,37 @@ async def test_host_reads_psutil_off_the_event_loop(
     assert threads and threads[0] != threading.main_thread().name
     assert all(0 <= o.value <= 1 for o in registry.observations)
     assert result.status in (Status.PASS, Status.WARN, Status.FAIL)
+
+
+def test_first_cpu_reading_in_a_thread_is_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """psutil's first non-blocking reading in a thread is an unprimed 0 %: sample instead."""
+    import psutil
+
+    intervals: list[float | None] = []
+    real = psutil.cpu_percent
+
+    def cpu_percent(interval: float | None = None) -> float:
+        intervals.append(interval)
+        return real(interval=interval)
+
+    monkeypatch.setattr(psutil, "cpu_percent", cpu_percent)
+    thread = threading.Thread(target=lambda: [probes.read_host("/") for _ in range(2)])
+    thread.start()
+    thread.join()
+    assert intervals == [probes.CPU_PRIME_SECONDS, None]
+
+
+async def test_host_reads_share_one_thread(monkeypatch: pytest.MonkeyPatch,
+                                           make_config: Callable[..., AgentConfig]) -> None:
+    """Every run reads in the same thread, where psutil keeps the previous CPU sample."""
+    threads: list[str] = []
+
+    def reader(path: str) -> HostReadings:
+        threads.append(threading.current_thread().name)
+        return HostReadings(0.1, 0.1, 0.1)
+
+    monkeypatch.setattr(probes, "host_reader", reader)
+    config = make_config("probes: {host: {}}")
+    for _ in range(3):
+        await run(config, "host")
+    assert len(set(threads)) == 1 and threads[0].startswith("dbsbm-agent-host")

@@ -177,3 +177,12 @@ def test_collector_runs_the_shipped_config(services: dict[str, dict[str, Any]]) 
         assert variable in collector["environment"], variable
     prometheus = services["prometheus"]["command"]
     assert "--web.enable-remote-write-receiver" in prometheus
+
+
+def test_agent_healthcheck_calls_livez(services: dict[str, dict[str, Any]]) -> None:
+    """The agent's healthcheck asks /livez (the agent itself), on the port it listens on."""
+    agent = services["agent"]
+    check = " ".join(agent["healthcheck"]["test"])
+    listen = yaml.safe_load((REPO / "deploy/agent/agent.yaml").read_text())["listen"]
+    port = listen.rpartition(":")[2]
+    assert f"http://127.0.0.1:{port}/livez" in check, check
