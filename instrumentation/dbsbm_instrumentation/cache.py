@@ -59,7 +59,9 @@ Telemetry
 ---------
 Redis commands get a CLIENT span (``GET``, ``SET`` ...; ``db.system.name``,
 ``db.operation.name``, ``server.*``, ``dbsbm.cache.prefix``) and a
-``dbsbm.cache.operation.duration`` record. The local tier pays no SDK call: operations are
+``dbsbm.cache.operation.duration`` record. Instrumentation is suppressed inside each
+command, so opentelemetry-instrumentation-redis (loaded by ``opentelemetry-instrument``)
+does not add a second span. The local tier pays no SDK call: operations are
 counted in plain per-process counters reported by the observable counter
 ``dbsbm.cache.operations`` (operation, tier, result), beside the observable gauges
 ``dbsbm.cache.fallback.active`` and ``dbsbm.cache.local.entries``; the breaker reports
@@ -90,10 +92,11 @@ from enum import Enum
 from time import monotonic, perf_counter
 from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis.asyncio as aredis
 from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
 from opentelemetry.semconv.attributes.db_attributes import DB_OPERATION_NAME, DB_SYSTEM_NAME
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -164,8 +167,10 @@ class CacheSettings:
 
     :meth:`from_env` reads DBSBM's variables (``REDIS_URL`` wins over ``REDIS_HOST``,
     ``REDIS_PORT``, ``REDIS_USERNAME``, ``REDIS_PASSWORD``, ``REDIS_DB``; and
-    ``REDIS_DISABLED``). Errors are one-line :class:`ConfigurationException` naming the
-    variable or field; passwords are never echoed.
+    ``REDIS_DISABLED``). A URL may carry the query options ``db``, ``client_name`` and,
+    with ``rediss://``, ``ssl_cert_reqs`` and ``ssl_ca_certs``; timeouts and retries are
+    fields here, never URL options. Errors are one-line :class:`ConfigurationException`
+    naming the variable or field; passwords are never echoed.
     """
 
     url: str | None = None
@@ -278,17 +283,42 @@ def _check_url(url: str, name: str) -> str:
             "redis://, rediss:// or unix://")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationException(f"{name}: no host in the Redis URL")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigurationException(f"{name}: no socket path in the unix:// URL")
     if port == 0:
         raise ConfigurationException(f"{name}: port 0 is not a port number (1-65535)")
     path = unquote(parts.path).strip("/")
     if parts.scheme != "unix" and path and not path.isdigit():
         raise ConfigurationException(f"{name}: database {path!r} is not a number")
+    for option, value in parse_qsl(parts.query, keep_blank_values=True):
+        check = _URL_OPTIONS.get(option)
+        if check is None:
+            raise ConfigurationException(
+                f"{name}: query option {option!r} is not accepted (accepted: "
+                f"{', '.join(sorted(_URL_OPTIONS))}; timeouts are CacheSettings fields)")
+        if option.startswith("ssl_") and parts.scheme != "rediss":
+            raise ConfigurationException(f"{name}: query option {option!r} needs rediss://")
+        if not check(value):
+            raise ConfigurationException(f"{name}: query option {option}={value!r} is not valid")
     return url
+
+
+# The query options a Redis URL may carry, each with its value check. redis-py lets URL
+# options override the client's arguments, so ?socket_timeout=30 or ?retry_on_timeout
+# would silently undo the short timeouts and single retry of _make_client; those, and
+# options redis-py would only reject at the first connection, are refused up front.
+_URL_OPTIONS: Mapping[str, Callable[[str], bool]] = MappingProxyType({
+    "db": str.isdigit,
+    "client_name": bool,
+    "ssl_cert_reqs": {"none", "optional", "required"}.__contains__,
+    "ssl_ca_certs": bool,
+})
 
 
 # --- values and keys ----------------------------------------------------------------------
 # JSON with tags for the types DB rows carry (aiomysql's DictCursor returns datetime and
-# Decimal), so a cached row reads back as the same types; tuples read back as lists.
+# Decimal), so a cached row reads back as the same types; tuples read back as lists. A
+# tag is a single-key dict like {"$dt": "..."}; user dicts of that shape are escaped.
 
 
 def _encode(obj: Any) -> Any:
@@ -307,14 +337,32 @@ def _encode(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=repr)
     if isinstance(obj, Enum):
-        return obj.value
+        return _escape(obj.value)
     raise TypeError(f"{type(obj).__qualname__} is not JSON serializable")
+
+
+def _escape(obj: Any) -> Any:
+    """``obj`` with every dict that would read back as a tag (a single key starting
+    with "$") stored as ``{"$dict": [key, value]}``, so values round-trip exactly.
+
+    A pair, not the dict itself: the decoder converts inner dicts before outer ones.
+    """
+    if isinstance(obj, dict):
+        escaped = {k: _escape(v) for k, v in obj.items()}
+        if len(escaped) == 1:
+            (key, value), = escaped.items()
+            if isinstance(key, str) and key.startswith("$"):
+                return {"$dict": [key, value]}
+        return escaped
+    if isinstance(obj, (list, tuple)):
+        return [_escape(v) for v in obj]
+    return obj
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "$dt": _dt.datetime.fromisoformat, "$date": _dt.date.fromisoformat,
     "$time": _dt.time.fromisoformat, "$td": lambda s: _dt.timedelta(seconds=s),
-    "$dec": decimal.Decimal, "$uuid": uuid.UUID,
+    "$dec": decimal.Decimal, "$uuid": uuid.UUID, "$dict": lambda kv: {kv[0]: kv[1]},
 }
 
 
@@ -327,12 +375,18 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
-_dumps = json.JSONEncoder(default=_encode, separators=(",", ":"), ensure_ascii=False).encode
+_encode_json = json.JSONEncoder(default=_encode, separators=(",", ":"), ensure_ascii=False).encode
 _decode = json.JSONDecoder(object_hook=_decode_hook).decode
 
 
+def _dumps(value: Any) -> str:
+    """Encode a value to store; TypeError or ValueError when JSON cannot hold it."""
+    return _encode_json(_escape(value))
+
+
 def _loads(raw: bytes | str) -> Any:
-    """Decode a stored value; ValueError (UnicodeDecodeError too) for foreign bytes."""
+    """Decode a stored value; raises (ValueError, or whatever a tag's decoder raises) for
+    bytes we did not write, e.g. the old manager's pickles or another writer's tags."""
     return _decode(raw.decode() if isinstance(raw, bytes) else raw)
 _canonical = json.JSONEncoder(default=_encode, separators=(",", ":"), sort_keys=True,
                               ensure_ascii=False).encode
@@ -513,6 +567,9 @@ class EnhancedCacheManager:
         span = (self._tracer.start_span(_COMMANDS[op], kind=SpanKind.CLIENT, attributes=attrs)
                 if self._spans else INVALID_SPAN)
         start = perf_counter()
+        # ours is the command's span: opentelemetry-instrumentation-redis, which
+        # opentelemetry-instrument loads, would add a second one (it honours this key)
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             result = await command(*args, **kwargs)
         except BaseException as exc:
@@ -522,16 +579,20 @@ class EnhancedCacheManager:
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
             span.end()
             raise
+        finally:
+            detach(token)
         self._telemetry.duration.record(perf_counter() - start, self._duration_attrs[op])
         span.end()
-        if self._breaker.failures:
+        # only a closed breaker: a half-open one is closed by _recover, journal applied
+        if self._breaker.failures and self._breaker.closed:
             self._breaker.record_success()
         return result
 
     def _read_failed(self, op: str, exc: BaseException) -> None:
         self._counts[_SLOT[op, "redis", "error"]] += 1
         _log.debug("Redis %s failed: %s", op, error_type(exc))
-        self._breaker.record_failure(exc)
+        if self._breaker.closed:  # else a late reply must not settle a probe's outcome
+            self._breaker.record_failure(exc)
 
     def _write_failed(self, op: str, exc: BaseException, keys: Iterable[str] = (),
                       pattern: str | None = None) -> None:
@@ -574,7 +635,9 @@ class EnhancedCacheManager:
             self._pending_keys |= keys
             self._pending_patterns |= patterns
             _log.debug("Redis probe failed: %s", error_type(exc))
-            self._breaker.record_failure(exc)
+            # without exc: the breaker counts a refused command (ResponseError: ACL, a
+            # missing database) as an answer and would close with the journal unapplied
+            self._breaker.record_failure()
             return False
         except BaseException:
             self._pending_keys |= keys
@@ -674,7 +737,7 @@ class EnhancedCacheManager:
                 return None
             try:
                 value = _loads(raw)
-            except ValueError:  # not ours (e.g. the old manager's pickles): a miss
+            except Exception:  # noqa: BLE001 - not ours (e.g. the old manager's pickles): a miss
                 self._counts[_SLOT["get", "redis", "error"]] += 1
                 return None
             self._counts[_REDIS_GET_HIT] += 1
@@ -722,8 +785,8 @@ class EnhancedCacheManager:
                     if raw is not None:
                         try:
                             found[key] = _loads(raw)
-                        except ValueError:
-                            continue
+                        except Exception:  # noqa: BLE001 - not ours: a miss, as in get
+                            self._counts[_SLOT["mget", "redis", "error"]] += 1
                 self._counts[_SLOT["mget", "redis", "hit" if found else "miss"]] += 1
                 return found
         found = {}

@@ -35,6 +35,7 @@ from dbsbm_instrumentation.cache import (
 from dbsbm_instrumentation.errors import ConfigurationException
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
+from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -232,6 +233,46 @@ async def test_uncacheable_values_and_foreign_bytes(cache: EnhancedCacheManager,
     assert cache.breaker.state == "closed"
 
 
+# user dicts shaped like the value codec's type tags
+TAG_LOOKALIKES = [{"$dec": "abc"}, {"$td": "x"}, {"$dt": "2020-01-01"}, {"$dict": [1, 2]},
+                  {"$": None}, {"a": {"$uuid": 5}}, [{"$x": {"$dt": dt.datetime(2026, 1, 1)}}]]
+
+
+@pytest.mark.integration
+async def test_dicts_shaped_like_type_tags_round_trip(cache: EnhancedCacheManager) -> None:
+    """A user dict whose single key starts with "$" reads back as itself from either tier."""
+    for i, value in enumerate(TAG_LOOKALIKES):
+        assert await cache.set("user", str(i), value)
+        assert await cache.get("user", str(i)) == value
+    assert type(await cache.get("user", "2")) is dict
+    data = {str(i): v for i, v in enumerate(TAG_LOOKALIKES)}
+    assert await cache.mset("game", data)
+    assert await cache.mget("game", list(data)) == data
+    cache.breaker.trip()  # the local tier stores what set() reloads from the payload
+    for i, value in enumerate(TAG_LOOKALIKES):
+        assert await cache.set("team", str(i), value)
+        assert await cache.get("team", str(i)) == value
+    assert cache.get_stats()["operations"].get("get.redis.error", 0) == 0
+
+
+@pytest.mark.integration
+async def test_undecodable_stored_values_are_misses(cache: EnhancedCacheManager,
+                                                    redis_server: RedisService) -> None:
+    """A stored value whose tags do not decode (another writer's, an older version's) is
+    a miss counted as an error, for get and mget alike; Redis stays in use."""
+    admin = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
+    corrupt = {"dec": '{"$dec":"abc"}', "td": '{"$td":"x"}', "pair": '{"$dict":5}'}
+    for key, raw in corrupt.items():
+        await admin.set(f"user:{key}", raw)
+    await admin.aclose()
+    for key in corrupt:
+        assert await cache.get("user", key) is None
+    assert await cache.mget("user", list(corrupt)) == {}
+    operations = cache.get_stats()["operations"]
+    assert operations["get.redis.error"] == 3 and operations["mget.redis.error"] == 3
+    assert cache.breaker.state == "closed"
+
+
 # --- configuration -------------------------------------------------------------------------
 
 
@@ -255,6 +296,42 @@ def test_bad_environment(env: dict[str, str], culprit: str) -> None:
     message = str(info.value)
     assert message.startswith(culprit) and "\n" not in message
     assert "secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "option"),
+    [
+        ("redis://localhost/0?socket_timeout=30", "socket_timeout"),
+        ("redis://localhost/0?socket_connect_timeout=20", "socket_connect_timeout"),
+        ("redis://localhost/0?socket_timeout=abc", "socket_timeout"),
+        ("redis://localhost/0?retry_on_timeout=true", "retry_on_timeout"),
+        ("redis://localhost/0?db=x", "db"),
+        ("redis://localhost/0?db=", "db"),
+        ("redis://localhost/0?colour=blue", "colour"),
+        ("redis://localhost/0?ssl_cert_reqs=none", "ssl_cert_reqs"),
+        ("rediss://localhost/0?ssl_cert_reqs=maybe", "ssl_cert_reqs"),
+        ("unix://", "path"),
+        ("unix://?db=1", "path"),
+    ],
+)
+def test_redis_url_options_are_checked(url: str, option: str) -> None:
+    """Query options that would override our timeouts and retries, unknown ones and bad
+    values are refused with one ConfigurationException naming REDIS_URL and the option."""
+    with pytest.raises(ConfigurationException) as info:
+        EnhancedCacheManager(CacheSettings.from_env({"REDIS_URL": url}))
+    message = str(info.value)
+    assert message.startswith("REDIS_URL") and option in message and "\n" not in message
+
+
+def test_redis_url_keeps_our_timeouts() -> None:
+    """Accepted query options reach redis-py; the timeouts stay the cache's own."""
+    manager = EnhancedCacheManager(CacheSettings.from_env(
+        {"REDIS_URL": "rediss://h:1/0?db=3&client_name=bot&ssl_cert_reqs=none"}))
+    kwargs = manager._client.connection_pool.connection_kwargs  # type: ignore[union-attr]
+    assert (kwargs["db"], kwargs["client_name"], kwargs["ssl_cert_reqs"]) == (3, "bot", "none")
+    assert kwargs["socket_timeout"] == manager.settings.socket_timeout
+    assert kwargs["socket_connect_timeout"] == manager.settings.connect_timeout
+    assert CacheSettings.from_env({"REDIS_URL": "unix:///tmp/redis.sock?db=2"}).url
 
 
 async def test_bad_prefix_and_ttl() -> None:
@@ -482,6 +559,58 @@ async def test_half_open_sends_exactly_one_call_to_redis(private_redis: RedisSer
     await manager.disconnect()
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize("opened_by", ["trip", "read failures"])
+async def test_refused_recovery_keeps_the_breaker_open(private_redis: RedisService,
+                                                       opened_by: str) -> None:
+    """Redis refusing a recovery command (an ACL user without UNLINK: a ResponseError, which
+    the breaker otherwise counts as an answer) keeps the breaker open and the journal
+    pending, however the breaker opened; no stale value is read. Once UNLINK is allowed,
+    recovery applies the journal."""
+    admin = aredis.Redis(host=private_redis.host, port=private_redis.port)
+    await admin.execute_command("ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all",
+                                "-unlink")
+    manager = EnhancedCacheManager(settings(private_redis, username="limited", password="pw",
+                                            **FAST))
+    assert await manager.connect()
+    await manager.set("user", "a", "old")
+    if opened_by == "trip":
+        manager.breaker.trip()
+    else:
+        for _ in range(manager.breaker.failure_threshold):
+            manager.breaker.record_failure()
+    await manager.delete("user", "a")  # the breaker is open: journalled for recovery
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while time.monotonic() < deadline:  # several probes, each refused
+        assert await manager.get("user", "a") is None
+        await asyncio.sleep(0.02)
+    assert manager.fallback_active
+    assert manager.get_stats()["pending_invalidations"] == 1
+    await admin.execute_command("ACL", "SETUSER", "limited", "+unlink")
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while manager.fallback_active and time.monotonic() < deadline:
+        assert await manager.get("user", "a") is None
+        await asyncio.sleep(0.02)
+    assert not manager.fallback_active
+    assert await manager.get("user", "a") is None
+    assert manager.get_stats()["pending_invalidations"] == 0
+    await admin.aclose()
+    await manager.disconnect()
+
+
+@pytest.mark.integration
+async def test_missing_database_keeps_the_fallback(redis_server: RedisService) -> None:
+    """A database number the server does not have fails every probe: the cache stays on
+    its local tier instead of closing the breaker on the refusal."""
+    manager = EnhancedCacheManager(settings(redis_server, db=99, **FAST))
+    assert await manager.connect() is False
+    await manager.set("user", "a", "v")
+    await asyncio.sleep(RECOVERY_BOUND)
+    assert await manager.get("user", "a") == "v"  # this call probes, and fails
+    assert manager.breaker.state == "open"
+    await manager.disconnect()
+
+
 # --- telemetry ---------------------------------------------------------------------------------
 
 
@@ -529,6 +658,45 @@ async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     assert points(reader, semconv.CACHE_LOCAL_ENTRIES.name) == [({}, 1)]
     assert len(exporter.get_finished_spans()) == 3  # nothing for the local tier
     await manager.disconnect()
+
+
+@pytest.mark.integration
+async def test_one_span_per_command_beside_contrib_redis(redis_server: RedisService) -> None:
+    """With opentelemetry-instrumentation-redis active (opentelemetry-instrument loads it)
+    every cache command, pipelines and recovery included, yields our span only; a client
+    of the application's own still gets contrib's."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    RedisInstrumentor().instrument(tracer_provider=tracer_provider)
+    try:
+        manager = EnhancedCacheManager(settings(redis_server, db=CACHE_DB, **FAST),
+                                       tracer_provider=tracer_provider)
+        assert await manager.connect()
+        await manager.set("odds", "1", 1)
+        exporter.clear()
+        assert await manager.get("odds", "1") == 1
+        spans = exporter.get_finished_spans()
+        assert [(s.name, s.instrumentation_scope.name) for s in spans] == [
+            ("GET", "dbsbm_instrumentation.cache")]
+        await manager.mset("odds", {"2": 2, "3": 3})
+        await manager.clear_prefix("odds")
+        manager.breaker.trip()
+        await manager.delete("odds", "2")  # journalled
+        await asyncio.sleep(FAST["reconnect_max"])
+        await manager.get("odds", "2")  # recovers: PING, UNLINK, then GET
+        assert not manager.fallback_active
+        scopes = {s.instrumentation_scope.name for s in exporter.get_finished_spans()}
+        assert scopes == {"dbsbm_instrumentation.cache"}
+        bare = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
+        exporter.clear()
+        await bare.get("odds:1")
+        await bare.aclose()
+        assert [s.instrumentation_scope.name for s in exporter.get_finished_spans()] == [
+            "opentelemetry.instrumentation.redis"]
+        await manager.disconnect()
+    finally:
+        RedisInstrumentor().uninstrument()
 
 
 class CountingMeterProvider(metrics_api.NoOpMeterProvider):

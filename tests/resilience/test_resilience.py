@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import pytest
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.errors import (
+    CacheException,
     ConfigurationException,
+    DatabaseException,
     NetworkException,
     RateLimitException,
     ValidationException,
@@ -288,6 +290,29 @@ def test_delay_grows_with_jitter_and_cap() -> None:
         waits = [policy.delay(n, ConnectionError()) for _ in range(50)]
         assert all(full / 2 <= w <= full for w in waits)
     assert RetryPolicy(base_delay=1, jitter=False).delay(2, ConnectionError()) == 2
+
+
+@pytest.mark.parametrize(
+    ("exc", "first"),
+    [
+        (DatabaseException("deadlock", retryable=True), 0.5),
+        (CacheException("evicted", retryable=True), 0.1),
+        (NetworkException("reset"), 1.0),
+        (ConnectionRefusedError(), 1.0),  # by the classifier's table
+    ],
+)
+def test_without_base_delay_waits_follow_the_error_type(
+    exc: Exception, first: float, testing: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """base_delay=None: the first wait is the error type's retry_delay, then it doubles.
+    The testing switch skips the sleeps; each scheduled wait is read from its log record."""
+    caplog.set_level("WARNING", logger="dbsbm_instrumentation.resilience")
+    policy = RetryPolicy(attempts=3, base_delay=None, jitter=False)
+    with pytest.raises(type(exc)):
+        retry(policy=policy, name="op").call(failing(exc))
+    waits = [r.__dict__["dbsbm.retry.wait"] for r in caplog.records
+             if "dbsbm.retry.wait" in r.__dict__]
+    assert waits == [first, first * 2]
 
 
 def test_retries_retryable_errors_until_success(testing: None) -> None:
