@@ -1,8 +1,9 @@
 """bandit's AST checks, run in-process over the files we already parsed.
 
-Only the tests we map to rule IDs run: B102 exec, B307 eval, B201 Flask debug and
-B105/B106/B107 hardcoded passwords. B608 (SQL) is left out on purpose: it flags
-parameterized queries too; ``rules/sql.py`` replaces it.
+Only the tests we map to rule IDs run: B102 exec, B307 eval and B105/B106/B107 hardcoded
+passwords. Left out on purpose: B608 (SQL) flags parameterized queries too, ``rules/sql.py``
+replaces it; B201 (Flask debug) fires only when the file imports flask, ``rules/debug.py``
+replaces it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from collections import defaultdict
 from bandit.core import config as b_config
 from bandit.core import manager as b_manager
 
-BANDIT_TESTS = frozenset({"B102", "B105", "B106", "B107", "B201", "B307"})
+BANDIT_TESTS = frozenset({"B102", "B105", "B106", "B107", "B307"})
 
-# Text every one of BANDIT_TESTS needs before it can fire: exec/eval calls, a debug=
-# keyword, or a name in bandit's password vocabulary (pas+wo?r?d|pass|pwd|token|secrete?).
-# bandit's cost is its full AST visit of each file, so files without any of these skip it.
-_RELEVANT = re.compile(r"\bexec\b|\beval\b|debug\s*=|pas+|pwd|token|secret", re.IGNORECASE)
+# Text every one of BANDIT_TESTS needs before it can fire: exec/eval calls or a name in
+# bandit's password vocabulary (pas+wo?r?d|pass|pwd|token|secrete?). bandit's cost is its
+# full AST visit of each file, so files without any of these skip it.
+_RELEVANT = re.compile(r"\bexec\b|\beval\b|pas+|pwd|token|secret", re.IGNORECASE)
 
 
 def needs_bandit(text: str) -> bool:

@@ -15,7 +15,7 @@ from dbsbm_instrumentation.thresholds import AUDIT_FAIL_ON_DEFAULT
 from dbsbm_audit import baseline
 from dbsbm_audit.findings import Severity
 from dbsbm_audit.report import RENDERERS
-from dbsbm_audit.scanner import ScanOptions, scan
+from dbsbm_audit.scanner import ScanOptions, decode, scan
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             return _usage_error(f"path not found: {path}")
     for path in args.env_file:
         try:
-            path.read_bytes()
+            decode(path.read_bytes())
         except OSError as exc:
             return _usage_error(f"--env-file {path}: {exc.strerror or exc}")
+        except ValueError as exc:  # binary or not UTF-8: parsing it would invent variables
+            return _usage_error(f"--env-file {path}: {exc}")
     accepted: frozenset[str] = frozenset()
     if args.baseline:
         try:

@@ -59,10 +59,10 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "DBSBM-CRED-003", "credentials-in-url", Severity.HIGH,
-            "URL or DSN with an embedded password",
+            "URL or DSN (mysql://user:pw@host, host=db password=pw) with an embedded password",
             "Build the URL from parts read from the environment (user, password, host) or "
             "pass the password separately to the driver.",
-            "detect-secrets BasicAuthDetector",
+            "detect-secrets BasicAuthDetector + dbsbm-audit (key=value DSNs, empty user names)",
         ),
         Rule(
             "DBSBM-CRED-004", "discord-bot-token", Severity.CRITICAL,
@@ -96,10 +96,10 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "DBSBM-DEBUG-001", "debug-mode-on", Severity.HIGH,
-            "Web framework debug mode on (Flask debug=True) or DEBUG=true in a production "
-            "config",
+            "Web framework debug mode on (Flask run(debug=True), app.debug = True, "
+            "app.config['DEBUG'] = True) or DEBUG=true in a production config",
             "Drive debug mode from the environment and keep it off in production.",
-            "bandit B201 + dbsbm-audit (config files)",
+            "dbsbm-audit (replaces bandit B201, which needs a flask import in the same file)",
         ),
         Rule(
             "DBSBM-DEBUG-002", "debug-log-level", Severity.MEDIUM,

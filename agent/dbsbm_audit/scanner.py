@@ -52,6 +52,17 @@ class _File:
     tree: ast.Module | None = None
 
 
+def decode(data: bytes) -> str:
+    """A scanned file's text; ValueError saying why it is not text (binary, not UTF-8).
+    Shared with the CLI's --env-file check so both refuse the same files."""
+    if b"\0" in data[:8192]:
+        raise ValueError("binary file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+
+
 def _is_test(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1]
@@ -93,7 +104,8 @@ class Scanner:
             if kind:
                 yield root, str(root), root.name
             return
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False,
+                                                    onerror=self._unreadable_dir):
             kept = []
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
@@ -115,6 +127,10 @@ class Scanner:
                     continue
                 yield Path(full), full, rel
 
+    def _unreadable_dir(self, exc: OSError) -> None:
+        """os.walk drops a directory it cannot list; report it like an unreadable file."""
+        self.skipped.append(Skipped(str(exc.filename), f"unreadable directory: {exc.strerror or exc}"))
+
     def _read(self, path: Path, display: str) -> list[str] | None:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
@@ -124,13 +140,10 @@ class Scanner:
         except OSError as exc:
             self.skipped.append(Skipped(display, f"unreadable: {exc.strerror or exc}"))
             return None
-        if b"\0" in data[:8192]:
-            self.skipped.append(Skipped(display, "binary file"))
-            return None
         try:
-            return data.decode("utf-8-sig").splitlines()
-        except UnicodeDecodeError as exc:
-            self.skipped.append(Skipped(display, f"not UTF-8 (byte {exc.start})"))
+            return decode(data).splitlines()
+        except ValueError as exc:
+            self.skipped.append(Skipped(display, str(exc)))
             return None
 
     # --- per-file rules --------------------------------------------------------------------
@@ -149,7 +162,7 @@ class Scanner:
             self._emit(f, hit.rule_id, hit.line, hit.message)
         for s in sql.check(f.tree, nodes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message)
-        for d in debug.python_findings(f.tree, bandit_hits, is_test=_is_test(f.rel)):
+        for d in debug.python_findings(f.tree, is_test=_is_test(f.rel)):
             self._emit(f, d.rule_id, d.line, d.message)
         for e in execution.python_findings(nodes, bandit_hits):
             self._emit(f, e.rule_id, e.line, e.message)
@@ -205,10 +218,12 @@ class Scanner:
                     self.skipped.append(Skipped(display, f"internal error: {type(exc).__name__}: {exc}"))
         self._run_python(python)
         for path in self.options.env_files:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            source = environment.source_from_text(text, str(path))
+            lines = self._read(path, str(path))
+            if lines is None:
+                continue
+            source = environment.source_from_text("\n".join(lines), str(path))
             env_sources.append(source)
-            f = _File(path, str(path), str(path), text.splitlines())
+            f = _File(path, str(path), str(path), lines)
             for h in environment.weak_password_hits(source):
                 self._emit(f, h.rule_id, h.line, h.message)
         if self.options.process_env is not None:

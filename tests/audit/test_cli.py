@@ -25,7 +25,7 @@ def test_findings_at_threshold_exit_1(run_audit) -> None:
     """High findings fail the default threshold; text groups them with file:line and a fix."""
     code, out, _ = run_audit(VULN_SQL)
     assert code == 1
-    assert out.startswith("HIGH (11)\n")
+    assert out.startswith("HIGH (12)\n")
     assert f"{VULN_SQL}:7  DBSBM-SQL-001" in out
     assert "fix: Pass values as parameters" in out
 
@@ -72,6 +72,21 @@ def test_bad_baseline_is_usage_error(run_audit, tmp_path: Path) -> None:
     assert code == 2 and err.count("\n") == 1 and "is not JSON" in err
 
 
+def test_binary_env_file_is_usage_error(run_audit, tmp_path: Path) -> None:
+    """A binary or non-UTF-8 --env-file is refused with the scanner's own check: exit 2 and
+    one line naming the file, instead of parsing replacement characters as variables."""
+    blob = tmp_path / "deploy.env"
+    blob.write_bytes(b"\x00\x01MYSQL_PASSWORD=x\n")
+    code, out, err = run_audit(SAFE_SQL, "--env-file", blob)
+    assert code == 2 and out == ""
+    assert err == f"dbsbm-audit: error: --env-file {blob}: binary file\n"
+    latin = tmp_path / "latin.env"
+    latin.write_bytes(b"MYSQL_PASSWORD=caf\xe9\n")
+    code, _, err = run_audit(SAFE_SQL, "--env-file", latin)
+    assert code == 2
+    assert err == f"dbsbm-audit: error: --env-file {latin}: not UTF-8 (byte 18)\n"
+
+
 def test_argparse_errors_are_one_line_exit_2() -> None:
     """Bad options through the real console script: exit 2, one stderr line, no traceback."""
     for argv in (["--fail-on", "severe", str(SAFE_SQL)], ["--format", "xml", str(SAFE_SQL)], []):
@@ -88,7 +103,7 @@ def test_console_script_runs() -> None:
     proc = subprocess.run(["dbsbm-audit", str(VULN_SQL), "--format", "json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)["summary"]["high"] == 11
+    assert json.loads(proc.stdout)["summary"]["high"] == 12
 
 
 def test_this_repository_passes_its_own_audit() -> None:

@@ -2,14 +2,18 @@
 
 Vulnerable lines carry ``# expect: RULE-ID[, RULE-ID]``; JSON files, which cannot hold
 comments, list theirs in ``<file>.expect`` as ``LINE: RULE-ID``. Files without expectations
-are safe code and must produce nothing. Findings not tied to a line (file mode, git tracking,
-required variables) are covered by test_environment.py.
+are safe code and must produce nothing. The rules not tied to a line (required variables,
+git tracking, file mode) are scored the same way on labelled fixtures built per run
+(``ENV_FILES``, ``ENV_SOURCES``): git keeps no file modes beyond 644/755 and cannot hold an
+untracked file, so a committed corpus could not carry those labels.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from dbsbm_audit.findings import RULES
@@ -18,8 +22,9 @@ from dbsbm_audit.scanner import ScanOptions, scan
 from tests.audit.conftest import CORPUS
 
 _EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9\-, ]+)")
-# Rules judged per line; the ENV-001/003/004 checks are about files and environments.
-LINE_RULES = sorted(set(RULES) - {"DBSBM-ENV-001", "DBSBM-ENV-003", "DBSBM-ENV-004"})
+# Rules about files and environments, scored on ENV_FILES / ENV_SOURCES; the rest per line.
+FILE_RULES = ["DBSBM-ENV-001", "DBSBM-ENV-003", "DBSBM-ENV-004"]
+LINE_RULES = sorted(set(RULES) - set(FILE_RULES))
 MIN_PRECISION = 1.0
 MIN_RECALL = 1.0
 
@@ -50,6 +55,12 @@ def scores() -> dict[str, tuple[int, int, int]]:
     result = scan(ScanOptions(paths=[CORPUS]))
     assert not result.skipped, result.skipped
     found = {(f.rel_path, f.line, f.rule_id) for f in result.findings if f.line > 0}
+    return _score(found, expected)
+
+
+def _score(found: set[tuple[str, object, str]],
+           expected: set[tuple[str, object, str]]) -> dict[str, tuple[int, int, int]]:
+    """(tp, fp, fn) per rule of (place, detail, rule ID) items."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
     for item in found | expected:
         c = counts[item[2]]
@@ -68,13 +79,94 @@ def scores() -> dict[str, tuple[int, int, int]]:
     return {rule: tuple(c) for rule, c in counts.items()}  # type: ignore[misc]
 
 
+def _assert_scores(rule_id: str, scores: dict[str, tuple[int, int, int]]) -> None:
+    tp, fp, fn = scores.get(rule_id, (0, 0, 0))
+    assert tp > 0, f"{rule_id} has no labelled example"
+    assert tp / (tp + fp) >= MIN_PRECISION, f"{rule_id}: {fp} false positives"
+    assert tp / (tp + fn) >= MIN_RECALL, f"{rule_id}: {fn} missed"
+
+
 @pytest.mark.parametrize("rule_id", LINE_RULES)
 def test_rule_precision_and_recall(rule_id: str, scores: dict[str, tuple[int, int, int]]) -> None:
     """Every line rule finds all its labelled lines and nothing else in the corpus."""
-    tp, fp, fn = scores.get(rule_id, (0, 0, 0))
-    assert tp > 0, f"{rule_id} has no labelled example in the corpus"
-    assert tp / (tp + fp) >= MIN_PRECISION, f"{rule_id}: {fp} false positives"
-    assert tp / (tp + fn) >= MIN_RECALL, f"{rule_id}: {fn} missed"
+    _assert_scores(rule_id, scores)
+
+
+# --- rules about files and environments -------------------------------------------------------
+_SECRETS = "MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\nDISCORD_TOKEN=token-from-the-portal\n"
+_SETTINGS = "REDIS_IMAGE=redis:7.4-alpine\nGRAFANA_PORT=3000\nMYSQL_PASSWORD=\n"
+# (path, text, mode, tracked by git, expected ENV-003/ENV-004)
+ENV_FILES = [
+    ("tracked/.env", _SECRETS, 0o600, True, {"DBSBM-ENV-003"}),
+    ("tracked/images.env", _SETTINGS, 0o600, True, set()),  # plain settings: nothing exposed
+    ("tracked/.env.example", _SECRETS, 0o644, True, set()),  # a template, tracked on purpose
+    ("world/.env", _SECRETS, 0o644, False, {"DBSBM-ENV-004"}),
+    ("group/prod.env", _SECRETS, 0o640, False, {"DBSBM-ENV-004"}),
+    ("world/images.env", _SETTINGS, 0o644, False, set()),
+    ("private/.env", _SECRETS, 0o600, False, set()),
+    ("both/.env.production", _SECRETS, 0o644, True, {"DBSBM-ENV-003", "DBSBM-ENV-004"}),
+]
+_COMPLETE = ("DISCORD_TOKEN=token-from-the-portal\nMYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n"
+             "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr\nDBSBM_ENV=production\n")
+# (name, --env-file text or None, process environment or None, variables ENV-001 must name)
+ENV_SOURCES = [
+    ("complete", _COMPLETE, None, set()),
+    ("exported-quoted", ("export DISCORD_TOKEN='token-from-the-portal'\n"
+                         'export MYSQL_PASSWORD="vK9#pQ2!xL7@mN4$"\n'
+                         "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr  # rotated monthly\n"
+                         "DBSBM_ENV=production\n"), None, set()),
+    ("empty-token", _COMPLETE.replace("DISCORD_TOKEN=token-from-the-portal", "DISCORD_TOKEN="),
+     None, {"DISCORD_TOKEN"}),
+    ("blank-quoted", _COMPLETE.replace("DBSBM_ENV=production", 'DBSBM_ENV="  "'), None,
+     {"DBSBM_ENV"}),
+    ("commented-out", _COMPLETE.replace("REDIS_PASSWORD", "# REDIS_PASSWORD"), None,
+     {"REDIS_PASSWORD"}),
+    ("settings-only", "DBSBM_ENV=production\nLOG_LEVEL=INFO\n", None,
+     {"DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD"}),
+    ("split-sources", "DISCORD_TOKEN=token-from-the-portal\nDBSBM_ENV=production\n",
+     {"MYSQL_PASSWORD": "vK9#pQ2!xL7@mN4$", "REDIS_PASSWORD": ""}, {"REDIS_PASSWORD"}),
+    ("process-only", None, dict(line.split("=", 1) for line in _COMPLETE.splitlines()), set()),
+    ("no-source", None, None, set()),  # nothing given, nothing claimed
+]
+
+
+@pytest.fixture(scope="module")
+def env_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int, int]]:
+    repo = tmp_path_factory.mktemp("env-files")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    expected: set[tuple[str, object, str]] = set()
+    for rel, text, mode, tracked, rules in ENV_FILES:
+        path = repo / rel
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
+        if tracked:
+            subprocess.run(["git", "-C", str(repo), "add", rel], check=True)
+        expected |= {(rel, "", rule) for rule in rules}
+    result = scan(ScanOptions(paths=[repo]))
+    found = {(f.rel_path, "", f.rule_id) for f in result.findings
+             if f.rule_id in {"DBSBM-ENV-003", "DBSBM-ENV-004"}}
+
+    sources, tree = tmp_path_factory.mktemp("env-sources"), tmp_path_factory.mktemp("tree")
+    for name, text, environ, missing in ENV_SOURCES:
+        env_files = []
+        if text is not None:
+            env_files.append(sources / f"{name}.env")
+            env_files[0].write_text(text)
+        result = scan(ScanOptions(paths=[tree], env_files=env_files, process_env=environ))
+        found |= {(name, f.message.split()[0], f.rule_id) for f in result.findings
+                  if f.rule_id == "DBSBM-ENV-001"}
+        expected |= {(name, variable, "DBSBM-ENV-001") for variable in missing}
+    return _score(found, expected)
+
+
+@pytest.mark.parametrize("rule_id", FILE_RULES)
+def test_environment_rule_precision_and_recall(
+    rule_id: str, env_scores: dict[str, tuple[int, int, int]]
+) -> None:
+    """ENV-001/003/004 flag exactly the labelled fixtures: required variables missing or empty
+    in every source, .env files tracked by git or readable by others while holding secrets."""
+    _assert_scores(rule_id, env_scores)
 
 
 def test_safe_files_are_silent() -> None:
@@ -96,16 +188,34 @@ def test_dbsbm_shapes_are_in_the_corpus() -> None:
     assert 'f"SELECT * FROM {table}' in text["vuln_sql.py"]
     assert ".format(" in text["vuln_sql.py"]
     assert "logging.basicConfig(level=logging.DEBUG" in text["main.py"]
+    # shapes a review found missed or misjudged
+    assert "from bot.web import app" in text["web.py"]
+    assert 'logging.basicConfig(level=os.getenv("LOG_LEVEL", "DEBUG"))' in text["web.py"]
+    assert 'app.run(debug=os.getenv("FLASK_DEBUG") == "1")' in text["safe_web.py"]
+    assert '"host=db user=bot password=Sup3rSecr3t dbname=dbsbm"' in text["vuln_credentials.py"]
+    assert '"123456789012345678"' in text["safe_credentials.py"]
+    assert 'for col in ("bet_id", "amount"):' in text["safe_sql.py"]
+    assert '"logging": {"level": "DEBUG"},' in (CORPUS / "config" / "production.json").read_text()
+
+
+def _bandit_issues(test_id: str, path: Path) -> int:
+    from bandit.core import config, manager
+
+    mgr = manager.BanditManager(config.BanditConfig(), "file", quiet=True,
+                                profile={"include": {test_id}, "exclude": set()})
+    mgr.files_list = [str(path)]
+    mgr.run_tests()
+    return len(mgr.get_issue_list())
 
 
 def test_bandit_b608_is_replaced() -> None:
     """bandit's B608 would flag the parameterized queries of safe_sql.py; our rule does not."""
-    from bandit.core import config, manager
-
-    mgr = manager.BanditManager(config.BanditConfig(), "file", quiet=True,
-                                profile={"include": {"B608"}, "exclude": set()})
-    mgr.files_list = [str(CORPUS / "sql" / "safe_sql.py")]
-    mgr.run_tests()
-    bandit_flags = len(mgr.get_issue_list())
     ours = scan(ScanOptions(paths=[CORPUS / "sql" / "safe_sql.py"])).findings
-    assert bandit_flags > 0 and ours == []
+    assert _bandit_issues("B608", CORPUS / "sql" / "safe_sql.py") > 0 and ours == []
+
+
+def test_bandit_b201_is_replaced() -> None:
+    """bandit's B201 needs a flask import in the same file, so it misses all of web.py."""
+    ours = scan(ScanOptions(paths=[CORPUS / "debug" / "web.py"])).findings
+    assert _bandit_issues("B201", CORPUS / "debug" / "web.py") == 0
+    assert len([f for f in ours if f.rule_id == "DBSBM-DEBUG-001"]) == 5

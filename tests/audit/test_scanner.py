@@ -69,3 +69,36 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         assert result.skipped[0].reason.startswith("unreadable")
     assert result.files_scanned + len(result.skipped) == 1
+
+
+def test_unreadable_directory_is_reported(run_audit, monkeypatch, tmp_path: Path) -> None:
+    """A subdirectory os.walk cannot list is reported as skipped, not dropped silently.
+    Simulated: the tests run as root, where chmod 000 denies nothing."""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "db.py").write_text(VULN)
+    (tmp_path / "db.py").write_text(VULN)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path) == str(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert [(s.file, s.reason) for s in result.skipped] == [
+        (str(tmp_path / "locked"), "unreadable directory: Permission denied")]
+    assert [f.rel_path for f in result.findings] == ["db.py"]
+    _, out, _ = run_audit(tmp_path)
+    assert f"skipped: {tmp_path / 'locked'}: unreadable directory: Permission denied" in out
+
+
+def test_binary_env_file_is_skipped(tmp_path: Path) -> None:
+    """An env file given to the scanner is read like any scanned file: a binary one is
+    skipped, not parsed into variables."""
+    blob = tmp_path / "deploy.env"
+    blob.write_bytes(b"\x00\x01MYSQL_PASSWORD=x\n")
+    (tmp_path / "tree").mkdir()
+    result = scan(ScanOptions(paths=[tmp_path / "tree"], env_files=[blob]))
+    assert [(s.file, s.reason) for s in result.skipped] == [(str(blob), "binary file")]
+    assert result.env_sources == [] and result.findings == []

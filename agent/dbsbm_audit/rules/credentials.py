@@ -173,6 +173,13 @@ def _vendor_plugins() -> list[BasePlugin]:
 # BasicAuthDetector needs a user name before the colon; Redis URLs are usually
 # redis://:password@host, which it misses.
 _EMPTY_USER_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://:([^\s@/'\"]+)@")
+# ... and it knows URLs only. libpq and ODBC DSNs are key=value pairs joined by spaces or ";"
+# ("host=db user=bot password=..."); Python keyword arguments are joined by commas, so a run
+# of two or more such pairs is a DSN, not code. A value stops at "{": "password={}" and
+# f"password={pw}" are filled in at run time.
+_PAIR = r"\w+=[^\s'\";,(){}]*"
+_KV_DSN = re.compile(rf"{_PAIR}(?:[ \t;]+{_PAIR})+")
+_DSN_PASSWORD = re.compile(r"(?:^|[ \t;])(?:password|pwd)=([^\s;]*)", re.IGNORECASE)
 _DISCORD = DiscordBotTokenDetector()
 _BASIC_AUTH = BasicAuthDetector()
 _VENDORS = _vendor_plugins()
@@ -197,6 +204,9 @@ def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit
         passwords = _EMPTY_USER_URL.findall(line)
     if any(p and not is_placeholder(p) for p in passwords):
         yield LineHit("DBSBM-CRED-003", lineno, "URL/DSN with an embedded password")
+    elif any(p and not is_placeholder(p)
+             for dsn in _KV_DSN.findall(line) for p in _DSN_PASSWORD.findall(dsn)):
+        yield LineHit("DBSBM-CRED-003", lineno, "key=value DSN with an embedded password")
     for plugin in _VENDORS:
         for s in plugin.analyze_line(filename=filename, line=line, line_number=lineno):
             yield LineHit("DBSBM-CRED-005", lineno, f"{s.type}")

@@ -6,7 +6,8 @@ Our own rule instead of bandit's B608, because B608 judges the string alone: it 
 (aiomysql/PyMySQL/sqlite3 ``execute``/``executemany``, asyncpg ``fetch*``/``fetchval``, DBSBM's
 ``db_manager.execute/fetch_one/fetch_all/fetchval``) is classified:
 
-- literal, concatenation of literals, or of module/function constants → safe;
+- literal, concatenation of literals, or of module/function constants (a ``for`` variable
+  over a literal tuple/list of constants counts) → safe;
 - an f-string, ``%``, ``+`` or ``.format()`` with a non-constant operand → finding;
 - a variable → followed back through its assignments (and ``+=``) earlier in the same
   function, so ``query = f"..."; await cur.execute(query)`` is caught;
@@ -69,6 +70,13 @@ def _collect(body_owner: ast.AST) -> _Scope:
             elif isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
                 scope.assigns.setdefault(child.target.id, []).append(
                     (child.lineno, child.value))
+            elif (isinstance(child, (ast.For, ast.AsyncFor)) and isinstance(child.target, ast.Name)
+                  and isinstance(child.iter, (ast.Tuple, ast.List, ast.Set))
+                  and all(isinstance(e, ast.Constant) for e in child.iter.elts)):
+                # `for col in ("a", "b")` assigns each constant in turn. Dated the line before
+                # the `for`: its body may share the line (`for c in (...): cur.execute(...)`).
+                scope.assigns.setdefault(child.target.id, []).extend(
+                    (child.lineno - 1, e) for e in child.iter.elts)
             visit(child)
 
     visit(body_owner)

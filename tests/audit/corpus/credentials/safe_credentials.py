@@ -33,6 +33,13 @@ MASK = "********"
 ENV_TO_FIELD = {"MYSQL_PASSWORD": "password", "DISCORD_TOKEN": "token"}
 test_headers = {"authorization": "Bearer x"}
 redacted = {"dsn": "mysql://u:****@h/db"}
+PG_DSN = "host=db user=bot password=%s dbname=dbsbm" % os.environ["PGPASSWORD"]
+PG_DSN_FMT = "host=db user=bot password={} dbname=dbsbm".format(os.environ["PGPASSWORD"])
+PG_DSN_PEER = "host=/run/postgresql user=bot password= dbname=dbsbm"
+pg_dsn = f"host={os.environ['PGHOST']} user=bot password={os.environ['PGPASSWORD']}"
+GUILD_ID = 123456789012345678
+ADMIN_ROLE_ID = "123456789012345678"
+DISCORD_IDS = {"application_id": "123456789012345678", "owner": "987654321098765432"}
 
 
 class Status:

@@ -26,6 +26,8 @@ SESSION_JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.
 SIGNING_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA..."  # expect: DBSBM-CRED-005
 DATABASE_URL = "mysql://dbsbm:s3cretpw@mysql:3306/dbsbm"  # expect: DBSBM-CRED-003
 REDIS_URL = "redis://:r3disPassw0rd@redis:6379/0"  # expect: DBSBM-CRED-003
+PG_DSN = "host=db user=bot password=Sup3rSecr3t dbname=dbsbm"  # expect: DBSBM-CRED-003
+ODBC_DSN = "Driver={ODBC Driver 18};Server=db;Uid=bot;Pwd=Sup3rSecr3t;"  # expect: DBSBM-CRED-003
 DATAGOLF_KEY = "Zk9xQ2pWbTNkR1l4N0FhUTJyTHc5ZEhmS3pYcA"  # expect: DBSBM-CRED-006
 
 
@@ -62,3 +64,7 @@ async def odds(session: aiohttp.ClientSession):
 
 def sign(payload):
     return {"payload": payload, "auth": "fO+hND88n6zvhW5cM0NBLFdUReb13mFsBoQqYINV"}  # expect: DBSBM-CRED-006
+
+
+def pg_connect(psycopg2):
+    return psycopg2.connect("host=db port=5432 user=bot password=Sup3rSecr3t")  # expect: DBSBM-CRED-003

@@ -10,6 +10,7 @@ logger = logging.getLogger(__name__)
 if DBSBM_ENV == "development":
     logging.getLogger("discord").setLevel(logging.DEBUG)
 logging.getLogger("aiohttp").setLevel(logging.WARNING)
+logging.getLogger("bot").setLevel(os.getenv("LOG_LEVEL", "INFO"))
 
 DISCORD_TOKEN = os.environ["DISCORD_TOKEN"]
 API_KEY = os.environ["API_SPORTS_KEY"]

@@ -66,3 +66,9 @@ def not_sql(executor, command):
 
 def format_constant(cur):
     cur.execute("SELECT * FROM {} WHERE id = %s".format(BETS_TABLE), (1,))
+
+
+def fixed_columns(cur):
+    for col in ("bet_id", "amount"):
+        cur.execute(f"SELECT {col} FROM bets")
+    for table in ["bets", "users"]: cur.execute(f"SELECT COUNT(*) FROM {table}")

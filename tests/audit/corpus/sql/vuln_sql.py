@@ -58,3 +58,8 @@ def pymysql_style(connection, order):
         if order == "amount":
             sql = "SELECT * FROM bets ORDER BY amount"
         cursor.execute(sql)  # expect: DBSBM-SQL-001
+
+
+def chosen_columns(cur, sort_column):
+    for col in ("bet_id", sort_column):
+        cur.execute(f"SELECT {col} FROM bets")  # expect: DBSBM-SQL-001
