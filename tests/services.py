@@ -351,7 +351,8 @@ class PrometheusService:
 def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusService:
     """Prometheus with the remote-write receiver: the path the collector writes to.
 
-    ``config`` defaults to ``deploy/prometheus/prometheus.yml`` unchanged.
+    ``config`` defaults to ``deploy/prometheus/prometheus.yml`` unchanged. The flags are
+    docker-compose.yml's (exemplar storage included), so tests see what the stack stores.
     """
     binary = require_binary("prometheus", "prometheus")
     port = free_port()
@@ -359,6 +360,7 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
         binary, f"--config.file={config or REPO / 'deploy/prometheus/prometheus.yml'}",
         f"--storage.tsdb.path={workdir / 'tsdb'}", f"--web.listen-address={LOCALHOST}:{port}",
         "--web.enable-remote-write-receiver", "--web.enable-lifecycle",
+        "--enable-feature=exemplar-storage",
     ]
     control = ProcessService(
         "prometheus", argv, port, lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"), workdir,

@@ -67,7 +67,36 @@ def stand_in_check_datasources() -> set[str]:
     for source in sources:
         assert source["name"] and source["type"] in {"prometheus", "tempo", "loki"}
         assert source["access"] == "proxy" and source["url"].startswith("http://")
+    check_datasource_links(sources, file=True)
     return set(uids)
+
+
+def check_datasource_links(sources: list[dict[str, Any]], *, file: bool) -> None:
+    """The links between the datasources: exemplars -> traces -> logs -> traces.
+
+    ``file``: ``sources`` come from the provisioning file, where Grafana's ``$`` expansion
+    has not run yet (``$${...}`` stands for a literal ``${...}``).
+    """
+    by_type = {s["type"]: s for s in sources}
+    assert by_type.keys() == {"prometheus", "tempo", "loki"}, by_type.keys()
+    prometheus, tempo, loki = (by_type[t] for t in ("prometheus", "tempo", "loki"))
+    # Prometheus: an exemplar's trace_id label (as the collector's remote write labels
+    # exemplars; tests/e2e asserts that label arrives) opens the trace in Tempo.
+    destinations = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    assert {"name": "trace_id", "datasourceUid": tempo["uid"]} in [
+        {k: d.get(k) for k in ("name", "datasourceUid")} for d in destinations], destinations
+    # Tempo: a span's "Logs for this span" queries Loki by trace id; the service map
+    # reads the span metrics from Prometheus.
+    to_logs = tempo["jsonData"]["tracesToLogsV2"]
+    assert to_logs["datasourceUid"] == loki["uid"] and to_logs["filterByTraceID"] is True
+    assert tempo["jsonData"]["serviceMap"]["datasourceUid"] == prometheus["uid"]
+    # Loki: OTLP logs keep trace_id as structured metadata; the derived field turns it
+    # into a link to the trace in Tempo.
+    value = "$${__value.raw}" if file else "${__value.raw}"
+    fields = [f for f in loki["jsonData"]["derivedFields"] if f.get("datasourceUid") == tempo["uid"]]
+    assert fields, "no Loki derived field links to Tempo"
+    assert any(f["matcherType"] == "label" and f["matcherRegex"] == "trace_id"
+               and f["url"] == value for f in fields), fields
 
 
 def stand_in_check_dashboards(datasource_uids: set[str]) -> set[str]:
@@ -164,6 +193,8 @@ def real_grafana_check(expected: dict[str, set[str]]) -> None:
 
         wait_for(lambda: get("/api/health")["database"] == "ok", 120, "grafana")
         assert {d["uid"] for d in get("/api/datasources")} == expected["datasources"]
+        check_datasource_links(
+            [get(f"/api/datasources/uid/{uid}") for uid in expected["datasources"]], file=False)
         for uid in expected["dashboards"]:
             assert get(f"/api/dashboards/uid/{uid}")["dashboard"]["uid"] == uid
         # Alert rules are provisioned a moment after the API answers.

@@ -3,15 +3,19 @@
 Real processes only: the demo bot (``python -m examples.demo_bot``, traffic generator on)
 runs under ``opentelemetry-instrument`` with no telemetry code of its own; the built
 collector runs ``deploy/otel-collector/otelcol-config.yml`` unchanged, its endpoints set
-from the environment; Prometheus takes its remote writes; a second collector
+from the environment; Prometheus (with exemplar storage, as docker-compose runs it) takes
+its remote writes, exemplars included; a second collector
 (``tests/deploy/otelcol-sink.yml``) stands in for Tempo and Loki and writes what it gets
-to JSON files. Everything is asserted from the outside: Prometheus' HTTP API and the files.
+to JSON files. The bot records its sports-API key header as a span attribute
+(``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST``), one of the three carriers
+of the planted test secret. Everything is asserted from the outside: Prometheus' HTTP API and the files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,9 +27,11 @@ from typing import Any
 
 import pymysql
 import pytest
+import yaml
 from dbsbm_instrumentation import semconv
 
 from examples.demo_bot.settings import TEST_SECRET
+from examples.demo_bot.sports_api import API_KEY_HEADER
 from tests import services
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +39,7 @@ pytestmark = pytest.mark.e2e
 SERVICE = "dbsbm-demo-bot-e2e"
 COLLECTOR_CONFIG = services.REPO / "deploy/otel-collector/otelcol-config.yml"
 SINK_CONFIG = services.REPO / "tests/deploy/otelcol-sink.yml"
+GRAFANA_DATASOURCES = services.REPO / "deploy/grafana/provisioning/datasources/datasources.yaml"
 DEMO_SECONDS = 25
 E2E_DATABASE = "dbsbm_demo_e2e"
 FAULTS = {"api_429_rate": 0.2, "db_error_rate": 0.05}
@@ -59,6 +66,18 @@ class Pipeline:
             result = self.prometheus.query(query)
             if result or time.monotonic() > deadline:
                 return result
+            time.sleep(1)
+
+    def exemplars(self, query: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Every exemplar of ``query`` in the last hour (``/api/v1/query_exemplars``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.time()
+            url = f"{self.prometheus.url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+                {"query": query, "start": now - 3600, "end": now})
+            found = [e for series in _get_json(url)["data"] for e in series["exemplars"]]
+            if found or time.monotonic() > deadline:
+                return found
             time.sleep(1)
 
     def records(self, kind: str, timeout: float = 30.0) -> list[dict[str, Any]]:
@@ -175,6 +194,9 @@ def _run_demo_bot(collector: services.CollectorService, redis: services.RedisSer
         "PYTHONUNBUFFERED": "1",
         # A few injected faults, so failures are seen as such after the collector too.
         "DEMO_FAULTS": json.dumps(FAULTS),
+        # contrib's aiohttp-client records this request header as a span attribute
+        # (http.request.header.x_apisports_key): the API key, i.e. the planted secret.
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": API_KEY_HEADER,
     }
     log_path = workdir / "demo-bot.log"
     with open(log_path, "wb") as log:
@@ -195,6 +217,9 @@ def _run_demo_bot(collector: services.CollectorService, redis: services.RedisSer
     semconv.HTTP_CLIENT_DURATION.prometheus + "_bucket",
     semconv.DISCORD_COMMAND_DURATION.prometheus + "_bucket",
     semconv.CACHE_OPERATIONS.prometheus,
+    # The bot's own process, as the Health & host dashboard reads it (system-metrics).
+    semconv.PROCESS_CPU_TIME.prometheus,
+    semconv.PROCESS_MEMORY_USAGE.prometheus,
 ])
 def test_metrics_reach_prometheus_under_their_semconv_names(pipeline: Pipeline,
                                                             name: str) -> None:
@@ -290,26 +315,90 @@ def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
     assert seen["http"]["http.response.status_code"] in ("200", "429"), seen["http"]
 
 
-def test_planted_secret_is_redacted_everywhere(pipeline: Pipeline) -> None:
-    """The demo's planted test secret reaches no sink file and no Prometheus label value."""
-    logs = pipeline.text("logs")
-    traces = pipeline.text("traces")
+# contrib's aiohttp-client names a captured request header http.request.header.<name>, the
+# name lower-cased with "-" turned into "_".
+API_KEY_ATTRIBUTE = "http.request.header." + API_KEY_HEADER.replace("-", "_")
+
+
+def _carriers_arrived(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """Assert the three carriers of the planted secret arrived; the header attributes."""
     # The carriers arrived (redacted), so absence is not just a lost record.
-    assert "planted test secret" in logs, "the log line carrying the test secret never arrived"
-    assert "connection check" in traces, "the SQL carrying the test secret never arrived"
+    assert "planted test secret" in pipeline.text("logs"), \
+        "the log line carrying the test secret never arrived"
+    assert "connection check" in pipeline.text("traces"), \
+        "the SQL carrying the test secret never arrived"
+    headers = [attribute_values(span)[API_KEY_ATTRIBUTE]
+               for resource, span in spans(pipeline.records("traces"))
+               if service_name(resource) == SERVICE and API_KEY_ATTRIBUTE in attribute_values(span)]
+    assert headers, f"no API client span carries {API_KEY_ATTRIBUTE} (the captured API key)"
+    return headers
+
+
+def _prometheus_labels_leaking(pipeline: Pipeline) -> dict[str, list[str]]:
+    url = pipeline.prometheus.url
+    leaked = {}
+    for label in _get_json(f"{url}/api/v1/labels")["data"]:
+        values = _get_json(f"{url}/api/v1/label/{urllib.parse.quote(label)}/values")["data"]
+        if found := [v for v in values if TEST_SECRET in v]:
+            leaked[label] = found
+    return leaked
+
+
+def test_planted_secret_is_redacted_from_logs_sql_and_metrics(pipeline: Pipeline) -> None:
+    """The secret planted in a log message and a SQL comment reaches no log record, no span
+    attribute (but the captured header's, see the next test), no metric and no Prometheus
+    label value, and not the bot's console."""
+    _carriers_arrived(pipeline)
+    for kind in ("logs", "metrics"):
+        assert TEST_SECRET not in pipeline.text(kind), f"test secret leaked into {kind}.json"
+    for _, span in spans(pipeline.records("traces")):
+        others = {k: v for k, v in attribute_values(span).items() if k != API_KEY_ATTRIBUTE}
+        assert TEST_SECRET not in json.dumps([others, span.get("events"), span.get("status")]), \
+            f"test secret leaked into span {span['name']!r}"
+    assert TEST_SECRET not in pipeline.bot_output, "the bot's console log shows the test secret"
+    assert not _prometheus_labels_leaking(pipeline)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known leak: the captured x-apisports-key request header arrives unmasked. "
+    "dbsbm_instrumentation.redaction masks by value shape only (a bare header value has no "
+    "'key=' before it) and the collector's redaction/secrets blocked_key_patterns has "
+    "'apisports-key' but not contrib's 'x_apisports_key' spelling. Remove this marker once "
+    "either masks it."))
+def test_planted_secret_is_redacted_everywhere(pipeline: Pipeline) -> None:
+    """The planted secret (log message, SQL comment, and the API key header captured as a
+    span attribute) reaches no sink file and no Prometheus label value; the header
+    attribute still arrives, masked."""
+    for values in _carriers_arrived(pipeline):
+        assert TEST_SECRET not in json.dumps(values), f"{API_KEY_ATTRIBUTE} is not masked"
     for kind in ("logs", "traces", "metrics"):
         assert TEST_SECRET not in pipeline.text(kind), f"test secret leaked into {kind}.json"
     assert TEST_SECRET not in pipeline.bot_output, "the bot's console log shows the test secret"
-    url = pipeline.prometheus.url
-    labels = _get_json(f"{url}/api/v1/labels")["data"]
-    for label in labels:
-        values = _get_json(f"{url}/api/v1/label/{urllib.parse.quote(label)}/values")["data"]
-        leaked = [v for v in values if TEST_SECRET in v]
-        assert not leaked, f"test secret leaked into Prometheus label {label}: {leaked}"
+    assert not _prometheus_labels_leaking(pipeline)
+
+
+def test_duration_histograms_carry_exemplars_that_link_to_traces(pipeline: Pipeline) -> None:
+    """Prometheus, run with exemplar storage as docker-compose runs it, stores exemplars on
+    the command and query duration buckets. They carry the label Grafana's exemplar link
+    reads (exemplarTraceIdDestinations) and the ids of traces that reached the Tempo
+    stand-in, so a click on one opens a real trace."""
+    datasources = yaml.safe_load(GRAFANA_DATASOURCES.read_text())["datasources"]
+    (prometheus,) = [d for d in datasources if d["type"] == "prometheus"]
+    (link,) = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    traced = {span["traceId"] for _, span in spans(pipeline.records("traces"))}
+    for instrument in (semconv.DISCORD_COMMAND_DURATION, semconv.DB_OPERATION_DURATION):
+        query = f'{instrument.prometheus}_bucket{{job="{SERVICE}"}}'
+        exemplars = pipeline.exemplars(query)
+        assert exemplars, f"Prometheus stored no exemplar for {query}"
+        ids = {e["labels"].get(link["name"]) for e in exemplars}
+        assert None not in ids, f"an exemplar of {query} lacks the {link['name']} label"
+        assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids), ids
+        assert ids & traced, f"no exemplar of {query} names a trace that reached the sink"
 
 
 def _get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)  # type: ignore[no-any-return]
+
 
 
