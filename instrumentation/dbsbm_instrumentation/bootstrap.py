@@ -19,7 +19,9 @@ and the OTLP exporters, with what the bot needs on top:
   aborts in-flight retries (exporter ``shutdown()``) when its time is 60 % spent, and
   returns by ``timeout_s`` whatever happened.
 * **Bad settings never stop the bot.** A malformed variable gives one WARNING naming it
-  and falls back to the default for that setting (or disables that signal's export).
+  and falls back to the default for that setting (or disables that signal's export),
+  the ones only the SDK reads (limits, batch sizes, sampler, compression, propagators)
+  included: those are checked first and a bad one is removed (:data:`_SDK_VARIABLES`).
 * **Secrets never leave.** Span and log exporters are wrapped by
   :mod:`dbsbm_instrumentation.redaction` (in the export thread, not the bot's), and log
   records are scrubbed before the bot's own handlers write them
@@ -39,7 +41,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -61,8 +63,120 @@ class _DropMessages(logging.Filter):
 for _name, _prefix in (
     ("opentelemetry.sdk.resources", "Invalid key value resource attribute pair"),
     ("opentelemetry.util.re", "Header format invalid"),
+    # A ratio sampler without a (valid) OTEL_TRACES_SAMPLER_ARG: the SDK uses 1.0, the
+    # spec's default, and says so without naming the variable; a bad value was reported
+    # by _check_sdk_variables() already.
+    ("opentelemetry.sdk.trace.sampling", "Could not convert TRACES_SAMPLER_ARG"),
 ):
     logging.getLogger(_name).addFilter(_DropMessages(_prefix))
+
+
+# --- OTEL_* variables the SDK reads itself ----------------------------------------------
+# The SDK, the OTLP exporters and opentelemetry.propagate read these straight from
+# os.environ, and a malformed value gets a traceback, a crash (some at import: the span
+# attribute limit in opentelemetry.sdk.trace, OTEL_PROPAGATORS in opentelemetry.propagate)
+# or a line that does not name the variable. _check_sdk_variables() runs before any of
+# them is imported (this module's first import of opentelemetry is below; logs.py imports
+# this module first) and again in read_settings(), before the providers and exporters are
+# built. A bad value is reported once (config_warning: variable, value, what is used
+# instead) and *deleted from os.environ* so the SDK takes its default. Deleting is safe:
+# os.environ is this process's own copy (the shell, the container spec and the collector
+# never see the change); the only other reader is a child process the bot starts, which
+# inherits the default the SDK here uses, instead of the same bad value.
+
+
+def _int_at_least(minimum: int) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        try:
+            return int(value) >= minimum  # int() as the SDK parses it
+        except ValueError:
+            return False
+    return check
+
+
+def _limit(value: str) -> bool:
+    # The SDK reads an empty limit as "no limit".
+    return not value.strip() or _int_at_least(0)(value)
+
+
+def _one_of(*choices: str, fold_case: bool = True) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        value = value.strip()
+        return (value.lower() if fold_case else value) in choices
+    return check
+
+
+def _ratio(value: str) -> bool:
+    try:
+        return 0.0 <= float(value) <= 1.0  # also rejects NaN
+    except ValueError:
+        return False
+
+
+def _installed_propagators(value: str) -> bool:
+    from importlib.metadata import entry_points
+
+    names = {entry.name for entry in entry_points(group="opentelemetry_propagator")}
+    return all(item.strip().lower() == "none" or item.strip() in names
+               for item in value.split(","))
+
+
+_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
+             "parentbased_always_off", "parentbased_traceidratio")
+_COUNT = "is not an integer >= 0"
+_COMPRESSIONS = ("gzip", "deflate", "none")
+_NOT_COMPRESSION = "is not one of gzip, deflate, none"
+# (variables, check, problem, what the SDK uses once the variable is gone)
+_SDK_VARIABLES: tuple[tuple[tuple[str, ...], Callable[[str], bool], str, str], ...] = (
+    (("OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT"),
+     _limit, _COUNT, "using 128"),
+    (("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+      "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"),
+     _limit, _COUNT, "using OTEL_ATTRIBUTE_COUNT_LIMIT or 128"),
+    (("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",), _limit, _COUNT, "using no limit"),
+    (("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+     _limit, _COUNT, "using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT or no limit"),
+    (("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BLRP_MAX_QUEUE_SIZE"),
+     _int_at_least(1), "is not an integer > 0", "using 2048"),
+    (("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"),
+     _int_at_least(1), "is not an integer > 0", "using 512"),
+    (("OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT"),
+     _int_at_least(0), "is not an integer >= 0 (milliseconds)", "using 30000"),
+    (("OTEL_TRACES_SAMPLER",), _one_of(*_SAMPLERS), f"is not one of {', '.join(_SAMPLERS)}",
+     "using parentbased_always_on"),
+    (("OTEL_TRACES_SAMPLER_ARG",), _ratio, "is not a number from 0 to 1", "using 1.0"),
+    # The SDK compares the exemplar filter case-sensitively (and raises).
+    (("OTEL_METRICS_EXEMPLAR_FILTER",),
+     _one_of("trace_based", "always_on", "always_off", fold_case=False),
+     "is not one of trace_based, always_on, always_off", "using trace_based"),
+    (("OTEL_EXPORTER_OTLP_COMPRESSION",), _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using none"),
+    (("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+      "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"),
+     _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using OTEL_EXPORTER_OTLP_COMPRESSION or none"),
+    (("OTEL_PROPAGATORS",), _installed_propagators,
+     "names a propagator that is not installed", "using tracecontext,baggage"),
+)
+
+
+def _check_sdk_variables() -> list[tuple[str, str, str, str]]:
+    """Delete the malformed ones from os.environ; (variable, value, problem, fallback) each.
+
+    An empty value is deleted silently: the spec reads empty as unset, but the SDK raises
+    on some (an empty OTEL_BSP_MAX_QUEUE_SIZE); empty limits mean "no limit" and stay.
+    """
+    problems: list[tuple[str, str, str, str]] = []
+    for variables, check, problem, fallback in _SDK_VARIABLES:
+        for variable in variables:
+            value = os.environ.get(variable)
+            if value is None or check(value):
+                continue
+            del os.environ[variable]
+            if value.strip():
+                problems.append((variable, value, problem, fallback))
+    return problems
+
+
+_found_at_import = _check_sdk_variables()  # reported by read_settings(), in the bot's logging
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -179,9 +293,14 @@ def _valid_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
 
 
-def _parse_pairs(name: str, raw: str) -> dict[str, str]:
+def _parse_pairs(name: str, raw: str, lower_keys: bool = False) -> dict[str, str]:
     """W3C-baggage-style ``k=v,k2=v2`` (URL-encoded), as OTEL_RESOURCE_ATTRIBUTES and
-    OTEL_EXPORTER_OTLP_HEADERS are written; malformed items are reported once and skipped."""
+    OTEL_EXPORTER_OTLP_HEADERS are written; malformed items are reported once and skipped.
+
+    ``lower_keys`` for headers: gRPC refuses metadata keys with capitals ("Illegal header
+    key", HTTP/2 names are lower case) and HTTP names are case-insensitive, so
+    ``Authorization=Bearer x`` is sent as ``authorization``, as the SDK's own parser does.
+    """
     pairs: dict[str, str] = {}
     bad: list[str] = []
     for item in raw.split(","):
@@ -191,7 +310,8 @@ def _parse_pairs(name: str, raw: str) -> dict[str, str]:
         if not sep or not key.strip():
             bad.append(item.strip())
             continue
-        pairs[unquote(key.strip())] = unquote(value.strip())
+        key = unquote(key.strip())
+        pairs[key.lower() if lower_keys else key] = unquote(value.strip())
     if bad:
         _logs.config_warning(
             name, raw, f"has items that are not key=value ({', '.join(bad)})", "ignoring them"
@@ -223,6 +343,9 @@ class Settings:
     span_batch_delay_ms: float
     log_batch_delay_ms: float
     log_handler_level: int
+    # Export batch sizes to pass to the batch processors; None lets the SDK read its variable.
+    span_max_batch: int | None = None
+    log_max_batch: int | None = None
 
 
 def _exporter_choice(signal: Signal) -> Literal["otlp", "console", "none"]:
@@ -274,7 +397,7 @@ def _signal_settings(signal: Signal) -> SignalSettings:
     headers: dict[str, str] = {}
     found = _signal_env(signal, "HEADERS")
     if found is not None:
-        headers = _parse_pairs(*found)
+        headers = _parse_pairs(*found, lower_keys=True)
     timeout_s = DEFAULT_EXPORT_TIMEOUT_S
     found = _signal_env(signal, "TIMEOUT")
     if found is not None:
@@ -298,8 +421,41 @@ def _handler_level() -> int:
     return logging.NOTSET
 
 
+# The batch processors' defaults (the SDK's, for OTEL_BSP_* and OTEL_BLRP_* alike).
+_SDK_MAX_QUEUE_SIZE = 2048
+_SDK_MAX_EXPORT_BATCH_SIZE = 512
+
+
+def _max_batch(processor: Literal["BSP", "BLRP"]) -> int | None:
+    """The batch size to pass when it exceeds the queue size, which the SDK refuses
+    (``ValueError``), also when only one is set: a queue of 100 against the default batch
+    of 512. The batch is then the queue. None: the SDK's own reading is fine."""
+    queue_variable = f"OTEL_{processor}_MAX_QUEUE_SIZE"
+    batch_variable = f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE"
+    queue_raw, batch_raw = _env(queue_variable), _env(batch_variable)
+    queue = int(queue_raw) if queue_raw else _SDK_MAX_QUEUE_SIZE  # checked at this point
+    batch = int(batch_raw) if batch_raw else _SDK_MAX_EXPORT_BATCH_SIZE
+    if batch <= queue:
+        return None
+    if batch_raw:
+        _logs.config_warning(batch_variable, batch_raw, f"is larger than the queue ({queue})",
+                             f"exporting batches of {queue}")
+    else:
+        _logs.config_warning(queue_variable, str(queue_raw),
+                             f"is smaller than the export batch ({batch})",
+                             f"exporting batches of {queue}")
+    return queue
+
+
 def read_settings() -> Settings:
-    """Validate the ``OTEL_*`` variables: one WARNING per bad one, defaults in its place."""
+    """Validate the ``OTEL_*`` variables: one WARNING per bad one, defaults in its place.
+
+    The variables only the SDK reads are checked (and bad ones deleted) first; see
+    :data:`_SDK_VARIABLES`.
+    """
+    for problem in (*_found_at_import, *_check_sdk_variables()):
+        _logs.config_warning(*problem)
+    _found_at_import.clear()
     resource_attributes: dict[str, str] = {}
     raw = _env("OTEL_RESOURCE_ATTRIBUTES")
     if raw is not None:
@@ -314,6 +470,8 @@ def read_settings() -> Settings:
         span_batch_delay_ms=_number("OTEL_BSP_SCHEDULE_DELAY", DEFAULT_BATCH_DELAY_MS, 1),
         log_batch_delay_ms=_number("OTEL_BLRP_SCHEDULE_DELAY", DEFAULT_LOG_BATCH_DELAY_MS, 1),
         log_handler_level=_handler_level(),
+        span_max_batch=_max_batch("BSP"),
+        log_max_batch=_max_batch("BLRP"),
     )
 
 
@@ -607,6 +765,15 @@ def _otlp_exporter(settings: SignalSettings) -> Any:
     transport = "grpc" if settings.protocol == "grpc" else "http"
     if transport == "grpc":
         kwargs["insecure"] = settings.endpoint.startswith("http://")
+        # Upstream's gRPC exporters take only "gzip" from the environment and raise on the
+        # spec's "none" (and "deflate"): the checked value is passed instead.
+        found = _signal_env(settings.signal, "COMPRESSION")
+        if found is not None:
+            import grpc
+
+            kwargs["compression"] = {
+                "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
+            }.get(found[1].lower(), grpc.Compression.NoCompression)
     module_name, class_name = _OTLP_CLASSES[settings.signal]
     module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}")
     exporter_class = getattr(module, class_name)
@@ -743,7 +910,10 @@ def configure_telemetry(
         span_exporter = _exporter(settings.signals["traces"], guards)
         if span_exporter is not None:
             tracer_provider.add_span_processor(
-                BatchSpanProcessor(span_exporter, schedule_delay_millis=settings.span_batch_delay_ms)
+                BatchSpanProcessor(
+                    span_exporter, schedule_delay_millis=settings.span_batch_delay_ms,
+                    max_export_batch_size=settings.span_max_batch,
+                )
             )
         trace.set_tracer_provider(tracer_provider)
 
@@ -769,7 +939,8 @@ def configure_telemetry(
             if log_exporter is not None:
                 logger_provider.add_log_record_processor(
                     BatchLogRecordProcessor(
-                        log_exporter, schedule_delay_millis=settings.log_batch_delay_ms
+                        log_exporter, schedule_delay_millis=settings.log_batch_delay_ms,
+                        max_export_batch_size=settings.log_max_batch,
                     )
                 )
             set_logger_provider(logger_provider)

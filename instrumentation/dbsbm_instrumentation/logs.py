@@ -40,6 +40,14 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+# bootstrap first: it deletes malformed OTEL_* values that the SDK fails on at import
+# (below, opentelemetry.propagate reads OTEL_PROPAGATORS, opentelemetry.sdk.trace a span
+# limit), also when a bot imports this module before bootstrap. Circular on purpose:
+# bootstrap imports this module back and only uses it inside functions.
+# isort: split
+from dbsbm_instrumentation import bootstrap as _bootstrap  # noqa: F401
+
+# isort: split
 import orjson
 from opentelemetry import trace
 from opentelemetry._logs import LoggerProvider

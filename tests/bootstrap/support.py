@@ -32,6 +32,28 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 # Variables of the test runner that would change what the child process does.
 _NOT_INHERITED = ("OTEL_", "DBSBM_")
 
+# OTEL_* variables the SDK, its exporters or opentelemetry.propagate read themselves, with
+# a value that used to crash, print a traceback or a line not naming the variable
+# (bootstrap._SDK_VARIABLES), and what else the case needs set.
+SDK_READ_MALFORMED: list[tuple[str, str, dict[str, str]]] = [
+    ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "abc", {}),  # read at import of opentelemetry.sdk.trace
+    ("OTEL_ATTRIBUTE_COUNT_LIMIT", "abc", {}),
+    ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1", {}),
+    ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "many", {}),
+    ("OTEL_METRICS_EXEMPLAR_FILTER", "bogus", {}),
+    ("OTEL_PROPAGATORS", "bogus", {}),  # read at import of opentelemetry.propagate
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "abc", {}),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "100", {}),  # below the default batch of 512: SDK raises
+    ("OTEL_BSP_EXPORT_TIMEOUT", "abc", {}),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "abc", {}),
+    ("OTEL_BLRP_MAX_QUEUE_SIZE", "abc", {}),
+    ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "0", {}),
+    ("OTEL_TRACES_SAMPLER", "bogus", {}),
+    ("OTEL_TRACES_SAMPLER_ARG", "5", {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio"}),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "bogus", {}),
+    ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd", {}),
+]
+
 
 def run_python(
     tmp_path: Path, source: str, env: dict[str, str], *prefix: str, timeout: float = 60,

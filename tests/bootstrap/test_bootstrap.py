@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 from dbsbm_instrumentation import bootstrap
 
-from tests.bootstrap.support import OtlpHttpStandIn, attributes, run_python
+from tests.bootstrap.support import (
+    SDK_READ_MALFORMED,
+    OtlpHttpStandIn,
+    attributes,
+    run_python,
+)
 
 BOT = """
     import logging, time
@@ -147,23 +152,27 @@ def test_unreachable_collector_gives_one_line_per_signal(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"),
+    ("variable", "value", "extra"),
     [
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "foo"),
-        ("OTEL_METRIC_EXPORT_INTERVAL", "abc"),
-        ("OTEL_RESOURCE_ATTRIBUTES", "garbage"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "junk"),
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
-        ("OTEL_TRACES_EXPORTER", "zipkin"),
-        ("DBSBM_ENV", "staging"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "foo", {}),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "abc", {}),
+        ("OTEL_RESOURCE_ATTRIBUTES", "garbage", {}),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url", {}),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "junk", {}),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", {}),
+        ("OTEL_TRACES_EXPORTER", "zipkin", {}),
+        ("DBSBM_ENV", "staging", {}),
+        *SDK_READ_MALFORMED,
+        # upstream's gRPC exporter raised on any compression but gzip
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "bogus", {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}),
     ],
 )
 def test_malformed_setting_gives_one_line_naming_it(
-    tmp_path: Path, variable: str, value: str,
+    tmp_path: Path, variable: str, value: str, extra: dict[str, str],
 ) -> None:
     """A bad variable: one line on stderr naming it, no traceback, the bot keeps running."""
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}", variable: value}
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+           **extra, variable: value}
     result = run_python(tmp_path, """
         from opentelemetry import trace
         from dbsbm_instrumentation.bootstrap import configure_telemetry
@@ -178,6 +187,85 @@ def test_malformed_setting_gives_one_line_naming_it(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"{variable}=")
+
+
+def test_logs_module_imported_first_is_covered_too(tmp_path: Path) -> None:
+    """A bot importing dbsbm_instrumentation.logs before bootstrap gets no import crash."""
+    result = run_python(tmp_path, """
+        from dbsbm_instrumentation.logs import configure_logging
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        configure_telemetry(system_metrics=False, logs=False).shutdown(0.5)
+        print("still running")
+    """, {"OTEL_PROPAGATORS": "tracecontext,bogus", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "x",
+          "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"})
+    assert result.returncode == 0, result.stderr
+    assert "still running" in result.stdout
+    lines = sorted(line for line in result.stderr.splitlines() if line.strip())
+    assert [line.split("=")[0] for line in lines] == [
+        "OTEL_PROPAGATORS", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"], result.stderr
+
+
+def test_bad_sdk_variable_is_removed_and_good_ones_are_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The SDK takes its default once the bad value is gone; good and empty values stay."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4096")
+    monkeypatch.setenv("OTEL_SPAN_LINK_COUNT_LIMIT", "")  # the SDK's "no limit"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "GZIP")
+    monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext, baggage")
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "ALWAYS_ON")  # the SDK is case-exact
+    monkeypatch.setenv("OTEL_BLRP_EXPORT_TIMEOUT", " ")  # empty means unset: dropped quietly
+    with caplog.at_level("WARNING"):
+        bootstrap.read_settings()
+    assert os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] == "4096"
+    assert os.environ["OTEL_SPAN_LINK_COUNT_LIMIT"] == ""
+    assert os.environ["OTEL_EXPORTER_OTLP_COMPRESSION"] == "GZIP"
+    assert os.environ["OTEL_PROPAGATORS"] == "tracecontext, baggage"
+    assert "OTEL_METRICS_EXEMPLAR_FILTER" not in os.environ
+    assert "OTEL_BLRP_EXPORT_TIMEOUT" not in os.environ
+    assert [r.getMessage() for r in caplog.records] == [(
+        "OTEL_METRICS_EXEMPLAR_FILTER='ALWAYS_ON' is not one of trace_based, always_on, "
+        "always_off; using trace_based")]
+
+
+def test_header_names_are_lower_cased_resource_keys_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gRPC refuses capitals in metadata keys; resource attribute keys keep their case."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20x,X-Team=Bets")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "Team.Name=Bets")
+    settings = bootstrap.read_settings()
+    assert settings.signals["traces"].headers == {"authorization": "Bearer x", "x-team": "Bets"}
+    assert settings.resource_attributes == {"Team.Name": "Bets"}
+
+
+def test_grpc_export_takes_capitalised_headers_and_compression_none(tmp_path: Path) -> None:
+    """`Authorization=...` over gRPC used to fail every export with "Illegal header key",
+    and the spec's compression "none" crashed upstream's gRPC exporter: now the only
+    complaint against a closed port is the connection itself."""
+    result = run_python(tmp_path, """
+        import time
+        from opentelemetry import trace
+        from dbsbm_instrumentation.bootstrap import configure_telemetry
+        telemetry = configure_telemetry(system_metrics=False, logs=False)
+        with trace.get_tracer("bot").start_as_current_span("work"):
+            pass
+        time.sleep(2.5)
+        telemetry.shutdown(0.5)
+    """, {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer x",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "OTEL_METRICS_EXPORTER": "none",
+    })
+    assert result.returncode == 0, result.stderr
+    assert "Illegal header key" not in result.stderr
+    assert "Invalid metadata" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "StatusCode.UNAVAILABLE" in lines[0], result.stderr
 
 
 def test_settings_precedence_and_signal_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:

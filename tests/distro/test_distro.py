@@ -8,12 +8,19 @@ exported. Exports go to the OTLP stand-in receiver (tests/bootstrap/support.py).
 from __future__ import annotations
 
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import pytest
 from dbsbm_instrumentation import distro
 
-from tests.bootstrap.support import OtlpHttpStandIn, attributes, run_python
+from tests.bootstrap.support import (
+    SDK_READ_MALFORMED,
+    OtlpHttpStandIn,
+    attributes,
+    run_python,
+)
 
 BOT = """
     import logging, sys
@@ -236,3 +243,52 @@ def test_our_distro_and_configurator_are_the_registered_entry_points() -> None:
 
     assert "dbsbm" in {e.name for e in entry_points(group="opentelemetry_distro")}
     assert "dbsbm" in {e.name for e in entry_points(group="opentelemetry_configurator")}
+
+
+# OTEL_PROPAGATORS is left out: opentelemetry-instrument itself imports
+# opentelemetry.propagate (auto_instrumentation -> instrumentation.utils) and dies on an
+# unknown propagator before it starts the bot, so no distro can report it.
+@pytest.mark.parametrize(
+    ("variable", "value", "extra"),
+    [case for case in SDK_READ_MALFORMED if case[0] != "OTEL_PROPAGATORS"],
+)
+def test_malformed_sdk_setting_gives_one_line_naming_it(
+    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    variable: str, value: str, extra: dict[str, str],
+) -> None:
+    """Zero-code: one line naming the variable, no traceback, the bot runs and exports."""
+    result = run_python(tmp_path, """
+        from opentelemetry import trace
+        with trace.get_tracer("bot").start_as_current_span("still"):
+            print("still running")
+    """, _env(otlp_stand_in, **extra, **{variable: value}), _instrument())
+    assert result.returncode == 0, result.stderr
+    assert "still running" in result.stdout
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{variable}=")
+    otlp_stand_in.wait_for("/v1/traces")
+
+
+def test_unreachable_collector_exits_promptly_without_traceback(tmp_path: Path) -> None:
+    """Zero-code, nothing listening: the bot runs, exits within 5 s wall, no traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    started = time.monotonic()
+    result = run_python(tmp_path, """
+        import logging
+        from opentelemetry import trace
+        tracer = trace.get_tracer("bot")
+        for i in range(200):
+            with tracer.start_as_current_span("command.bet"):
+                logging.getLogger("bot").warning("bet %d", i)
+        print("done", flush=True)
+    """, {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed}"}, _instrument(),
+        timeout=30)
+    wall = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "done" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert wall < 5, f"took {wall:.1f} s"
