@@ -62,6 +62,19 @@ _KEY_PREFIXES = ("api", "api_", "api-", "apisports-", "rapidapi-")
 # Query parameters ("password = %s") are not secrets; masking them only hides the SQL.
 _PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\?|\$\d+|:\w+|\*+")
 
+# Attribute keys that name a credential: their whole string value is masked, whatever it
+# looks like. Why: a captured header is a bare value (contrib's aiohttp-client records
+# ``x-apisports-key: abc`` as ``http.request.header.x_apisports_key = ("abc",)``), which no
+# value-shape rule can recognise. The collector's redaction/secrets processor blocks the
+# same keys with this same pattern (tests/deploy/test_collector.py keeps them equal).
+SECRET_KEY_PATTERN = (
+    r"password|passwd|secret|authorization|cookie|api[_-]?key|apisports[_-]key"
+    r"|rapidapi[_-]key|token"
+)
+_SECRET_KEY = re.compile(SECRET_KEY_PATTERN, re.IGNORECASE)
+_secret_keys: dict[str, bool] = {}  # attribute keys are a small, fixed set: decide once
+_MAX_KEYS = 4096
+
 # Discord bot token, case-sensitive; the hint (a literal ".") finds candidates cheaply.
 _TOKEN = re.compile(r"(?<![\w-])[MN][A-Za-z\d]{23,25}\.[\w-]{6}\.[\w-]{27,38}")
 _TOKEN_HINT = re.compile(r"\.[\w-]{6}\.[\w-]{27}")
@@ -130,17 +143,45 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def _names_secret(key: str) -> bool:
+    secret = _secret_keys.get(key)
+    if secret is None:
+        secret = _SECRET_KEY.search(key) is not None
+        if len(_secret_keys) < _MAX_KEYS:
+            _secret_keys[key] = secret
+    return secret
+
+
+def _mask_value(value: Any) -> Any:
+    """Every string in ``value`` (also inside sequences) masked; other types kept."""
+    if isinstance(value, str):
+        return MASK if value else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_mask_value(item) for item in value)
+    return value
+
+
 def redact_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A redacted copy of ``attributes``, or None when nothing needed masking."""
+    """A redacted copy of ``attributes``, or None when nothing needed masking.
+
+    Values under a key that names a credential (:data:`SECRET_KEY_PATTERN`) are masked
+    whole; every other string value is scanned for secret shapes.
+    """
     if not attributes:
         return None
     changed: dict[str, Any] | None = None
     for key, value in attributes.items():
-        new = redact_value(value)
-        if new is not value:
-            if changed is None:
-                changed = dict(attributes)
-            changed[key] = new
+        if _names_secret(key):
+            new = _mask_value(value)
+            if new == value:  # already masked, or no string in it
+                continue
+        else:
+            new = redact_value(value)
+            if new is value:
+                continue
+        if changed is None:
+            changed = dict(attributes)
+        changed[key] = new
     return changed
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.redaction import SECRET_KEY_PATTERN
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -139,6 +140,14 @@ def test_manifest_lists_exactly_the_components_used(otelcol: Path) -> None:
         "envprovider", "fileprovider", "yamlprovider",
     }
     assert listed - providers == {type_to_module[u] for u in used}
+
+
+def test_collector_blocks_the_attribute_keys_the_bot_masks() -> None:
+    """The collector's redaction/secrets keys and the in-process key rule are one pattern,
+    so an attribute the bot would mask is masked by the collector for any other sender."""
+    config = yaml.safe_load(BASE_CONFIG.read_text())
+    (pattern,) = config["processors"]["redaction/secrets"]["blocked_key_patterns"]
+    assert pattern == f"(?i).*({SECRET_KEY_PATTERN}).*"
 
 
 def test_prometheus_config_is_valid_without_rules(tmp_path: Path) -> None:

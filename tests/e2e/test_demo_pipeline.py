@@ -42,7 +42,9 @@ SINK_CONFIG = services.REPO / "tests/deploy/otelcol-sink.yml"
 GRAFANA_DATASOURCES = services.REPO / "deploy/grafana/provisioning/datasources/datasources.yaml"
 DEMO_SECONDS = 25
 E2E_DATABASE = "dbsbm_demo_e2e"
-FAULTS = {"api_429_rate": 0.2, "db_error_rate": 0.05}
+# Reads are mostly served from the cache, so the error rate per read is high enough that
+# a 25 s run always has failed queries.
+FAULTS = {"api_429_rate": 0.2, "db_error_rate": 0.25}
 
 
 class Pipeline:
@@ -286,18 +288,27 @@ def attribute_values(span: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
         pipeline: Pipeline) -> None:
-    """/bet is one trace: a root SERVER span whose direct CLIENT children are its MySQL,
-    Redis and sports-API calls, each with the attributes dashboards group by."""
+    """Each command is one trace: a SERVER span (the root, for slash commands) whose direct
+    CLIENT children are its MySQL, Redis and sports-API calls, each with the attributes dashboards group by.
+
+    Which calls a command makes depends on the cache (odds are cached for a minute), so
+    the three kinds are looked for across the run's command traces; /bet always reads
+    MySQL and writes Redis.
+    """
     by_trace: dict[str, list[dict[str, Any]]] = {}
     for resource, span in spans(pipeline.records("traces")):
         if service_name(resource) == SERVICE:
             by_trace.setdefault(span["traceId"], []).append(span)
-    bets = [trace for trace in by_trace.values() if any(s["name"] == "slash bet" for s in trace)]
-    assert bets, "no 'slash bet' span reached the sink"
     seen: dict[str, dict[str, Any]] = {}
-    for trace in bets:
-        (root,) = [s for s in trace if s["name"] == "slash bet"]
-        assert root["kind"] == SPAN_KIND_SERVER and not root.get("parentSpanId"), root
+    bet_children: list[set[str]] = []
+    for trace in by_trace.values():
+        commands = [s for s in trace if s["name"].startswith(("slash ", "prefix "))]
+        if not commands:
+            continue
+        (root,) = commands  # a prefix command's parent is its on_message event span
+        assert root["kind"] == SPAN_KIND_SERVER, root
+        assert not root.get("parentSpanId") or root["name"].startswith("prefix "), root
+        systems = set()
         for child in trace:
             attributes = attribute_values(child)
             if child.get("parentSpanId") != root["spanId"] or child["kind"] != SPAN_KIND_CLIENT:
@@ -305,7 +316,12 @@ def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
             system = attributes.get("db.system.name") or (
                 "http" if "http.request.method" in attributes else None)
             if system:
+                systems.add(system)
                 seen.setdefault(system, attributes)
+        if root["name"] == "slash bet":
+            bet_children.append(systems)
+    assert bet_children, "no 'slash bet' trace reached the sink"
+    assert any({"mysql", "redis"} <= systems for systems in bet_children), bet_children
     assert {"mysql", "redis", "http"} <= seen.keys(), sorted(seen)
     assert seen["mysql"]["db.namespace"] == E2E_DATABASE
     assert seen["mysql"]["server.address"] == "127.0.0.1"
@@ -359,12 +375,6 @@ def test_planted_secret_is_redacted_from_logs_sql_and_metrics(pipeline: Pipeline
     assert not _prometheus_labels_leaking(pipeline)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known leak: the captured x-apisports-key request header arrives unmasked. "
-    "dbsbm_instrumentation.redaction masks by value shape only (a bare header value has no "
-    "'key=' before it) and the collector's redaction/secrets blocked_key_patterns has "
-    "'apisports-key' but not contrib's 'x_apisports_key' spelling. Remove this marker once "
-    "either masks it."))
 def test_planted_secret_is_redacted_everywhere(pipeline: Pipeline) -> None:
     """The planted secret (log message, SQL comment, and the API key header captured as a
     span attribute) reaches no sink file and no Prometheus label value; the header

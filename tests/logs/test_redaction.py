@@ -117,6 +117,26 @@ def test_span_attributes_events_and_status_are_redacted_before_export() -> None:
     assert untouched.attributes["db.query.text"] == "SELECT 1"
 
 
+def test_attributes_named_as_credentials_are_masked_whole() -> None:
+    """A captured header is a bare value no shape rule sees: its key decides."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exporter)))
+    with provider.get_tracer("test").start_as_current_span("GET") as span:
+        span.set_attribute("http.request.header.x_apisports_key", ("d41d8cd98f00b204",))
+        span.set_attribute("http.request.header.cookie", ["session=abc"])
+        span.set_attribute("dbsbm.api.token_count", 3)
+        span.set_attribute("http.request.header.accept", ("application/json",))
+        span.set_attribute("dbsbm.cache.key", "odds:42")
+    (exported,) = exporter.get_finished_spans()
+    assert exported.attributes["http.request.header.x_apisports_key"] == ("****",)
+    assert exported.attributes["http.request.header.cookie"] == ("****",)
+    assert exported.attributes["dbsbm.api.token_count"] == 3  # not a string: kept
+    assert exported.attributes["http.request.header.accept"] == ("application/json",)
+    assert exported.attributes["dbsbm.cache.key"] == "odds:42"
+    assert span.attributes["http.request.header.x_apisports_key"] == ("d41d8cd98f00b204",)
+
+
 def test_exported_log_records_are_redacted_in_body_and_attributes() -> None:
     """An OTLP log record's body, string attributes and exception text are scrubbed."""
     exporter = InMemoryLogRecordExporter()
