@@ -21,7 +21,8 @@ and the OTLP exporters, with what the bot needs on top:
 * **Bad settings never stop the bot.** A malformed variable gives one WARNING naming it
   and falls back to the default for that setting (or disables that signal's export),
   the ones only the SDK reads (limits, batch sizes, sampler, compression, propagators)
-  included: those are checked first and a bad one is removed (:data:`_SDK_VARIABLES`).
+  included: those are checked first and a bad one is removed
+  (:mod:`dbsbm_instrumentation.sdk_environ`).
 * **Secrets never leave.** Span and log exporters are wrapped by
   :mod:`dbsbm_instrumentation.redaction` (in the export thread, not the bot's), and log
   records are scrubbed before the bot's own handlers write them
@@ -41,7 +42,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -65,119 +66,18 @@ for _name, _prefix in (
     ("opentelemetry.util.re", "Header format invalid"),
     # A ratio sampler without a (valid) OTEL_TRACES_SAMPLER_ARG: the SDK uses 1.0, the
     # spec's default, and says so without naming the variable; a bad value was reported
-    # by _check_sdk_variables() already.
+    # by sdk_environ.check_sdk_variables() already.
     ("opentelemetry.sdk.trace.sampling", "Could not convert TRACES_SAMPLER_ARG"),
 ):
     logging.getLogger(_name).addFilter(_DropMessages(_prefix))
 
 
-# --- OTEL_* variables the SDK reads itself ----------------------------------------------
-# The SDK, the OTLP exporters and opentelemetry.propagate read these straight from
-# os.environ, and a malformed value gets a traceback, a crash (some at import: the span
-# attribute limit in opentelemetry.sdk.trace, OTEL_PROPAGATORS in opentelemetry.propagate)
-# or a line that does not name the variable. _check_sdk_variables() runs before any of
-# them is imported (this module's first import of opentelemetry is below; logs.py imports
-# this module first) and again in read_settings(), before the providers and exporters are
-# built. A bad value is reported once (config_warning: variable, value, what is used
-# instead) and *deleted from os.environ* so the SDK takes its default. Deleting is safe:
-# os.environ is this process's own copy (the shell, the container spec and the collector
-# never see the change); the only other reader is a child process the bot starts, which
-# inherits the default the SDK here uses, instead of the same bad value.
+# isort: split
+# First, before any OpenTelemetry import: it drops malformed OTEL_* values the SDK
+# would fail on (some at import time).
+from dbsbm_instrumentation import sdk_environ
 
-
-def _int_at_least(minimum: int) -> Callable[[str], bool]:
-    def check(value: str) -> bool:
-        try:
-            return int(value) >= minimum  # int() as the SDK parses it
-        except ValueError:
-            return False
-    return check
-
-
-def _limit(value: str) -> bool:
-    # The SDK reads an empty limit as "no limit".
-    return not value.strip() or _int_at_least(0)(value)
-
-
-def _one_of(*choices: str, fold_case: bool = True) -> Callable[[str], bool]:
-    def check(value: str) -> bool:
-        value = value.strip()
-        return (value.lower() if fold_case else value) in choices
-    return check
-
-
-def _ratio(value: str) -> bool:
-    try:
-        return 0.0 <= float(value) <= 1.0  # also rejects NaN
-    except ValueError:
-        return False
-
-
-def _installed_propagators(value: str) -> bool:
-    from importlib.metadata import entry_points
-
-    names = {entry.name for entry in entry_points(group="opentelemetry_propagator")}
-    return all(item.strip().lower() == "none" or item.strip() in names
-               for item in value.split(","))
-
-
-_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
-             "parentbased_always_off", "parentbased_traceidratio")
-_COUNT = "is not an integer >= 0"
-_COMPRESSIONS = ("gzip", "deflate", "none")
-_NOT_COMPRESSION = "is not one of gzip, deflate, none"
-# (variables, check, problem, what the SDK uses once the variable is gone)
-_SDK_VARIABLES: tuple[tuple[tuple[str, ...], Callable[[str], bool], str, str], ...] = (
-    (("OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT"),
-     _limit, _COUNT, "using 128"),
-    (("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-      "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"),
-     _limit, _COUNT, "using OTEL_ATTRIBUTE_COUNT_LIMIT or 128"),
-    (("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",), _limit, _COUNT, "using no limit"),
-    (("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
-     _limit, _COUNT, "using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT or no limit"),
-    (("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BLRP_MAX_QUEUE_SIZE"),
-     _int_at_least(1), "is not an integer > 0", "using 2048"),
-    (("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"),
-     _int_at_least(1), "is not an integer > 0", "using 512"),
-    (("OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT"),
-     _int_at_least(0), "is not an integer >= 0 (milliseconds)", "using 30000"),
-    (("OTEL_TRACES_SAMPLER",), _one_of(*_SAMPLERS), f"is not one of {', '.join(_SAMPLERS)}",
-     "using parentbased_always_on"),
-    (("OTEL_TRACES_SAMPLER_ARG",), _ratio, "is not a number from 0 to 1", "using 1.0"),
-    # The SDK compares the exemplar filter case-sensitively (and raises).
-    (("OTEL_METRICS_EXEMPLAR_FILTER",),
-     _one_of("trace_based", "always_on", "always_off", fold_case=False),
-     "is not one of trace_based, always_on, always_off", "using trace_based"),
-    (("OTEL_EXPORTER_OTLP_COMPRESSION",), _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using none"),
-    (("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-      "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"),
-     _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using OTEL_EXPORTER_OTLP_COMPRESSION or none"),
-    (("OTEL_PROPAGATORS",), _installed_propagators,
-     "names a propagator that is not installed", "using tracecontext,baggage"),
-)
-
-
-def _check_sdk_variables() -> list[tuple[str, str, str, str]]:
-    """Delete the malformed ones from os.environ; (variable, value, problem, fallback) each.
-
-    An empty value is deleted silently: the spec reads empty as unset, but the SDK raises
-    on some (an empty OTEL_BSP_MAX_QUEUE_SIZE); empty limits mean "no limit" and stay.
-    """
-    problems: list[tuple[str, str, str, str]] = []
-    for variables, check, problem, fallback in _SDK_VARIABLES:
-        for variable in variables:
-            value = os.environ.get(variable)
-            if value is None or check(value):
-                continue
-            del os.environ[variable]
-            if value.strip():
-                problems.append((variable, value, problem, fallback))
-    return problems
-
-
-_found_at_import = _check_sdk_variables()  # reported by read_settings(), in the bot's logging
-
+# isort: split
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
@@ -451,11 +351,11 @@ def read_settings() -> Settings:
     """Validate the ``OTEL_*`` variables: one WARNING per bad one, defaults in its place.
 
     The variables only the SDK reads are checked (and bad ones deleted) first; see
-    :data:`_SDK_VARIABLES`.
+    :data:`sdk_environ.SDK_VARIABLES`.
     """
-    for problem in (*_found_at_import, *_check_sdk_variables()):
+    for problem in (*sdk_environ.found_at_import, *sdk_environ.check_sdk_variables()):
         _logs.config_warning(*problem)
-    _found_at_import.clear()
+    sdk_environ.found_at_import.clear()
     resource_attributes: dict[str, str] = {}
     raw = _env("OTEL_RESOURCE_ATTRIBUTES")
     if raw is not None:

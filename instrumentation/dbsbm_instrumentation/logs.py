@@ -40,12 +40,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-# bootstrap first: it deletes malformed OTEL_* values that the SDK fails on at import
-# (below, opentelemetry.propagate reads OTEL_PROPAGATORS, opentelemetry.sdk.trace a span
-# limit), also when a bot imports this module before bootstrap. Circular on purpose:
-# bootstrap imports this module back and only uses it inside functions.
+# First, before any OpenTelemetry import: it drops malformed OTEL_* values that the SDK
+# fails on at import (opentelemetry.propagate reads OTEL_PROPAGATORS, opentelemetry.sdk.trace
+# a span limit), also when a bot imports this module before bootstrap.
 # isort: split
-from dbsbm_instrumentation import bootstrap as _bootstrap  # noqa: F401
+from dbsbm_instrumentation import sdk_environ  # noqa: F401
 
 # isort: split
 import orjson
