@@ -1,9 +1,11 @@
 """Real services for tests: local binaries on loopback, or testcontainers under Docker.
 
 Each service runs on a free 127.0.0.1 port with its own data directory and is torn down
-after use. When a Docker engine answers, Redis and MySQL come from testcontainers; the
-collector (built from our own manifest) and Prometheus always run as local processes, so
-the path under test is the one ``deploy/`` ships. A missing binary fails the test with a
+after use. When a Docker engine answers, Redis, MySQL and Prometheus come from
+testcontainers, with the image tags docker-compose.yml uses (read from ``.env``); the
+collector always runs as a local process: it is the binary built from our manifest, the
+same one the compose image is built from, and building that image per test run would add
+minutes for no other difference. A missing binary fails the test with a
 message naming the package to install when ``CI`` is set, and skips it with that
 message otherwise: it never passes silently.
 """
@@ -47,6 +49,16 @@ def require_binary(name: str, package: str) -> str:
         missing(name, f"install it with `apt-get install {package}` (see .ci/run)")
     assert path is not None
     return path
+
+
+@functools.cache
+def compose_image(variable: str) -> str:
+    """The image tag ``.env`` gives docker-compose.yml, so tests and compose cannot drift."""
+    for line in (REPO / ".env").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == variable:
+            return value.strip()
+    raise LookupError(f"{variable} is not set in {REPO / '.env'}")
 
 
 def free_port() -> int:
@@ -238,7 +250,7 @@ def start_redis(workdir: Path) -> RedisService:
 
         # A fixed host port so that stop/start keeps the address the cache knows.
         port = free_port()
-        container = RedisContainer("redis:7.4-alpine").with_bind_ports(6379, port)
+        container = RedisContainer(compose_image("REDIS_IMAGE")).with_bind_ports(6379, port)
         container.start()
         return RedisService(host=LOCALHOST, port=port, control=None, container=container)
     binary = require_binary("redis-server", "redis-server")
@@ -280,7 +292,7 @@ def start_mysql(workdir: Path) -> MySQLService:
 
         port = free_port()
         container = MySqlContainer(
-            "mysql:8.0", username=MYSQL_USER, password=MYSQL_PASSWORD, dbname=MYSQL_DATABASE,
+            compose_image("MYSQL_IMAGE"), username=MYSQL_USER, password=MYSQL_PASSWORD, dbname=MYSQL_DATABASE,
         ).with_bind_ports(3306, port)
         container.start()
         return MySQLService(host=LOCALHOST, port=port, control=None, container=container,
@@ -323,7 +335,8 @@ def start_mysql(workdir: Path) -> MySQLService:
 @dataclass
 class PrometheusService:
     port: int
-    control: ProcessService
+    control: ProcessService | None  # None when a container holds it
+    container: Any = None
 
     @property
     def url(self) -> str:
@@ -345,28 +358,49 @@ class PrometheusService:
         return list(body["data"]["result"])
 
     def close(self) -> None:
-        self.control.stop()
+        if self.control:
+            self.control.stop()
+        elif self.container is not None:
+            self.container.stop()
+
+
+# docker-compose.yml's flags, so tests see what the stack stores (exemplars included).
+PROMETHEUS_FLAGS = ("--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
 
 
 def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusService:
     """Prometheus with the remote-write receiver: the path the collector writes to.
 
-    ``config`` defaults to ``deploy/prometheus/prometheus.yml`` unchanged. The flags are
-    docker-compose.yml's (exemplar storage included), so tests see what the stack stores.
+    ``config`` defaults to ``deploy/prometheus/prometheus.yml`` unchanged.
     """
-    binary = require_binary("prometheus", "prometheus")
+    config_file = Path(config or REPO / "deploy/prometheus/prometheus.yml").resolve()
     port = free_port()
+    if docker_available():
+        from testcontainers.core.container import DockerContainer
+
+        # The config's folder and the repository at their own paths, so the config and
+        # the rule files it names resolve inside the container as they do here.
+        container = (
+            DockerContainer(compose_image("PROMETHEUS_IMAGE"))
+            .with_bind_ports(9090, port)
+            .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
+            .with_volume_mapping(str(REPO), str(REPO), "ro")
+            .with_command([f"--config.file={config_file}", "--storage.tsdb.path=/prometheus",
+                           *PROMETHEUS_FLAGS])
+        )
+        container.start()
+        wait_for(lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"), 60, "prometheus container")
+        return PrometheusService(port, control=None, container=container)
+    binary = require_binary("prometheus", "prometheus")
     argv = [
-        binary, f"--config.file={config or REPO / 'deploy/prometheus/prometheus.yml'}",
-        f"--storage.tsdb.path={workdir / 'tsdb'}", f"--web.listen-address={LOCALHOST}:{port}",
-        "--web.enable-remote-write-receiver", "--web.enable-lifecycle",
-        "--enable-feature=exemplar-storage",
+        binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address={LOCALHOST}:{port}", *PROMETHEUS_FLAGS,
     ]
     control = ProcessService(
         "prometheus", argv, port, lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"), workdir,
     )
     control.start()
-    return PrometheusService(port, control)
+    return PrometheusService(port, control=control)
 
 
 # --- OpenTelemetry Collector (built from deploy/otel-collector/builder-config.yaml) ----

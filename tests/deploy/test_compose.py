@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.services import REPO
+from tests.services import PROMETHEUS_FLAGS, REPO, compose_image
 
 COMPOSE = REPO / "docker-compose.yml"
 DOTENV = REPO / ".env"
@@ -176,7 +176,7 @@ def test_collector_runs_the_shipped_config(services: dict[str, dict[str, Any]]) 
     for variable in ("PROMETHEUS_REMOTE_WRITE_URL", "TEMPO_OTLP_ENDPOINT", "LOKI_OTLP_ENDPOINT"):
         assert variable in collector["environment"], variable
     prometheus = services["prometheus"]["command"]
-    assert "--web.enable-remote-write-receiver" in prometheus
+    assert set(PROMETHEUS_FLAGS) <= set(prometheus), "tests run Prometheus with other flags"
 
 
 def test_agent_healthcheck_calls_livez(services: dict[str, dict[str, Any]]) -> None:
@@ -186,3 +186,11 @@ def test_agent_healthcheck_calls_livez(services: dict[str, dict[str, Any]]) -> N
     listen = yaml.safe_load((REPO / "deploy/agent/agent.yaml").read_text())["listen"]
     port = listen.rpartition(":")[2]
     assert f"http://127.0.0.1:{port}/livez" in check, check
+
+
+def test_tests_take_their_images_from_dotenv(services: dict[str, dict[str, Any]]) -> None:
+    """testcontainers (tests/services.py) pull the images compose runs, tag for tag."""
+    for service, variable in (("redis", "REDIS_IMAGE"), ("mysql", "MYSQL_IMAGE"),
+                              ("prometheus", "PROMETHEUS_IMAGE")):
+        image = interpolate(services[service]["image"], load_dotenv())
+        assert image == compose_image(variable), service
