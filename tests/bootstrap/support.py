@@ -70,6 +70,16 @@ def run_python(
     )
 
 
+
+def assert_ran_with_one_line_naming(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    """The bad-input contract: the bot ran to the end, and stderr is one line naming it."""
+    assert result.returncode == 0, result.stderr
+    assert "still running" in result.stdout
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{variable}=")
+
 _REQUESTS = {
     "/v1/traces": ExportTraceServiceRequest,
     "/v1/logs": ExportLogsServiceRequest,

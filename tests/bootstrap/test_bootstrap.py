@@ -18,6 +18,7 @@ from dbsbm_instrumentation import bootstrap
 from tests.bootstrap.support import (
     SDK_READ_MALFORMED,
     OtlpHttpStandIn,
+    assert_ran_with_one_line_naming,
     attributes,
     run_python,
 )
@@ -181,12 +182,7 @@ def test_malformed_setting_gives_one_line_naming_it(
             print("still running")
         telemetry.shutdown(0.5)
     """, env)
-    assert result.returncode == 0, result.stderr
-    assert "still running" in result.stdout
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"{variable}=")
+    assert_ran_with_one_line_naming(result, variable)
 
 
 def test_logs_module_imported_first_is_covered_too(tmp_path: Path) -> None:

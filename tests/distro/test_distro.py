@@ -18,6 +18,7 @@ from dbsbm_instrumentation import distro
 from tests.bootstrap.support import (
     SDK_READ_MALFORMED,
     OtlpHttpStandIn,
+    assert_ran_with_one_line_naming,
     attributes,
     run_python,
 )
@@ -262,12 +263,7 @@ def test_malformed_sdk_setting_gives_one_line_naming_it(
         with trace.get_tracer("bot").start_as_current_span("still"):
             print("still running")
     """, _env(otlp_stand_in, **extra, **{variable: value}), _instrument())
-    assert result.returncode == 0, result.stderr
-    assert "still running" in result.stdout
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"{variable}=")
+    assert_ran_with_one_line_naming(result, variable)
     otlp_stand_in.wait_for("/v1/traces")
 
 
