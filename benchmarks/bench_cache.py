@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _otel import per_op_us, providers
-from dbsbm_instrumentation.cache import CacheSettings, EnhancedCacheManager
+from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
 
 from tests import services
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import circuitbreaker
 import pybreaker
 import tenacity
-from dbsbm_instrumentation.resilience import CircuitBreaker, retry
+from dbsbm_resilience.resilience import CircuitBreaker, retry
 
 NUMBER = 100_000
 REPEAT = 7

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
-from dbsbm_instrumentation import thresholds
+from dbsbm_instrumentation import slo
 
 KINDS = ("discord", "host", "http", "mysql", "redis")
 DEFAULT_LISTEN = "127.0.0.1:9464"
@@ -43,10 +43,23 @@ _KIND_KEYS = {
 # Readiness means "the bot can serve commands": it cannot without its database or
 # Discord. Redis is optional because the cache falls back to its local tier; external
 # APIs and host pressure degrade the bot without stopping it.
+# How often each kind probes, as DBSBM's own health checker meant to, in seconds.
+PROBE_INTERVAL_SECONDS = {
+    "mysql": 30.0,
+    "redis": 30.0,
+    "http": 60.0,
+    "discord": 30.0,
+    "host": 60.0,
+}
+PROBE_TIMEOUT_SECONDS = 5.0
+# Host memory, CPU and disk use: above the first a probe warns (degraded), above the
+# second it fails (unhealthy).
+RESOURCE_WARN_RATIO = 0.80
+RESOURCE_FAIL_RATIO = 0.90
 _REQUIRED_BY_DEFAULT = {"mysql", "discord"}
 _LATENCY_WARN_DEFAULT = {
-    "mysql": thresholds.DB_QUERY_P95_MAX_SECONDS,
-    "http": thresholds.API_LATENCY_P95_MAX_SECONDS,
+    "mysql": slo.DB_QUERY_P95_MAX_SECONDS,
+    "http": slo.API_LATENCY_P95_MAX_SECONDS,
 }
 _HTTP_METHODS = {"GET", "HEAD", "POST"}
 # Probe names become the ``component`` of /health's ``component:measurement`` keys and
@@ -90,8 +103,8 @@ class ProbeConfig:
     # discord
     token: str | None = field(default=None, repr=False)
     # host
-    warn_ratio: float = thresholds.RESOURCE_WARN_RATIO
-    fail_ratio: float = thresholds.RESOURCE_FAIL_RATIO
+    warn_ratio: float = RESOURCE_WARN_RATIO
+    fail_ratio: float = RESOURCE_FAIL_RATIO
 
 
 @dataclass(frozen=True)
@@ -207,10 +220,10 @@ class _Parser:
                             f"unknown probe kind {kind!r} (known: {', '.join(KINDS)})")
         self.reject_unknown(raw, _COMMON_KEYS | _KIND_KEYS[kind], f"{at}.", kind)
         raw = {**raw, **self.env_overrides(kind)}
-        interval = self.positive(raw, "interval", at, thresholds.PROBE_INTERVAL_SECONDS[kind])
+        interval = self.positive(raw, "interval", at, PROBE_INTERVAL_SECONDS[kind])
         # A short interval shortens the default timeout rather than failing validation.
         timeout = self.positive(raw, "timeout", at,
-                                min(thresholds.PROBE_TIMEOUT_SECONDS, interval))
+                                min(PROBE_TIMEOUT_SECONDS, interval))
         if timeout > interval:
             raise self.fail(f"{at}.timeout",
                             f"must not exceed the interval ({interval:g}), got {timeout:g}")
@@ -307,8 +320,8 @@ class _Parser:
 
     def host_settings(self, raw: Mapping[str, Any], at: str) -> dict[str, Any]:
         path = self.string(raw, "path", at, "/")
-        warn = self.ratio(raw, "warn_ratio", at, thresholds.RESOURCE_WARN_RATIO)
-        fail = self.ratio(raw, "fail_ratio", at, thresholds.RESOURCE_FAIL_RATIO)
+        warn = self.ratio(raw, "warn_ratio", at, RESOURCE_WARN_RATIO)
+        fail = self.ratio(raw, "fail_ratio", at, RESOURCE_FAIL_RATIO)
         if warn >= fail:
             raise self.fail(f"{at}.warn_ratio",
                             f"must be below fail_ratio ({fail:g}), got {warn:g}")

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import slo
+from dbsbm_agent import config as agent_config
 from deploy.mixin import config as c
 from deploy.mixin import rules as r
 
@@ -71,24 +73,24 @@ def _host(name: str, what: str, instrument: semconv.Instrument, matchers: dict[s
     return tuple(
         Alert(
             name=name, area="health", value=c.selector(instrument, **matchers), op=">",
-            threshold=ratio, for_=thresholds.HOST_RESOURCE_FOR, severity=severity,
+            threshold=ratio, for_=c.HOST_RESOURCE_FOR, severity=severity,
             summary=f"{what} use is above {c.percent_text(ratio)}.",
             description=f"{what} on {where} is {c.AS_PERCENT} used "
-            f"(alerting above {c.percent_text(ratio)} for {thresholds.HOST_RESOURCE_FOR}).",
+            f"(alerting above {c.percent_text(ratio)} for {c.HOST_RESOURCE_FOR}).",
             dashboard="health-host",
         )
         for ratio, severity in (
-            (thresholds.RESOURCE_WARN_RATIO, "warning"),
-            (thresholds.RESOURCE_FAIL_RATIO, "critical"),
+            (agent_config.RESOURCE_WARN_RATIO, "warning"),
+            (agent_config.RESOURCE_FAIL_RATIO, "critical"),
         )
     )
 
 
 def _burn_rate() -> tuple[Alert, ...]:
-    objective = 1 - thresholds.ERROR_RATIO_MAX
+    objective = 1 - slo.ERROR_RATIO_MAX
     alerts = []
-    for pair in thresholds.ERROR_BUDGET_WINDOWS:
-        limit = pair.factor * thresholds.ERROR_RATIO_MAX
+    for pair in c.ERROR_BUDGET_WINDOWS:
+        limit = pair.factor * slo.ERROR_RATIO_MAX
         alerts.append(Alert(
             name="DbsbmCommandErrorBudgetBurn", area="commands",
             value=f"{r.error_ratio(pair.short)} and {r.error_ratio(pair.long)} > {c.num(limit)}",
@@ -109,19 +111,19 @@ def _burn_rate() -> tuple[Alert, ...]:
 ALERTS: tuple[Alert, ...] = (
     Alert(
         name="DbsbmApiLatencyHigh", area="api", value=r.API_LATENCY, op=">",
-        threshold=thresholds.API_LATENCY_P95_MAX_SECONDS, for_=thresholds.LATENCY_ALERT_FOR,
+        threshold=slo.API_LATENCY_P95_MAX_SECONDS, for_=c.LATENCY_ALERT_FOR,
         severity="warning",
         summary=f"External API {c.percentile(c.QUANTILE)} latency is above its target.",
         description=(
             f"{c.percentile(c.QUANTILE)} latency of requests to {c.labelled(c.SERVER)} is "
             f"{c.AS_DURATION} (target "
-            f"{c.seconds_text(thresholds.API_LATENCY_P95_MAX_SECONDS)})."
+            f"{c.seconds_text(slo.API_LATENCY_P95_MAX_SECONDS)})."
         ),
         dashboard="external-apis",
     ),
     Alert(
         name="DbsbmApiRateLimited", area="api", value=r.API_RATE_LIMITED, op=">",
-        threshold=thresholds.RATE_LIMITED_RESPONSES_MAX, for_=thresholds.RATE_LIMITED_FOR,
+        threshold=c.RATE_LIMITED_RESPONSES_MAX, for_=c.RATE_LIMITED_FOR,
         severity="warning",
         summary="An external API is answering with HTTP 429 (rate limited).",
         description=(
@@ -132,36 +134,36 @@ ALERTS: tuple[Alert, ...] = (
     ),
     Alert(
         name="DbsbmDatabaseLatencyHigh", area="database", value=r.DB_LATENCY, op=">",
-        threshold=thresholds.DB_QUERY_P95_MAX_SECONDS, for_=thresholds.LATENCY_ALERT_FOR,
+        threshold=slo.DB_QUERY_P95_MAX_SECONDS, for_=c.LATENCY_ALERT_FOR,
         severity="warning",
         summary=f"Database {c.percentile(c.QUANTILE)} query time is above its target.",
         description=(
             f"{c.percentile(c.QUANTILE)} database operation time of {c.labelled(c.JOB)} is "
             f"{c.AS_DURATION} (target "
-            f"{c.seconds_text(thresholds.DB_QUERY_P95_MAX_SECONDS)})."
+            f"{c.seconds_text(slo.DB_QUERY_P95_MAX_SECONDS)})."
         ),
         dashboard="database-cache",
     ),
     Alert(
         name="DbsbmCacheHitRatioLow", area="cache",
         value=f"{r.CACHE_HIT_RATIO} and {r.CACHE_LOOKUPS} > 0", op="<",
-        threshold=thresholds.CACHE_HIT_RATIO_MIN, for_=thresholds.CACHE_HIT_ALERT_FOR,
+        threshold=slo.CACHE_HIT_RATIO_MIN, for_=c.CACHE_HIT_ALERT_FOR,
         severity="warning",
         summary="Cache hit ratio is below its target.",
         description=(
             f"Cache hit ratio of {c.labelled(c.JOB)} is {c.AS_PERCENT} "
-            f"(target above {c.percent_text(thresholds.CACHE_HIT_RATIO_MIN)})."
+            f"(target above {c.percent_text(slo.CACHE_HIT_RATIO_MIN)})."
         ),
         dashboard="database-cache",
     ),
     Alert(
         name="DbsbmCacheFallbackActive", area="cache",
         value=f"max {c.by(c.JOB, c.INSTANCE)} ({c.selector(semconv.CACHE_FALLBACK_ACTIVE)})",
-        op=">", threshold=0, for_=thresholds.CACHE_FALLBACK_FOR, severity="warning",
+        op=">", threshold=0, for_=c.CACHE_FALLBACK_FOR, severity="warning",
         summary="The cache is serving from its local tier because Redis is unavailable.",
         description=(
             f"{c.labelled(c.JOB)} on {c.labelled(c.INSTANCE)} has served from the local "
-            f"cache tier for more than {thresholds.CACHE_FALLBACK_FOR}: Redis is unreachable."
+            f"cache tier for more than {c.CACHE_FALLBACK_FOR}: Redis is unreachable."
         ),
         dashboard="database-cache",
     ),
@@ -171,11 +173,11 @@ ALERTS: tuple[Alert, ...] = (
             f"{c.selector(semconv.BREAKER_STATE_GAUGE)} == bool "
             f"{semconv.BREAKER_STATE_VALUES['open']}"
         ),
-        op=">", threshold=0, for_=thresholds.BREAKER_OPEN_FOR, severity="warning",
+        op=">", threshold=0, for_=c.BREAKER_OPEN_FOR, severity="warning",
         summary="A circuit breaker is open: calls to its dependency are short-circuited.",
         description=(
             f"Circuit breaker {c.labelled(c.BREAKER)} of {c.labelled(c.JOB)} has been "
-            f"open for more than {thresholds.BREAKER_OPEN_FOR}."
+            f"open for more than {c.BREAKER_OPEN_FOR}."
         ),
         dashboard="database-cache",
     ),
@@ -183,11 +185,11 @@ ALERTS: tuple[Alert, ...] = (
     Alert(
         name="DbsbmProbeFailing", area="health",
         value=f"min {c.by(c.JOB, c.PROBE)} ({c.selector(semconv.PROBE_SUCCESS)})",
-        op="<", threshold=1, for_=thresholds.PROBE_FAILING_FOR, severity="critical",
+        op="<", threshold=1, for_=c.PROBE_FAILING_FOR, severity="critical",
         summary="A health probe is failing.",
         description=(
             f"Probe {c.labelled(c.PROBE)} of {c.labelled(c.JOB)} has failed for more "
-            f"than {thresholds.PROBE_FAILING_FOR}."
+            f"than {c.PROBE_FAILING_FOR}."
         ),
         dashboard="health-host",
     ),

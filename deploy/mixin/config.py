@@ -1,14 +1,16 @@
 """Selectors, label names and PromQL building blocks: the mixin's ``_config``.
 
 Every metric name is ``semconv.<INSTRUMENT>.prometheus`` and every label
-``semconv.label(<attribute>)``; every number and window comes from ``thresholds``. The
+``semconv.label(<attribute>)``; numbers come from ``slo`` (targets) and the alert policy below. The
 alert, rule and dashboard modules only combine what is defined here, so no name or number
 is spelled twice.
 """
 
 from __future__ import annotations
 
-from dbsbm_instrumentation import semconv, thresholds
+from dataclasses import dataclass
+
+from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.semconv import Instrument, label
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
     DB_CLIENT_CONNECTION_POOL_NAME,
@@ -19,7 +21,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 
-# --- Grafana: datasource uids (the contract in docs/helpers-brief.md) and URLs ---------------
+# --- Grafana: datasource uids (alert rules and dashboards reference them) and URLs ---------------
 # URLs are the compose service names: Grafana reaches the backends over the compose network.
 PROMETHEUS_UID = "dbsbm-prometheus"
 TEMPO_UID = "dbsbm-tempo"
@@ -63,9 +65,45 @@ LE = "le"
 HIT, MISS, GET = "hit", "miss", "get"
 USED, IDLE = "used", "idle"
 
-# --- windows and numbers ------------------------------------------------------------------
-WINDOW = thresholds.RATE_WINDOW
-QUANTILE = thresholds.LATENCY_QUANTILE
+# --- alert policy: windows and timings (the runtime's targets come from ``slo``) --------
+LATENCY_ALERT_FOR = "10m"  # p95 above target for this long
+CACHE_HIT_ALERT_FOR = "15m"
+PROBE_FAILING_FOR = "2m"  # about four 30 s probe intervals
+BREAKER_OPEN_FOR = "1m"
+CACHE_FALLBACK_FOR = "5m"
+RATE_LIMITED_FOR = "5m"
+HOST_RESOURCE_FOR = "10m"
+ALERT_EVALUATION_INTERVAL = "1m"  # Prometheus rule groups and Grafana alert groups
+RATE_WINDOW = "5m"  # rate()/increase() window of the latency, cache and 429 rules
+LATENCY_QUANTILE = 0.95  # the seed's latency targets are p95
+DASHBOARD_QUANTILES = (0.50, 0.95)  # latency panels draw these
+RATE_LIMITED_RESPONSES_MAX = 0  # 429s tolerated per RATE_WINDOW before alerting
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    """One multi-window burn-rate pair (Google SRE workbook, as sloth and pyrra do it)."""
+
+    long: str
+    short: str
+    factor: float
+    severity: str  # "critical" pages, "warning" opens a ticket
+    for_: str
+
+
+ERROR_BUDGET_WINDOWS = (
+    BurnRateWindow(long="1h", short="5m", factor=14.4, severity="critical", for_="2m"),
+    BurnRateWindow(long="6h", short="30m", factor=6.0, severity="critical", for_="15m"),
+    BurnRateWindow(long="1d", short="2h", factor=3.0, severity="warning", for_="1h"),
+    BurnRateWindow(long="3d", short="6h", factor=1.0, severity="warning", for_="3h"),
+)
+
+RUNBOOK_URL_PATTERN = (
+    "https://github.com/dbsbm/dbsbm-observability/blob/main/docs/runbook.md#alert-name-{name}"
+)
+
+WINDOW = RATE_WINDOW
+QUANTILE = LATENCY_QUANTILE
 
 
 def num(value: float) -> str:
@@ -161,10 +199,10 @@ def labelled(name: str) -> str:
 
 
 def runbook_url(alert_name: str) -> str:
-    return thresholds.RUNBOOK_URL_PATTERN.format(name=alert_name.lower())
+    return RUNBOOK_URL_PATTERN.format(name=alert_name.lower())
 
 
-RUNBOOK_PAGE = thresholds.RUNBOOK_URL_PATTERN.split("#")[0]
+RUNBOOK_PAGE = RUNBOOK_URL_PATTERN.split("#")[0]
 
 
 def legend(*labels: str) -> str:

@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import slo
+from dbsbm_agent import config as agent_config
 from deploy.mixin import config as c
 from deploy.mixin.output import yaml_text
 
@@ -121,7 +123,7 @@ def _quantiles(instrument: semconv.Instrument, labels: tuple[str, ...]) -> tuple
     return tuple(
         Query(c.histogram_quantile(q, instrument, labels), f"{c.percentile(q)} {legend}".strip(),
               exemplar=True)
-        for q in thresholds.DASHBOARD_QUANTILES
+        for q in c.DASHBOARD_QUANTILES
     )
 
 
@@ -154,31 +156,31 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         (
             Panel("stat", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
                   unit="percentunit", base="red",
-                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),),
-                  description=f"Target above {c.percent_text(thresholds.CACHE_HIT_RATIO_MIN)}."),
+                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),),
+                  description=f"Target above {c.percent_text(slo.CACHE_HIT_RATIO_MIN)}."),
             Panel("stat", f"External API {_P}", (Query(_API_P95, _P),), unit="s",
-                  steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS),
-                  description=_below(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+                  steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS),
+                  description=_below(slo.API_LATENCY_P95_MAX_SECONDS)),
             Panel("stat", f"Database {_P}", (Query(_DB_P95, _P),), unit="s",
-                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS),
-                  description=_below(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS),
+                  description=_below(slo.DB_QUERY_P95_MAX_SECONDS)),
             Panel("stat", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
-                  unit="percentunit", steps=_target_line(thresholds.ERROR_RATIO_MAX),
-                  description=f"Target below {c.percent_text(thresholds.ERROR_RATIO_MAX)}."),
+                  unit="percentunit", steps=_target_line(slo.ERROR_RATIO_MAX),
+                  description=f"Target below {c.percent_text(slo.ERROR_RATIO_MAX)}."),
         ),
         (
             Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
                   unit="percentunit", base="red",
-                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),)),
+                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),)),
             Panel("timeseries", f"External API {_P} by server",
                   (Query(_API_P95_BY_SERVER, c.legend(c.SERVER), exemplar=True),),
-                  unit="s", steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+                  unit="s", steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS)),
         ),
         (
             Panel("timeseries", f"Database {_P}", (Query(_DB_P95, _P, exemplar=True),), unit="s",
-                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS)),
             Panel("timeseries", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
-                  unit="percentunit", steps=_target_line(thresholds.ERROR_RATIO_MAX)),
+                  unit="percentunit", steps=_target_line(slo.ERROR_RATIO_MAX)),
         ),
         (_PROBES,),
     )),
@@ -213,7 +215,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         (
             Panel("timeseries", "Database operation duration by operation",
                   _quantiles(semconv.DB_OPERATION_DURATION, (c.DB_OPERATION,)), unit="s",
-                  steps=_target_line(thresholds.DB_QUERY_P95_MAX_SECONDS)),
+                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS)),
             Panel("timeseries", "Connection pool",
                   (Query(f"sum {c.by(c.DB_POOL, c.DB_CONNECTION_STATE)} "
                          f"({semconv.DB_CONNECTION_COUNT.prometheus})",
@@ -227,7 +229,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                          c.legend(c.CACHE_TIER, c.CACHE_RESULT)),), unit="ops"),
             Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
                   unit="percentunit", base="red",
-                  steps=((thresholds.CACHE_HIT_RATIO_MIN, "green"),)),
+                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),)),
         ),
         (
             Panel("timeseries", "Local fallback active",
@@ -249,7 +251,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         (
             Panel("timeseries", "Request duration by server",
                   _quantiles(semconv.HTTP_CLIENT_DURATION, (c.SERVER,)), unit="s",
-                  steps=_target_line(thresholds.API_LATENCY_P95_MAX_SECONDS)),
+                  steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS)),
             Panel("timeseries", "Requests per second by server and status",
                   (Query(c.sum_rate(semconv.HTTP_CLIENT_DURATION, (c.SERVER, c.HTTP_STATUS),
                                     suffix="_count"),
@@ -259,7 +261,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
             Panel("timeseries", f"HTTP 429 answers per {c.WINDOW} by server",
                   (Query(c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
                          c.legend(c.SERVER)),),
-                  steps=((thresholds.RATE_LIMITED_RESPONSES_MAX + 1, "red"),)),
+                  steps=((c.RATE_LIMITED_RESPONSES_MAX + 1, "red"),)),
         ),
     )),
     Dashboard("health-host", "DBSBM / Health & host", (
@@ -271,25 +273,25 @@ DASHBOARDS: tuple[Dashboard, ...] = (
             Panel("timeseries", "Probe duration by probe",
                   (Query(f"max {c.by(c.PROBE)} ({semconv.PROBE_DURATION.prometheus})",
                          c.legend(c.PROBE)),), unit="s",
-                  steps=_target_line(thresholds.PROBE_TIMEOUT_SECONDS)),
+                  steps=_target_line(agent_config.PROBE_TIMEOUT_SECONDS)),
         ),
         (
             Panel("timeseries", "Host CPU busy",
                   (Query(f"1 - avg {c.by(c.INSTANCE)} "
                          f"({_CPU_IDLE})",
                          c.legend(c.INSTANCE)),),
-                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
-                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
+                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
             Panel("timeseries", "Host memory used",
                   (Query(c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
                          c.legend(c.INSTANCE)),),
-                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
-                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
+                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
             Panel("timeseries", "Host disk used by mountpoint",
                   (Query(semconv.SYSTEM_FILESYSTEM_UTILIZATION.prometheus,
                          c.legend(c.INSTANCE, c.MOUNTPOINT)),),
-                  unit="percentunit", steps=((thresholds.RESOURCE_WARN_RATIO, "orange"),
-                                             (thresholds.RESOURCE_FAIL_RATIO, "red"))),
+                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
+                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
         ),
         (
             Panel("timeseries", "Bot process CPU",

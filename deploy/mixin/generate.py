@@ -1,7 +1,7 @@
 """Write every generated deploy file, or with ``--check`` report the stale ones.
 
 Usage: ``python deploy/mixin/generate.py [--check]``. ``--check`` writes nothing and exits 1
-naming each file that differs from what thresholds.py and semconv.py produce (CI and
+naming each file that differs from what slo.py, config.py and semconv.py produce (CI and
 tests/deploy/test_mixin.py run it), so a changed number cannot ship without its rules.
 Files in the generated folders that the mixin no longer produces count as stale too.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation import semconv
 
 from deploy.mixin import config as c
 
@@ -43,7 +43,7 @@ def _window_seconds(window: str) -> int:
 # commands: one error ratio per window that a burn-rate pair uses
 ERROR_WINDOWS = tuple(
     sorted(
-        {w for pair in thresholds.ERROR_BUDGET_WINDOWS for w in (pair.long, pair.short)},
+        {w for pair in c.ERROR_BUDGET_WINDOWS for w in (pair.long, pair.short)},
         key=_window_seconds,
     )
 )

@@ -2,7 +2,7 @@
 
 It is a discord.py ``commands.Bot`` with cogs (slash commands ``/bet``, ``/odds``,
 ``/schedule``, the prefix command ``!stats`` and an ``on_message`` listener) that reads and
-writes MySQL through aiomysql, caches through :mod:`dbsbm_instrumentation.cache` and calls
+writes MySQL through aiomysql, caches through :mod:`dbsbm_resilience.cache` and calls
 an HTTP "sports API" through aiohttp, as DBSBM does. It never connects to Discord: a
 built-in traffic generator feeds gateway payloads to discord.py's own parsers, so every
 command runs through the library's real dispatch. Replies go to an in-process sink.

@@ -15,8 +15,8 @@ import aiohttp
 import pymysql
 import redis.asyncio as aioredis
 from aiohttp import web
-from dbsbm_instrumentation.cache import get_enhanced_cache_manager
-from dbsbm_instrumentation.errors import APIException, RateLimitException
+from dbsbm_resilience.cache import get_enhanced_cache_manager
+from dbsbm_resilience.errors import APIException, RateLimitException
 from dbsbm_instrumentation.logs import configure_logging
 
 from examples.demo_bot import settings as settings_module

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from dbsbm_instrumentation.errors import APIException, RateLimitException
+from dbsbm_resilience.errors import APIException, RateLimitException
 
 from examples.demo_bot.faults import Faults
 

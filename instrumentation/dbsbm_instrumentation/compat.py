@@ -51,7 +51,7 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.trace import Status, StatusCode, TracerProvider
 
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.errors import classify
+from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.version import __version__
 
 __all__ = [

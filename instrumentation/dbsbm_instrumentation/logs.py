@@ -56,7 +56,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
 
-from dbsbm_instrumentation.errors import classify
+from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.redaction import redact
 from dbsbm_instrumentation.semconv import ERROR_CODE
 
@@ -339,7 +339,7 @@ def redact_record(record: logging.LogRecord) -> None:
 def stamp_error(record: logging.LogRecord) -> None:
     """Give a record logged with an exception its ``error.type`` and ``dbsbm.error.code``.
 
-    Why: :func:`~dbsbm_instrumentation.errors.report_error` sets them explicitly, but most
+    Why: :func:`~dbsbm_resilience.errors.report_error` sets them explicitly, but most
     bot code just calls ``logger.exception(...)``; stamped here, the JSON line and the
     OTLP record both carry the taxonomy's code, so logs can be searched by it. Extras
     the caller passed win.

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 from dbsbm_agent.cli import main
 from dbsbm_agent.config import AgentConfig, ConfigError, load_config
-from dbsbm_instrumentation import thresholds
+from dbsbm_agent import config as agent_config
+from dbsbm_instrumentation import slo
 
 from .conftest import TESTDATA
 
@@ -115,8 +116,8 @@ def test_shipped_configs_are_valid(capsys: pytest.CaptureFixture[str],
         assert capsys.readouterr().out.startswith(f"config ok: {path}: ")
 
 
-def test_defaults_come_from_thresholds(make_config: Callable[..., AgentConfig]) -> None:
-    """Intervals, timeouts, ratios and latency limits default to thresholds.py."""
+def test_defaults_come_from_constants(make_config: Callable[..., AgentConfig]) -> None:
+    """Intervals, timeouts and ratios default to the agent's constants, latency limits to the SLOs."""
     config = make_config("""
         probes:
           mysql: {}
@@ -126,11 +127,11 @@ def test_defaults_come_from_thresholds(make_config: Callable[..., AgentConfig]) 
     """)
     for name in ("mysql", "redis", "host", "discord"):
         probe = config.probes[name]
-        assert probe.interval == thresholds.PROBE_INTERVAL_SECONDS[name]
-        assert probe.timeout == thresholds.PROBE_TIMEOUT_SECONDS
-    assert config.probes["host"].warn_ratio == thresholds.RESOURCE_WARN_RATIO
-    assert config.probes["host"].fail_ratio == thresholds.RESOURCE_FAIL_RATIO
-    assert config.probes["mysql"].latency_warn == thresholds.DB_QUERY_P95_MAX_SECONDS
+        assert probe.interval == agent_config.PROBE_INTERVAL_SECONDS[name]
+        assert probe.timeout == agent_config.PROBE_TIMEOUT_SECONDS
+    assert config.probes["host"].warn_ratio == agent_config.RESOURCE_WARN_RATIO
+    assert config.probes["host"].fail_ratio == agent_config.RESOURCE_FAIL_RATIO
+    assert config.probes["mysql"].latency_warn == slo.DB_QUERY_P95_MAX_SECONDS
     assert [n for n, p in config.probes.items() if p.required] == ["mysql", "discord"]
     assert config.listen == "127.0.0.1:9464"
     assert config.probes["discord"].target == "https://discord.com/api/v10"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aredis
-from dbsbm_instrumentation import cache as cache_module
+from dbsbm_resilience import cache as cache_module
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.cache import (
+from dbsbm_resilience.cache import (
     PREFIXES,
     CacheSettings,
     EnhancedCacheManager,
@@ -32,7 +32,7 @@ from dbsbm_instrumentation.cache import (
     enhanced_cache_set,
     make_key,
 )
-from dbsbm_instrumentation.errors import ConfigurationException
+from dbsbm_resilience.errors import ConfigurationException
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -209,7 +209,7 @@ def test_keys_are_stable_across_processes() -> None:
     here = make_key("db_query:m.f", *args, season="2026")
     code = (
         "import datetime as dt, decimal\n"
-        "from dbsbm_instrumentation.cache import make_key\n"
+        "from dbsbm_resilience.cache import make_key\n"
         "print(make_key('db_query:m.f', 'SELECT 1', 42, {'a': [1, 2], 'b': 1},"
         " dt.date(2026, 1, 1), decimal.Decimal('1.5'), season='2026'))\n"
     )
@@ -678,7 +678,7 @@ async def test_one_span_per_command_beside_contrib_redis(redis_server: RedisServ
         assert await manager.get("odds", "1") == 1
         spans = exporter.get_finished_spans()
         assert [(s.name, s.instrumentation_scope.name) for s in spans] == [
-            ("GET", "dbsbm_instrumentation.cache")]
+            ("GET", "dbsbm_resilience.cache")]
         await manager.mset("odds", {"2": 2, "3": 3})
         await manager.clear_prefix("odds")
         manager.breaker.trip()
@@ -687,7 +687,7 @@ async def test_one_span_per_command_beside_contrib_redis(redis_server: RedisServ
         await manager.get("odds", "2")  # recovers: PING, UNLINK, then GET
         assert not manager.fallback_active
         scopes = {s.instrumentation_scope.name for s in exporter.get_finished_spans()}
-        assert scopes == {"dbsbm_instrumentation.cache"}
+        assert scopes == {"dbsbm_resilience.cache"}
         bare = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
         exporter.clear()
         await bare.get("odds:1")

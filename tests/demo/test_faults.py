@@ -22,8 +22,8 @@ import aiohttp
 import pymysql
 import pytest
 from aiohttp import web
-from dbsbm_instrumentation.cache import CacheSettings, EnhancedCacheManager
-from dbsbm_instrumentation.errors import APIException, RateLimitException
+from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
+from dbsbm_resilience.errors import APIException, RateLimitException
 
 from examples.demo_bot import fault
 from examples.demo_bot.app import control_app, serve

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation import semconv
 
+from deploy.mixin import config as c
 from deploy.mixin import generate
 from tests.services import REPO, PrometheusService, require_binary
 
@@ -177,7 +178,7 @@ def test_every_alert_has_the_house_anatomy() -> None:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}
         assert "{{" not in rule["annotations"]["summary"]
         assert "{{ $labels." in rule["annotations"]["description"]
-        assert rule["annotations"]["runbook_url"] == thresholds.RUNBOOK_URL_PATTERN.format(
+        assert rule["annotations"]["runbook_url"] == c.RUNBOOK_URL_PATTERN.format(
             name=rule["alert"].lower()
         )
 
@@ -207,7 +208,7 @@ def test_every_runbook_url_has_its_runbook_entry() -> None:
     urls = {r["annotations"]["runbook_url"] for r in [*prometheus_alerts(), *grafana_rules()]}
     for url in urls:
         page, _, anchor = url.partition("#")
-        assert page == thresholds.RUNBOOK_URL_PATTERN.split("#")[0]
+        assert page == c.RUNBOOK_URL_PATTERN.split("#")[0]
         assert anchor in headings, f"docs/runbook.md has no entry {anchor}"
 
 

@@ -8,8 +8,8 @@ import aiohttp
 import pymysql
 import pytest
 import redis.exceptions
-from dbsbm_instrumentation import errors
-from dbsbm_instrumentation.errors import (
+from dbsbm_resilience import errors
+from dbsbm_resilience.errors import (
     DBSBMBaseException,
     RateLimitException,
     classify,

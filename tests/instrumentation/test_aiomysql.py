@@ -12,7 +12,7 @@ import aiomysql.cursors
 import pymysql
 import pytest
 import wrapt
-from dbsbm_instrumentation import semconv, thresholds
+from dbsbm_instrumentation import semconv, slo
 from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor, util
 from dbsbm_instrumentation.aiomysql.util import (
     DURATION_BUCKETS,
@@ -89,7 +89,7 @@ class TestSanitize(TestBase):
 
     def test_target_is_a_bucket_boundary(self) -> None:
         """The 100 ms query target is a histogram boundary, so SLO maths is exact there."""
-        self.assertIn(thresholds.DB_QUERY_P95_MAX_SECONDS, DURATION_BUCKETS)
+        self.assertIn(slo.DB_QUERY_P95_MAX_SECONDS, DURATION_BUCKETS)
 
 
 @pytest.mark.integration

@@ -31,7 +31,7 @@ from dbsbm_instrumentation.discord.util import (
     EXCLUDED_EVENTS_ENV,
     excluded_events,
 )
-from dbsbm_instrumentation.errors import DatabaseException
+from dbsbm_resilience.errors import DatabaseException
 from discord import app_commands
 from discord.ext import commands
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
@@ -152,7 +152,7 @@ class TestCommands(DiscordTestCase):
         (command,) = self.spans("prefix settle")
         self.assertIs(command.status.status_code, StatusCode.ERROR)
         self.assertSpanHasAttributes(command, {
-            ERROR_TYPE: "dbsbm_instrumentation.errors.DatabaseException",
+            ERROR_TYPE: "dbsbm_resilience.errors.DatabaseException",
             semconv.ERROR_CODE: "DATABASE_ERROR",
         })
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from dbsbm_instrumentation import logs
-from dbsbm_instrumentation.errors import RateLimitException
+from dbsbm_resilience.errors import RateLimitException
 from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
 from dbsbm_instrumentation.semconv import ERROR_CODE
 from opentelemetry.sdk._logs import LoggerProvider
@@ -252,7 +252,7 @@ def test_logged_exception_carries_its_error_type_and_code() -> None:
             logger.exception("failed", extra=extra)
     lines = _json_lines(stream)
     assert [(line["error.type"], line[ERROR_CODE]) for line in lines[:2]] == [
-        ("dbsbm_instrumentation.errors.RateLimitException", "RATE_LIMITED"),
+        ("dbsbm_resilience.errors.RateLimitException", "RATE_LIMITED"),
         ("KeyError", "UNKNOWN_ERROR"),
     ]
     assert (lines[2]["error.type"], lines[2][ERROR_CODE]) == ("ValueError", "MINE")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.errors import (
+from dbsbm_resilience.errors import (
     CacheException,
     ConfigurationException,
     DatabaseException,
@@ -18,7 +18,7 @@ from dbsbm_instrumentation.errors import (
     RateLimitException,
     ValidationException,
 )
-from dbsbm_instrumentation.resilience import (
+from dbsbm_resilience.resilience import (
     API_RETRY,
     CACHE_RETRY,
     DATABASE_RETRY,
@@ -306,7 +306,7 @@ def test_without_base_delay_waits_follow_the_error_type(
 ) -> None:
     """base_delay=None: the first wait is the error type's retry_delay, then it doubles.
     The testing switch skips the sleeps; each scheduled wait is read from its log record."""
-    caplog.set_level("WARNING", logger="dbsbm_instrumentation.resilience")
+    caplog.set_level("WARNING", logger="dbsbm_resilience.resilience")
     policy = RetryPolicy(attempts=3, base_delay=None, jitter=False)
     with pytest.raises(type(exc)):
         retry(policy=policy, name="op").call(failing(exc))

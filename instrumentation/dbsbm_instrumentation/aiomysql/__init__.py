@@ -112,7 +112,7 @@ from dbsbm_instrumentation.aiomysql.util import (
     pool_name,
     statement,
 )
-from dbsbm_instrumentation.errors import error_type as qualified_error_type
+from dbsbm_resilience.errors import error_type as qualified_error_type
 from dbsbm_instrumentation.version import __version__
 
 __all__ = ["AiomysqlInstrumentor"]

@@ -18,14 +18,14 @@ from opentelemetry.semconv.attributes.db_attributes import (
 )
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
-from dbsbm_instrumentation import thresholds
+from dbsbm_instrumentation import slo
 
 # Semconv's advisory DB buckets are too coarse around the seed's 100 ms target; ours are
 # finer below a second and always contain the target itself as a boundary, so
 # ``histogram_quantile`` and "share of queries under target" are exact at the threshold.
 DURATION_BUCKETS: tuple[float, ...] = tuple(sorted({
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    thresholds.DB_QUERY_P95_MAX_SECONDS,
+    slo.DB_QUERY_P95_MAX_SECONDS,
 }))
 ROWS_BUCKETS: tuple[float, ...] = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000)
 

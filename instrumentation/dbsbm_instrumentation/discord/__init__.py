@@ -92,7 +92,7 @@ from dbsbm_instrumentation.discord.util import (
     excluded_events,
     snowflake_age,
 )
-from dbsbm_instrumentation.errors import classify
+from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.version import __version__
 
 __all__ = ["DiscordInstrumentor"]

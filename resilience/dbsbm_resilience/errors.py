@@ -33,7 +33,7 @@ from opentelemetry import trace
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import Span, Status, StatusCode
 
-from dbsbm_instrumentation.semconv import ERROR_CODE, ERROR_RETRYABLE
+from dbsbm_resilience.semconv import ERROR_CODE, ERROR_RETRYABLE
 
 __all__ = [
     "APIException",

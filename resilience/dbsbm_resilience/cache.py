@@ -107,10 +107,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ResponseError
 
-from dbsbm_instrumentation import semconv, thresholds
-from dbsbm_instrumentation.errors import ConfigurationException, error_type
-from dbsbm_instrumentation.resilience import CLOSED, CircuitBreaker, shared_per_provider
-from dbsbm_instrumentation.version import __version__
+from dbsbm_resilience import semconv
+from dbsbm_resilience.errors import ConfigurationException, error_type
+from dbsbm_resilience.resilience import (
+    BREAKER_FAILURE_THRESHOLD,
+    CLOSED,
+    CircuitBreaker,
+    shared_per_provider,
+)
+from dbsbm_resilience.version import __version__
 
 __all__ = [
     "DEFAULT_TTL",
@@ -161,6 +166,20 @@ def _unknown_prefix(prefix: object) -> ConfigurationException:
         f"unknown cache prefix {prefix!r}; known prefixes: {', '.join(sorted(PREFIXES))}")
 
 
+# --- defaults -----------------------------------------------------------------------------
+# Redis sits on loopback or the compose network: an answer takes < 1 ms, so a quarter
+# second means "down or hung". The worst a caller waits is about connect + socket timeout.
+CONNECT_TIMEOUT_SECONDS = 0.25
+SOCKET_TIMEOUT_SECONDS = 0.25
+# Open-breaker period before probing Redis again: starts here, doubles per failed probe
+# (with jitter) up to the max, which is therefore the recovery bound once Redis is back.
+RECONNECT_MIN_SECONDS = 1.0
+RECONNECT_MAX_SECONDS = 30.0
+LOCAL_MAX_ENTRIES = 10_000
+LOCAL_MAX_TTL_SECONDS = 60.0  # bounds how stale a local-tier entry can be
+MAX_PENDING_INVALIDATIONS = 10_000  # beyond this, whole prefixes are flushed
+
+
 @dataclass(frozen=True, kw_only=True)
 class CacheSettings:
     """Where Redis is and how hard to try; every field bounded and checked on creation.
@@ -180,14 +199,14 @@ class CacheSettings:
     password: str | None = field(default=None, repr=False)
     db: int = 0
     disabled: bool = False
-    connect_timeout: float = thresholds.CACHE_CONNECT_TIMEOUT_SECONDS
-    socket_timeout: float = thresholds.CACHE_SOCKET_TIMEOUT_SECONDS
-    failure_threshold: int = thresholds.BREAKER_FAILURE_THRESHOLD
-    reconnect_min: float = thresholds.CACHE_RECONNECT_MIN_SECONDS
-    reconnect_max: float = thresholds.CACHE_RECONNECT_MAX_SECONDS
-    local_max_entries: int = thresholds.CACHE_LOCAL_MAX_ENTRIES
-    local_max_ttl: float = thresholds.CACHE_LOCAL_MAX_TTL_SECONDS
-    max_pending_invalidations: int = thresholds.CACHE_MAX_PENDING_INVALIDATIONS
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+    socket_timeout: float = SOCKET_TIMEOUT_SECONDS
+    failure_threshold: int = BREAKER_FAILURE_THRESHOLD
+    reconnect_min: float = RECONNECT_MIN_SECONDS
+    reconnect_max: float = RECONNECT_MAX_SECONDS
+    local_max_entries: int = LOCAL_MAX_ENTRIES
+    local_max_ttl: float = LOCAL_MAX_TTL_SECONDS
+    max_pending_invalidations: int = MAX_PENDING_INVALIDATIONS
     ttls: Mapping[str, int] = field(default_factory=dict)  # overrides of TTLS
     default_ttl: int = DEFAULT_TTL
     spans: bool = True  # a span per Redis command (see "Telemetry" in the module doc)
@@ -482,7 +501,7 @@ class EnhancedCacheManager:
             excluded=(ResponseError, DataError), meter_provider=meter_provider,
         )
         self._breaker.add_listener(self._on_breaker_change)
-        self._tracer = trace.get_tracer("dbsbm_instrumentation.cache", __version__,
+        self._tracer = trace.get_tracer("dbsbm_resilience.cache", __version__,
                                         tracer_provider)
         self._telemetry = shared_per_provider("cache", meter_provider, _CacheTelemetry)
         self._telemetry.caches.add(self)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
+from dbsbm_audit.rules.credentials import PASSWORD_MIN_LENGTH
 
 from dbsbm_audit.rules.credentials import (
     COMMON_PASSWORDS,

@@ -6,7 +6,7 @@ reaches the failing dependency), pybreaker serialises all calls through an ``RLo
 their success path costs 0.8-2 µs. Ours keeps the closed-state path to a flag test and a
 ``try``; locks, telemetry and listeners run only on failures and state changes. Retry is
 ours for the same reason (tenacity's success path costs ~20 µs) and because it must
-consult :mod:`dbsbm_instrumentation.errors` and not spin on an open breaker.
+consult :mod:`dbsbm_resilience.errors` and not spin on an open breaker.
 
 Usage::
 
@@ -25,7 +25,7 @@ Semantics
   and with ``backoff_max`` set the open period doubles per failed probe (with jitter,
   never above ``backoff_max``). A probe cancelled before it finished re-opens the breaker
   with the timeout already elapsed, so the next caller probes.
-* **Retry.** Only errors :func:`~dbsbm_instrumentation.errors.is_retryable` accepts (or
+* **Retry.** Only errors :func:`~dbsbm_resilience.errors.is_retryable` accepts (or
   your ``on=``) are retried; :class:`CircuitOpenError` never is (waiting out an open
   breaker in a loop would only add latency). A :class:`RateLimitException` with
   ``retry_after`` waits exactly that long, or is re-raised at once when that exceeds
@@ -56,14 +56,14 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
-from dbsbm_instrumentation import semconv, thresholds
-from dbsbm_instrumentation.errors import (
+from dbsbm_resilience import semconv
+from dbsbm_resilience.errors import (
     ConfigurationException,
     RateLimitException,
     ServiceException,
     classify,
 )
-from dbsbm_instrumentation.version import __version__
+from dbsbm_resilience.version import __version__
 
 __all__ = [
     "API_RETRY",
@@ -121,7 +121,7 @@ def shared_per_provider(kind: str, meter_provider: MeterProvider | None,
     key = (kind, id(meter_provider))
     with _shared_lock:
         if key not in _shared:
-            meter = metrics.get_meter("dbsbm_instrumentation", __version__, meter_provider)
+            meter = metrics.get_meter("dbsbm_resilience", __version__, meter_provider)
             # keep the provider alive with its instruments so ``id`` is not reused
             _shared[key] = (meter_provider, factory(meter))
         return _shared[key][1]  # type: ignore[no-any-return]
@@ -150,6 +150,10 @@ def _telemetry(meter_provider: MeterProvider | None) -> _ResilienceTelemetry:
 
 # --- circuit breaker ---------------------------------------------------------------------
 
+# DBSBM's own breaker settings: 5 failures open it, 60 s before one probe call is let through.
+BREAKER_FAILURE_THRESHOLD = 5
+BREAKER_RESET_TIMEOUT_SECONDS = 60.0
+
 
 class CircuitBreaker:
     """Closed / open / half-open breaker with a single half-open probe (see module doc).
@@ -161,8 +165,8 @@ class CircuitBreaker:
         self,
         name: str,
         *,
-        failure_threshold: int = thresholds.BREAKER_FAILURE_THRESHOLD,
-        reset_timeout: float = thresholds.BREAKER_RESET_TIMEOUT_SECONDS,
+        failure_threshold: int = BREAKER_FAILURE_THRESHOLD,
+        reset_timeout: float = BREAKER_RESET_TIMEOUT_SECONDS,
         backoff_max: float | None = None,
         excluded: tuple[type[BaseException], ...] = (),
         meter_provider: MeterProvider | None = None,

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from bandit.plugins.general_hardcoded_password import RE_CANDIDATES as BANDIT_NAME_RE
-from dbsbm_instrumentation.thresholds import PASSWORD_MIN_LENGTH
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string
 from detect_secrets.plugins.base import BasePlugin
@@ -64,6 +63,9 @@ _WEAK_LAST = {"key", "keys", "auth", "sig", "signature", "salt", "hmac"}
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+# Passwords shorter than this are flagged as weak.
+PASSWORD_MIN_LENGTH = 8
 
 
 def words(name: str) -> list[str]:

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from dbsbm_instrumentation.thresholds import AUDIT_FAIL_ON_DEFAULT
 
 from dbsbm_audit import baseline
 from dbsbm_audit.findings import Severity
@@ -24,6 +23,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, exit 2: CI logs show the culprit without a usage block."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+# Exit 1 on findings at or above this severity unless --fail-on says otherwise.
+AUDIT_FAIL_ON_DEFAULT = "high"
 
 
 def build_parser() -> argparse.ArgumentParser:
