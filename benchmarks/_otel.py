@@ -28,8 +28,9 @@ class _DropSpans(SpanExporter):
 
 
 class _DropMetrics(MetricExporter):
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
-               **kwargs: object) -> MetricExportResult:
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
+    ) -> MetricExportResult:
         return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -58,7 +59,9 @@ async def compare(
     op: Callable[[], Awaitable[object]],
     instrument: Callable[[], None],
     uninstrument: Callable[[], None],
-    *, n: int, rounds: int,
+    *,
+    n: int,
+    rounds: int,
 ) -> tuple[float, float]:
     """Best-round µs/op bare and instrumented.
 
@@ -78,7 +81,12 @@ async def compare(
 
 def report(name: str, bare: float, ours: float, target: float | None = None) -> None:
     ratio = ours / bare
-    verdict = "" if target is None else \
-        f" (target <= {target:.2f}x: {'ok' if ratio <= target else 'MISSED'})"
-    print(f"{name}: bare {bare:.1f} µs/op, instrumented {ours:.1f} µs/op, "
-          f"ratio {ratio:.3f}x, overhead {ours - bare:.1f} µs{verdict}")
+    verdict = (
+        ""
+        if target is None
+        else f" (target <= {target:.2f}x: {'ok' if ratio <= target else 'MISSED'})"
+    )
+    print(
+        f"{name}: bare {bare:.1f} µs/op, instrumented {ours:.1f} µs/op, "
+        f"ratio {ratio:.3f}x, overhead {ours - bare:.1f} µs{verdict}"
+    )

@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import psutil
+
 from dbsbm_agent.config import load_config
 from dbsbm_agent.probes import read_host
 from dbsbm_agent.scheduler import Scheduler
-
 from tests import services
 
 RSS_TARGET_MB = 40.0
@@ -76,7 +76,8 @@ def bench_rss(configs: dict[str, Path], env: dict[str, str], warmup: float) -> N
     """Each config in its own agent process, all beside one bare baseline process."""
     agent_bin = shutil.which("dbsbm-agent") or sys.exit("dbsbm-agent is not installed")
     agent_env = {
-        **os.environ, **env,
+        **os.environ,
+        **env,
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{services.free_port()}",
         "OTEL_METRIC_EXPORT_INTERVAL": "60000",
     }
@@ -91,7 +92,9 @@ def bench_rss(configs: dict[str, Path], env: dict[str, str], warmup: float) -> N
             port = services.free_port()
             agent = subprocess.Popen(
                 [agent_bin, "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-                env=agent_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=agent_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             processes.append(agent)
             wait_ready(f"http://127.0.0.1:{port}/readyz", 30)
@@ -105,8 +108,9 @@ def bench_rss(configs: dict[str, Path], env: dict[str, str], warmup: float) -> N
                 report = r.read().decode()
             if '"last_status": "fail"' in report and "host" not in label:
                 print(f"  warning: a probe failed during the {label} run:", report)
-        rss["baseline: python -c 'import asyncio ...'"] = psutil.Process(
-            baseline.pid).memory_info().rss
+        rss["baseline: python -c 'import asyncio ...'"] = (
+            psutil.Process(baseline.pid).memory_info().rss
+        )
     finally:
         for process in processes:
             process.terminate()
@@ -121,8 +125,14 @@ def bench_rss(configs: dict[str, Path], env: dict[str, str], warmup: float) -> N
     print("Steady-state RSS (max of 10 samples after warm-up; OTLP exporters on)")
     for label, value in rss.items():
         verdict = "OK" if value <= RSS_TARGET_MB * 2**20 else "OVER"
-        extra = (f"  +{mb(value - bare).strip()} over baseline, {value / bare:.2f}x,"
-                 f" target <= {RSS_TARGET_MB:.0f} MB: {verdict}") if "baseline" not in label else ""
+        extra = (
+            (
+                f"  +{mb(value - bare).strip()} over baseline, {value / bare:.2f}x,"
+                f" target <= {RSS_TARGET_MB:.0f} MB: {verdict}"
+            )
+            if "baseline" not in label
+            else ""
+        )
         print(f"  {label:<48} {mb(value)}{extra}")
 
 
@@ -135,24 +145,31 @@ async def bench_cycle(config_path: Path, env: dict[str, str], cycles: int) -> No
     config = load_config(config_path, env)
     probes = dict(config.probes)
     del probes["discord"]  # skipped without a token: not part of a healthy cycle's cost
-    config = type(config)(config.source, config.listen, probes,
-                          tuple(n for n in config.order if n != "discord"))
+    config = type(config)(
+        config.source, config.listen, probes, tuple(n for n in config.order if n != "discord")
+    )
     scheduler = Scheduler(config)
     mysql, redis_probe, api = probes["mysql"], probes["redis"], probes["api"]
 
     async def direct() -> None:
         async def sql() -> None:
             connection = await aiomysql.connect(
-                host=mysql.host, port=mysql.port, user=mysql.user, password=mysql.password or "",
-                db=mysql.database, autocommit=True)
+                host=mysql.host,
+                port=mysql.port,
+                user=mysql.user,
+                password=mysql.password or "",
+                db=mysql.database,
+                autocommit=True,
+            )
             async with connection.cursor() as cursor:
                 await cursor.execute("SELECT 1")
                 await cursor.fetchone()
             connection.close()
 
         async def cache() -> None:
-            client = aioredis.Redis(host=redis_probe.host, port=redis_probe.port,
-                                    single_connection_client=True)
+            client = aioredis.Redis(
+                host=redis_probe.host, port=redis_probe.port, single_connection_client=True
+            )
             await client.ping()
             await client.set("bench", "1", px=2000)
             await client.get("bench")
@@ -190,8 +207,7 @@ async def bench_cycle(config_path: Path, env: dict[str, str], cycles: int) -> No
     def line(label: str, values: list[float]) -> str:
         values = sorted(values)
         p95 = values[int(len(values) * 0.95) - 1]
-        return (f"  {label:<42} median {statistics.median(values):7.2f} ms"
-                f"   p95 {p95:7.2f} ms")
+        return f"  {label:<42} median {statistics.median(values):7.2f} ms   p95 {p95:7.2f} ms"
 
     print(f"\nOne healthy probe cycle (mysql, redis, http, host), {cycles} cycles")
     print(line("wall, Scheduler.run_once()", ours_wall))
@@ -214,8 +230,18 @@ def main() -> None:
     mysql = services.start_mysql(services.service_dir("mysql"))
     http_port = services.free_port()
     http = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1",
-         "--directory", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(http_port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         services.wait_for(lambda: services.port_open(http_port), 10, "http.server")
@@ -225,8 +251,14 @@ def main() -> None:
         # shows what the lazy imports save.
         host_only = workdir / "host-only.yaml"
         host_only.write_text("probes:\n  host: {interval: 1}\n")
-        bench_rss({"dbsbm-agent (mysql, redis, http, host, discord)": config,
-                   "dbsbm-agent (host only)": host_only}, env, args.warmup)
+        bench_rss(
+            {
+                "dbsbm-agent (mysql, redis, http, host, discord)": config,
+                "dbsbm-agent (host only)": host_only,
+            },
+            env,
+            args.warmup,
+        )
         asyncio.run(bench_cycle(config, env, args.cycles))
     finally:
         http.terminate()

@@ -17,10 +17,10 @@ os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 import aiohttp
 from _otel import compare, providers, report
 from aiohttp import web
-from dbsbm_instrumentation.aiohttp_client import AiohttpRateLimitInstrumentor
-from dbsbm_instrumentation.aiohttp_client.util import strip_query
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
+from dbsbm_instrumentation.aiohttp_client import AiohttpRateLimitInstrumentor
+from dbsbm_instrumentation.aiohttp_client.util import strip_query
 from tests.instrumentation.helpers import start_http_server
 
 ROUTES = web.RouteTableDef()
@@ -38,8 +38,9 @@ async def main() -> None:
     sessions: list[aiohttp.ClientSession] = []
 
     def instrument() -> None:
-        contrib.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
-                           url_filter=strip_query)
+        contrib.instrument(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, url_filter=strip_query
+        )
         ours.instrument(meter_provider=meter_provider)
         sessions.append(aiohttp.ClientSession())  # contrib instruments sessions at creation
 
@@ -59,8 +60,11 @@ async def main() -> None:
         report("aiohttp GET loopback (contrib tracing + 429 counter)", bare, instrumented)
         # our part alone: the 429 counter's wrapper on every request
         bare, instrumented = await compare(
-            get, lambda: ours.instrument(meter_provider=meter_provider), ours.uninstrument,
-            n=300, rounds=15,
+            get,
+            lambda: ours.instrument(meter_provider=meter_provider),
+            ours.uninstrument,
+            n=300,
+            rounds=15,
         )
         report("aiohttp GET loopback (429 counter only)", bare, instrumented)
     finally:

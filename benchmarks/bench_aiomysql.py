@@ -17,8 +17,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import aiomysql
 from _otel import compare, providers, report
-from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
 
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
 from tests.services import start_mysql
 
 TARGET = 1.10
@@ -29,14 +29,24 @@ async def main() -> None:
     server = start_mysql(workdir)
     try:
         pool = await aiomysql.create_pool(
-            host=server.host, port=server.port, user=server.user, password=server.password,
-            db=server.database, minsize=1, maxsize=1, autocommit=True,
+            host=server.host,
+            port=server.port,
+            user=server.user,
+            password=server.password,
+            db=server.database,
+            minsize=1,
+            maxsize=1,
+            autocommit=True,
         )
         async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("CREATE TABLE games (id INT PRIMARY KEY, home VARCHAR(40), "
-                              "away VARCHAR(40), odds DECIMAL(5,2))")
-            await cur.executemany("INSERT INTO games VALUES (%s, %s, %s, %s)",
-                                  [(i, f"home {i}", f"away {i}", 1.5) for i in range(50)])
+            await cur.execute(
+                "CREATE TABLE games (id INT PRIMARY KEY, home VARCHAR(40), "
+                "away VARCHAR(40), odds DECIMAL(5,2))"
+            )
+            await cur.executemany(
+                "INSERT INTO games VALUES (%s, %s, %s, %s)",
+                [(i, f"home {i}", f"away {i}", 1.5) for i in range(50)],
+            )
 
         async def fetch(sql: str) -> object:
             async with pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cur:
@@ -52,10 +62,14 @@ async def main() -> None:
             instrumentor = AiomysqlInstrumentor()
             bare, ours = await compare(
                 lambda sql=sql: fetch(sql),  # type: ignore[misc]
-                functools.partial(instrumentor.instrument, tracer_provider=tracer_provider,
-                                  meter_provider=meter_provider),
+                functools.partial(
+                    instrumentor.instrument,
+                    tracer_provider=tracer_provider,
+                    meter_provider=meter_provider,
+                ),
                 instrumentor.uninstrument,
-                n=500, rounds=15,
+                n=500,
+                rounds=15,
             )
             report(f"aiomysql {label} (pool + DictCursor)", bare, ours, TARGET)
             tracer_provider.shutdown()

@@ -40,7 +40,7 @@ class {cls}(commands.Cog):
         self.db = db_manager
 '''
 
-METHOD = '''
+METHOD = """
     async def get_{i}(self, interaction, user_id: int, league: str):
         row = await self.db.fetch_one(
             "SELECT * FROM bets WHERE user_id = %s AND league = %s", user_id, league
@@ -61,14 +61,14 @@ METHOD = '''
         if total > 1000 and row is not None:
             await self.db.execute("UPDATE users SET vip = 1 WHERE id = %s", user_id)
         return {{"row": row, "rows": rows, "data": data, "total": total}}
-'''
+"""
 
-VULN_METHOD = '''
+VULN_METHOD = """
     async def bad_{i}(self, table, user_id):
         password = "hunter2-{i}"
         logger.debug(f"token={{os.environ['DISCORD_TOKEN']}}")
         return await self.db.fetch_all(f"SELECT * FROM {{table}} WHERE id = {{user_id}}")
-'''
+"""
 
 
 def generate(root: Path, target_lines: int) -> int:
@@ -79,7 +79,9 @@ def generate(root: Path, target_lines: int) -> int:
         package.mkdir(exist_ok=True)
         body = COG.format(name=f"module{n}", cls=f"Module{n}Cog")
         if n % 3 == 0:  # a third of the modules read a secret: bandit must look at those
-            body = body.replace("\n\n\nclass", '\nDISCORD_TOKEN = os.environ["DISCORD_TOKEN"]\n\n\nclass')
+            body = body.replace(
+                "\n\n\nclass", '\nDISCORD_TOKEN = os.environ["DISCORD_TOKEN"]\n\n\nclass'
+            )
 
         for i in range(25):
             body += METHOD.format(i=i)
@@ -116,15 +118,21 @@ def main() -> None:
         root = Path(tmp)
         lines = generate(root, args.lines)
         files = len(list(root.rglob("*.py")))
-        check = subprocess.run(["dbsbm-audit", str(root), "--format", "json"],
-                               capture_output=True, text=True, check=False)
+        check = subprocess.run(
+            ["dbsbm-audit", str(root), "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         summary = json.loads(check.stdout)["summary"]
         if summary["skipped"]:
             raise SystemExit(f"generated tree does not parse: {summary}")
         ours = timed(["dbsbm-audit", str(root), "--format", "json"], args.repeat)
         bandit = timed(["bandit", "-r", "-q", "-f", "json", str(root)], args.repeat)
-    print(f"tree: {lines} lines in {files} Python files (best of {args.repeat}); dbsbm-audit "
-          f"found {summary['findings']} ({summary['high']} high, {summary['medium']} medium)")
+    print(
+        f"tree: {lines} lines in {files} Python files (best of {args.repeat}); dbsbm-audit "
+        f"found {summary['findings']} ({summary['high']} high, {summary['medium']} medium)"
+    )
     print(f"dbsbm-audit : {ours:6.2f} s  (bandit subset + own rules + detect-secrets plugins)")
     print(f"bandit -r   : {bandit:6.2f} s  (all bandit tests)")
     print(f"ratio dbsbm-audit / bandit = {ours / bandit:.2f}")

@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _otel import per_op_us, providers
-from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
 
+from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
 from tests import services
 
 ROUNDS = 7
@@ -76,8 +76,12 @@ async def medians(variants: dict[str, Callable[[], Awaitable[float]]]) -> dict[s
 
 def line(name: str, ours: float, base_name: str, base: float, target: float | None) -> None:
     ratio = ours / base
-    verdict = "" if target is None else f"  target <= {target}x: {'ok' if ratio <= target else 'MISSED'}"
-    print(f"{name:34} {ours:8.2f} µs  vs {base_name:34} {base:8.2f} µs  ratio {ratio:.2f}x{verdict}")
+    verdict = (
+        "" if target is None else f"  target <= {target}x: {'ok' if ratio <= target else 'MISSED'}"
+    )
+    print(
+        f"{name:34} {ours:8.2f} µs  vs {base_name:34} {base:8.2f} µs  ratio {ratio:.2f}x{verdict}"
+    )
 
 
 async def main() -> None:
@@ -87,36 +91,49 @@ async def main() -> None:
     try:
         # --- local tier: Redis configured but down, breaker open for the whole run
         down = EnhancedCacheManager(
-            CacheSettings(host=server.host, port=services.free_port(),
-                          reconnect_min=3600, reconnect_max=3600),
-            tracer_provider=tracer_provider, meter_provider=meter_provider)
+            CacheSettings(
+                host=server.host, port=services.free_port(), reconnect_min=3600, reconnect_max=3600
+            ),
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         down.breaker.trip()
         await down.set("team", "lakers", VALUE)
-        disabled = EnhancedCacheManager(CacheSettings(disabled=True),
-                                        tracer_provider=tracer_provider,
-                                        meter_provider=meter_provider)
+        disabled = EnhancedCacheManager(
+            CacheSettings(disabled=True),
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         await disabled.set("team", "lakers", VALUE)
         ttl = cachetools.TTLCache(maxsize=10_000, ttl=60)
         ttl["team:lakers"] = VALUE
         assert await down.get("team", "lakers") == VALUE == ttl.get("team:lakers")
-        local = await medians({
-            "ttl": lambda: ttlcache_per_op_us(ttl, "team:lakers", LOCAL_N),
-            "fallback": lambda: per_op_us(lambda: down.get("team", "lakers"), LOCAL_N),
-            "disabled": lambda: per_op_us(lambda: disabled.get("team", "lakers"), LOCAL_N),
-        })
+        local = await medians(
+            {
+                "ttl": lambda: ttlcache_per_op_us(ttl, "team:lakers", LOCAL_N),
+                "fallback": lambda: per_op_us(lambda: down.get("team", "lakers"), LOCAL_N),
+                "disabled": lambda: per_op_us(lambda: disabled.get("team", "lakers"), LOCAL_N),
+            }
+        )
 
         # --- Redis tier
-        ours = EnhancedCacheManager(CacheSettings(host=server.host, port=server.port),
-                                    tracer_provider=tracer_provider,
-                                    meter_provider=meter_provider)
+        ours = EnhancedCacheManager(
+            CacheSettings(host=server.host, port=server.port),
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         assert await ours.connect()
         await ours.set("team", "lakers", VALUE)
         metrics_only = EnhancedCacheManager(
             CacheSettings(host=server.host, port=server.port, spans=False),
-            tracer_provider=tracer_provider, meter_provider=meter_provider)
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         no_sdk = EnhancedCacheManager(
             CacheSettings(host=server.host, port=server.port),
-            tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+            tracer_provider=NoOpTracerProvider(),
+            meter_provider=NoOpMeterProvider(),
+        )
         bare = aredis.Redis(host=server.host, port=server.port)
         contrib = aredis.Redis(host=server.host, port=server.port)
         RedisInstrumentor.instrument_client(contrib, tracer_provider=tracer_provider)
@@ -127,28 +144,65 @@ async def main() -> None:
             await ours.get("team", "lakers")
             await metrics_only.get("team", "lakers")
             await no_sdk.get("team", "lakers")
-        remote = await interleaved({
-            "bare": lambda: bare.get("team:lakers"),
-            "ours": lambda: ours.get("team", "lakers"),
-            "contrib": lambda: contrib.get("team:lakers"),
-            "metrics_only": lambda: metrics_only.get("team", "lakers"),
-            "no_sdk": lambda: no_sdk.get("team", "lakers"),
-        })
+        remote = await interleaved(
+            {
+                "bare": lambda: bare.get("team:lakers"),
+                "ours": lambda: ours.get("team", "lakers"),
+                "contrib": lambda: contrib.get("team:lakers"),
+                "metrics_only": lambda: metrics_only.get("team", "lakers"),
+                "no_sdk": lambda: no_sdk.get("team", "lakers"),
+            }
+        )
         print("real SDK providers with sink exporters; medians (see the module docstring)\n")
-        line("local hit (Redis down, breaker open)", local["fallback"],
-             "cachetools.TTLCache.get", local["ttl"], 1.2)
-        line("local hit (REDIS_DISABLED)", local["disabled"],
-             "cachetools.TTLCache.get", local["ttl"], 1.2)
-        line("redis get, spans + metrics", remote["ours"], "bare redis.asyncio get",
-             remote["bare"], 1.25)
-        line("redis get, spans + metrics", remote["ours"], "bare + contrib RedisInstrumentor",
-             remote["contrib"], None)
-        line("redis get, metrics only (spans=False)", remote["metrics_only"],
-             "bare redis.asyncio get", remote["bare"], 1.25)
-        line("redis get, no-op providers", remote["no_sdk"], "bare redis.asyncio get",
-             remote["bare"], None)
-        line("contrib-instrumented get", remote["contrib"], "bare redis.asyncio get",
-             remote["bare"], None)
+        line(
+            "local hit (Redis down, breaker open)",
+            local["fallback"],
+            "cachetools.TTLCache.get",
+            local["ttl"],
+            1.2,
+        )
+        line(
+            "local hit (REDIS_DISABLED)",
+            local["disabled"],
+            "cachetools.TTLCache.get",
+            local["ttl"],
+            1.2,
+        )
+        line(
+            "redis get, spans + metrics",
+            remote["ours"],
+            "bare redis.asyncio get",
+            remote["bare"],
+            1.25,
+        )
+        line(
+            "redis get, spans + metrics",
+            remote["ours"],
+            "bare + contrib RedisInstrumentor",
+            remote["contrib"],
+            None,
+        )
+        line(
+            "redis get, metrics only (spans=False)",
+            remote["metrics_only"],
+            "bare redis.asyncio get",
+            remote["bare"],
+            1.25,
+        )
+        line(
+            "redis get, no-op providers",
+            remote["no_sdk"],
+            "bare redis.asyncio get",
+            remote["bare"],
+            None,
+        )
+        line(
+            "contrib-instrumented get",
+            remote["contrib"],
+            "bare redis.asyncio get",
+            remote["bare"],
+            None,
+        )
         for client in (bare, contrib):
             await client.aclose()
         for manager in (ours, metrics_only, no_sdk, down):

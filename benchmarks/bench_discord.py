@@ -14,13 +14,14 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import discord
 from _otel import compare, providers, report
+from discord.ext import commands
+
 from dbsbm_instrumentation.discord import DiscordInstrumentor
 from dbsbm_instrumentation.discord.testing import (
     dispatch_message,
     dispatch_slash,
     offline,
 )
-from discord.ext import commands
 
 
 async def main() -> None:
@@ -39,16 +40,20 @@ async def main() -> None:
     await offline(bot)
     try:
         for name, op in (
-            ("discord prefix command !stats (event + command spans)",
-             lambda: dispatch_message(bot, "!stats")),
+            (
+                "discord prefix command !stats (event + command spans)",
+                lambda: dispatch_message(bot, "!stats"),
+            ),
             ("discord slash command /odds", lambda: dispatch_slash(bot, "odds", {"league": "nfl"})),
         ):
             bare, ours = await compare(
                 op,
-                lambda: instrumentor.instrument(tracer_provider=tracer_provider,
-                                                meter_provider=meter_provider),
+                lambda: instrumentor.instrument(
+                    tracer_provider=tracer_provider, meter_provider=meter_provider
+                ),
                 instrumentor.uninstrument,
-                n=300, rounds=15,
+                n=300,
+                rounds=15,
             )
             report(name, bare, ours)
     finally:

@@ -88,17 +88,23 @@ def _closed_port() -> int:
 
 def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DBSBM_"))}
-    env.update({
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-        "OTEL_SERVICE_NAME": "bench-export",
-        "OTEL_BSP_SCHEDULE_DELAY": "200",
-        "OTEL_METRIC_EXPORT_INTERVAL": "5000",
-        "PYTHONPATH": str(REPO),
-    })
+    env.update(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_SERVICE_NAME": "bench-export",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+            "PYTHONPATH": str(REPO),
+        }
+    )
     started = time.time()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(seconds)], env=env, capture_output=True,
-        text=True, timeout=seconds + 120, check=False,
+        [sys.executable, "-c", CHILD, mode, str(seconds)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=False,
     )
     ended = time.time()
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -158,12 +164,16 @@ def main() -> None:
         load = run_child("load", down_endpoint, args.seconds)
         samples = load["rss_samples_mb"]
         assert isinstance(samples, list) and samples
-        print(f"{args.seconds:.0f} s of load with the collector down ({load['spans']} spans and "
-              f"log lines): RSS {samples[0]} MB at 5 s -> {samples[-1]} MB at the end "
-              f"(growth {samples[-1] - samples[0]:+.1f} MB; samples {samples})")
-        print(f"  shutdown() {float(load['shutdown_s']):.2f} s (target <= 2 s); process exit "
-              f"{float(load['exit_after_last_line_s']):.2f} s after its last line; "
-              f"stderr:")
+        print(
+            f"{args.seconds:.0f} s of load with the collector down ({load['spans']} spans and "
+            f"log lines): RSS {samples[0]} MB at 5 s -> {samples[-1]} MB at the end "
+            f"(growth {samples[-1] - samples[0]:+.1f} MB; samples {samples})"
+        )
+        print(
+            f"  shutdown() {float(load['shutdown_s']):.2f} s (target <= 2 s); process exit "
+            f"{float(load['exit_after_last_line_s']):.2f} s after its last line; "
+            f"stderr:"
+        )
         for line in load["stderr_lines"]:  # type: ignore[attr-defined]
             print(f"    {line}")
     finally:

@@ -27,7 +27,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dbsbm_instrumentation import logs
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
@@ -36,6 +35,8 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.trace import TracerProvider
 from pythonjsonlogger.json import JsonFormatter as PlainJsonFormatter
+
+from dbsbm_instrumentation import logs
 
 ROUNDS = 9
 N = 10_000
@@ -78,22 +79,31 @@ def main() -> None:
 
     with tracer.start_as_current_span("command.bet"):
         record = logger.makeRecord(
-            logger.name, logging.INFO, __file__, 42, "user %s placed bet %s at odds %s",
-            (123456789, 987, 2.5), None, "place_bet", {"guild_id": 42, "command": "bet"},
+            logger.name,
+            logging.INFO,
+            __file__,
+            42,
+            "user %s placed bet %s at odds %s",
+            (123456789, 987, 2.5),
+            None,
+            "place_bet",
+            {"guild_id": 42, "command": "bet"},
         )
     ours = logs.JsonFormatter(service_name="dbsbm")
     plain = PlainJsonFormatter()
     variants: dict[str, Callable[[], float]] = {
         "ours JsonFormatter.format": lambda: per_op_us(lambda: ours.format(record), N),
         "python-json-logger JsonFormatter.format": lambda: per_op_us(
-            lambda: plain.format(record), N),
+            lambda: plain.format(record), N
+        ),
     }
     try:
         from pythonjsonlogger.orjson import OrjsonFormatter
 
         orjson_formatter = OrjsonFormatter()
         variants["python-json-logger OrjsonFormatter.format"] = lambda: per_op_us(
-            lambda: orjson_formatter.format(record), N)
+            lambda: orjson_formatter.format(record), N
+        )
     except ImportError:
         print("(orjson not installed: no OrjsonFormatter reference)")
 
@@ -103,8 +113,12 @@ def main() -> None:
     provider = LoggerProvider()
     provider.add_log_record_processor(BatchLogRecordProcessor(_DropLogs()))
 
-    def end_to_end(formatter: logging.Formatter, factory: Callable[..., logging.LogRecord],
-                   ours: bool = True, bridge: bool = False) -> float:
+    def end_to_end(
+        formatter: logging.Formatter,
+        factory: Callable[..., logging.LogRecord],
+        ours: bool = True,
+        bridge: bool = False,
+    ) -> float:
         handler.setFormatter(formatter)
         logging.setLogRecordFactory(factory)
         if ours:
@@ -113,9 +127,16 @@ def main() -> None:
             logs.install_otlp_bridge(provider)
         try:
             with tracer.start_as_current_span("command.bet"):
-                return per_op_us(lambda: logger.info(
-                    "user %s placed bet %s at odds %s", 123456789, 987, 2.5,
-                    extra={"guild_id": 42, "command": "bet"}), N)
+                return per_op_us(
+                    lambda: logger.info(
+                        "user %s placed bet %s at odds %s",
+                        123456789,
+                        987,
+                        2.5,
+                        extra={"guild_id": 42, "command": "bet"},
+                    ),
+                    N,
+                )
         finally:
             logs.uninstall_otlp_bridge()
             logs.uninstall_record_redaction()
@@ -123,11 +144,12 @@ def main() -> None:
             stream.truncate()
 
     variants["ours logger.info (factory + redaction + format)"] = lambda: end_to_end(
-        ours, ours_factory)
+        ours, ours_factory
+    )
     variants["plain logger.info (python-json-logger)"] = lambda: end_to_end(
-        plain, stdlib_factory, ours=False)
-    variants["ours logger.info + OTLP bridge"] = lambda: end_to_end(
-        ours, ours_factory, bridge=True)
+        plain, stdlib_factory, ours=False
+    )
+    variants["ours logger.info + OTLP bridge"] = lambda: end_to_end(ours, ours_factory, bridge=True)
 
     print(f"one JSON log line, best of {ROUNDS} alternating rounds x {N} (us per line)")
     result = best_of_rounds(variants)
@@ -135,8 +157,10 @@ def main() -> None:
         print(f"  {name:50s} {value:7.2f} us")
     ratio = result["ours JsonFormatter.format"] / result["python-json-logger JsonFormatter.format"]
     print(f"format ratio ours / python-json-logger JsonFormatter: {ratio:.2f}x (target <= 0.60x)")
-    e2e = (result["ours logger.info (factory + redaction + format)"]
-           / result["plain logger.info (python-json-logger)"])
+    e2e = (
+        result["ours logger.info (factory + redaction + format)"]
+        / result["plain logger.info (python-json-logger)"]
+    )
     print(f"logger.info ratio ours (trace context + redaction) / plain: {e2e:.2f}x")
     print("sample line:", ours.format(record))
     provider.shutdown()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import circuitbreaker
 import pybreaker
 import tenacity
+
 from dbsbm_resilience.resilience import CircuitBreaker, retry
 
 NUMBER = 100_000
@@ -58,27 +59,46 @@ def main() -> None:
     ours_async = CircuitBreaker("bench-async")(atarget)
     cb_async = circuitbreaker.circuit(failure_threshold=5, recovery_timeout=60)(atarget)
     ours_retry = retry(attempts=3)(target)
-    ten_retry = tenacity.retry(stop=tenacity.stop_after_attempt(3),
-                               wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10))(target)
+    ten_retry = tenacity.retry(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10),
+    )(target)
     ours_aretry = retry(attempts=3)(atarget)
-    ten_aretry = tenacity.retry(stop=tenacity.stop_after_attempt(3),
-                                wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10))(atarget)
+    ten_aretry = tenacity.retry(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=10),
+    )(atarget)
 
     plain = bench(lambda: target(1))
     rows = [
-        ("breaker (sync decorator)", bench(lambda: ours(1)),
-         [("circuitbreaker", bench(lambda: cb(1))), ("pybreaker", bench(lambda: pb(1)))]),
-        ("breaker (sync .call)", bench(lambda: ours_call.call(target, 1)),
-         [("pybreaker .call", bench(lambda: pb_breaker.call(target, 1)))]),
-        ("retry (sync decorator)", bench(lambda: ours_retry(1)),
-         [("tenacity", bench(lambda: ten_retry(1)))]),
+        (
+            "breaker (sync decorator)",
+            bench(lambda: ours(1)),
+            [("circuitbreaker", bench(lambda: cb(1))), ("pybreaker", bench(lambda: pb(1)))],
+        ),
+        (
+            "breaker (sync .call)",
+            bench(lambda: ours_call.call(target, 1)),
+            [("pybreaker .call", bench(lambda: pb_breaker.call(target, 1)))],
+        ),
+        (
+            "retry (sync decorator)",
+            bench(lambda: ours_retry(1)),
+            [("tenacity", bench(lambda: ten_retry(1)))],
+        ),
     ]
     aplain = bench_async(lambda: atarget(1))
     arows = [
-        ("breaker (async decorator)", bench_async(lambda: ours_async(1)),
-         [("circuitbreaker", bench_async(lambda: cb_async(1)))]),
-        ("retry (async decorator)", bench_async(lambda: ours_aretry(1)),
-         [("tenacity", bench_async(lambda: ten_aretry(1)))]),
+        (
+            "breaker (async decorator)",
+            bench_async(lambda: ours_async(1)),
+            [("circuitbreaker", bench_async(lambda: cb_async(1)))],
+        ),
+        (
+            "retry (async decorator)",
+            bench_async(lambda: ours_aretry(1)),
+            [("tenacity", bench_async(lambda: ten_aretry(1)))],
+        ),
     ]
     print(f"plain sync call {plain:8.0f} ns   plain await {aplain:8.0f} ns")
     print(f"{'ours':28} {'ns':>8} {'-plain':>8} | baseline ns, ratio ours/baseline")

@@ -129,8 +129,12 @@ class ProcessService:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            list(self.argv), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-            env={**os.environ, **self.env}, start_new_session=True,
+            list(self.argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env={**os.environ, **self.env},
+            start_new_session=True,
         )
         try:
             wait_for(self._ready_or_dead, self.start_timeout, self.name)
@@ -255,8 +259,21 @@ def start_redis(workdir: Path) -> RedisService:
         return RedisService(host=LOCALHOST, port=port, control=None, container=container)
     binary = require_binary("redis-server", "redis-server")
     port = free_port()
-    argv = [binary, "--port", str(port), "--bind", LOCALHOST, "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "no"]
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        LOCALHOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--protected-mode",
+        "no",
+    ]
     control = ProcessService("redis", argv, port, lambda: port_open(port), workdir)
     control.start()
     return RedisService(host=LOCALHOST, port=port, control=control)
@@ -275,8 +292,11 @@ class MySQLService(ServerService):
     def env(self) -> dict[str, str]:
         """DBSBM's variable names, for code that reads its configuration from them."""
         return {
-            "MYSQL_HOST": self.host, "MYSQL_PORT": str(self.port), "MYSQL_USER": self.user,
-            "MYSQL_PASSWORD": self.password, "MYSQL_DB": self.database,
+            "MYSQL_HOST": self.host,
+            "MYSQL_PORT": str(self.port),
+            "MYSQL_USER": self.user,
+            "MYSQL_PASSWORD": self.password,
+            "MYSQL_DB": self.database,
         }
 
 
@@ -292,19 +312,35 @@ def start_mysql(workdir: Path) -> MySQLService:
 
         port = free_port()
         container = MySqlContainer(
-            compose_image("MYSQL_IMAGE"), username=MYSQL_USER, password=MYSQL_PASSWORD, dbname=MYSQL_DATABASE,
+            compose_image("MYSQL_IMAGE"),
+            username=MYSQL_USER,
+            password=MYSQL_PASSWORD,
+            dbname=MYSQL_DATABASE,
         ).with_bind_ports(3306, port)
         container.start()
-        return MySQLService(host=LOCALHOST, port=port, control=None, container=container,
-                            start_timeout=60, **_MYSQL_ACCOUNT)
+        return MySQLService(
+            host=LOCALHOST,
+            port=port,
+            control=None,
+            container=container,
+            start_timeout=60,
+            **_MYSQL_ACCOUNT,
+        )
     mariadbd = require_binary("mariadbd", "mariadb-server")
     install_db = require_binary("mariadb-install-db", "mariadb-server")
     datadir = workdir / "data"
     socket_path = workdir / "mysqld.sock"
     subprocess.run(
-        [install_db, f"--datadir={datadir}", "--user=root", "--auth-root-authentication-method=normal",
-         "--skip-test-db"],
-        check=True, capture_output=True, cwd=workdir,
+        [
+            install_db,
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=workdir,
     )
     init_sql = workdir / "init.sql"
     init_sql.write_text(
@@ -317,14 +353,23 @@ def start_mysql(workdir: Path) -> MySQLService:
     )
     port = free_port()
     argv = [
-        mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={socket_path}",
-        f"--port={port}", f"--bind-address={LOCALHOST}", "--user=root",
-        f"--init-file={init_sql}", f"--pid-file={workdir / 'mysqld.pid'}",
-        "--skip-log-bin", "--innodb-buffer-pool-size=32M", "--skip-name-resolve",
+        mariadbd,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        f"--socket={socket_path}",
+        f"--port={port}",
+        f"--bind-address={LOCALHOST}",
+        "--user=root",
+        f"--init-file={init_sql}",
+        f"--pid-file={workdir / 'mysqld.pid'}",
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=32M",
+        "--skip-name-resolve",
         "--innodb-flush-log-at-trx-commit=0",
     ]
-    control = ProcessService("mariadb", argv, port, lambda: port_open(port), workdir,
-                             start_timeout=60)
+    control = ProcessService(
+        "mariadb", argv, port, lambda: port_open(port), workdir, start_timeout=60
+    )
     control.start()
     return MySQLService(host=LOCALHOST, port=port, control=control, **_MYSQL_ACCOUNT)
 
@@ -385,19 +430,31 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
             .with_bind_ports(9090, port)
             .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
             .with_volume_mapping(str(REPO), str(REPO), "ro")
-            .with_command([f"--config.file={config_file}", "--storage.tsdb.path=/prometheus",
-                           *PROMETHEUS_FLAGS])
+            .with_command(
+                [
+                    f"--config.file={config_file}",
+                    "--storage.tsdb.path=/prometheus",
+                    *PROMETHEUS_FLAGS,
+                ]
+            )
         )
         container.start()
         wait_for(lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"), 60, "prometheus container")
         return PrometheusService(port, control=None, container=container)
     binary = require_binary("prometheus", "prometheus")
     argv = [
-        binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-        f"--web.listen-address={LOCALHOST}:{port}", *PROMETHEUS_FLAGS,
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address={LOCALHOST}:{port}",
+        *PROMETHEUS_FLAGS,
     ]
     control = ProcessService(
-        "prometheus", argv, port, lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"), workdir,
+        "prometheus",
+        argv,
+        port,
+        lambda: http_ok(f"http://{LOCALHOST}:{port}/-/ready"),
+        workdir,
     )
     control.start()
     return PrometheusService(port, control=control)
@@ -418,7 +475,9 @@ def collector_binary() -> Path:
         return Path(os.environ["DBSBM_OTELCOL_BIN"])
     result = subprocess.run(
         ["bash", str(REPO / "scripts/build-collector.sh"), "--print-path"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         pytest.fail(f"building the collector failed:\n{result.stderr[-4000:]}", pytrace=False)
@@ -445,7 +504,9 @@ class CollectorService:
 
 
 def start_collector(
-    workdir: Path, configs: Sequence[Path], env: dict[str, str] | None = None,
+    workdir: Path,
+    configs: Sequence[Path],
+    env: dict[str, str] | None = None,
     name: str = "otelcol",
 ) -> CollectorService:
     """Run the built collector on ``configs`` (layered in order) with free ports.
@@ -465,7 +526,11 @@ def start_collector(
     }
     argv = [str(binary), *(f"--config={c}" for c in configs)]
     control = ProcessService(
-        name, argv, health_port, lambda: http_ok(f"http://{LOCALHOST}:{health_port}/"), workdir,
+        name,
+        argv,
+        health_port,
+        lambda: http_ok(f"http://{LOCALHOST}:{health_port}/"),
+        workdir,
         env=full_env,
     )
     control.start()

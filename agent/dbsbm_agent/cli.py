@@ -36,28 +36,39 @@ SERVICE_NAME = "dbsbm-agent"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="dbsbm-agent",
-                     description="Probe what the DBSBM bot depends on and serve the results.")
+    parser = _Parser(
+        prog="dbsbm-agent", description="Probe what the DBSBM bot depends on and serve the results."
+    )
     parser.add_argument("--config", required=True, metavar="FILE", help="agent YAML file")
-    parser.add_argument("--listen", metavar="HOST:PORT",
-                        help="address for /livez /readyz /health /report "
-                             "(default: the file's 'listen', else 127.0.0.1:9464)")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the file and the environment, then exit")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address for /livez /readyz /health /report "
+        "(default: the file's 'listen', else 127.0.0.1:9464)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the file and the environment, then exit",
+    )
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
         host, port = parse_listen(
             args.listen or config.listen,
-            lambda message: ConfigError(f"dbsbm-agent: error: --listen: {message}")
-            if args.listen else ConfigError(f"config error: {config.source}: listen: {message}"),
+            lambda message: (
+                ConfigError(f"dbsbm-agent: error: --listen: {message}")
+                if args.listen
+                else ConfigError(f"config error: {config.source}: listen: {message}")
+            ),
         )
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     if args.check_config:
-        print(f"config ok: {config.source}: {len(config.probes)} probes "
-              f"({', '.join(config.order)})")
+        print(
+            f"config ok: {config.source}: {len(config.probes)} probes ({', '.join(config.order)})"
+        )
         return 0
 
     # Imported here: --check-config and bad input need neither (and start faster).
@@ -71,8 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(serve(config, host, port))
     except OSError as exc:
-        print(f"dbsbm-agent: error: cannot listen on {host}:{port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"dbsbm-agent: error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr
+        )
         return 1
     finally:
         telemetry.shutdown(timeout_s=5)
@@ -88,8 +100,10 @@ async def serve(config: AgentConfig, host: str, port: int) -> None:
     try:
         await web.TCPSite(runner, host, port).start()
         agent.start()
-        logger.info("dbsbm-agent listening", extra={
-            "listen": f"{host}:{port}", "probes": list(config.order)})
+        logger.info(
+            "dbsbm-agent listening",
+            extra={"listen": f"{host}:{port}", "probes": list(config.order)},
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
+
 from dbsbm_instrumentation import slo
 
 KINDS = ("discord", "host", "http", "mysql", "redis")
@@ -35,8 +36,7 @@ _COMMON_KEYS = {"kind", "interval", "timeout", "depends_on", "required"}
 _KIND_KEYS = {
     "mysql": {"host", "port", "user", "password", "database", "latency_warn"},
     "redis": {"url", "host", "port", "username", "password", "db", "key", "latency_warn"},
-    "http": {"url", "method", "expected_status", "headers", "headers_from_env",
-             "latency_warn"},
+    "http": {"url", "method", "expected_status", "headers", "headers_from_env", "latency_warn"},
     "discord": {"base_url", "token", "latency_warn"},
     "host": {"path", "warn_ratio", "fail_ratio"},
 }
@@ -125,8 +125,10 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
     except OSError as exc:
         raise ConfigError(f"config error: {source}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config error: {source}: not UTF-8: byte "
-                          f"0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
+        raise ConfigError(
+            f"config error: {source}: not UTF-8: byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        ) from None
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -155,8 +157,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue  # SafeLoader reports unhashable keys itself
             if key in first_line:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first_line[key]})",
-                    key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {first_line[key]})",
+                    key_node.start_mark,
+                )
             first_line[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
@@ -183,28 +188,34 @@ class _Parser:
         parse_listen(listen, lambda message: self.fail("listen", message))
         raw_probes = document.get("probes")
         if not isinstance(raw_probes, dict):
-            raise self.fail("probes", f"must map probe names to settings, got "
-                                      f"{_describe(raw_probes)}")
+            raise self.fail(
+                "probes", f"must map probe names to settings, got {_describe(raw_probes)}"
+            )
         if not raw_probes:
             raise self.fail("probes", "must name at least one probe")
         for name in raw_probes:
             if not _PROBE_NAME.fullmatch(str(name)):
-                raise self.fail("probes", f"probe name {str(name)!r} may only use letters, "
-                                          "digits, '_', '.' and '-'")
+                raise self.fail(
+                    "probes",
+                    f"probe name {str(name)!r} may only use letters, digits, '_', '.' and '-'",
+                )
         probes = {str(name): self.probe(str(name), raw) for name, raw in raw_probes.items()}
         for probe in probes.values():
             for dependency in probe.depends_on:
                 if dependency not in probes:
-                    raise self.fail(f"probes.{probe.name}.depends_on",
-                                    f"unknown probe {dependency!r}")
+                    raise self.fail(
+                        f"probes.{probe.name}.depends_on", f"unknown probe {dependency!r}"
+                    )
         return AgentConfig(self.source, listen, probes, self.order(probes))
 
-    def reject_unknown(self, raw: Mapping[str, Any], allowed: set[str], prefix: str,
-                       kind: str | None = None) -> None:
+    def reject_unknown(
+        self, raw: Mapping[str, Any], allowed: set[str], prefix: str, kind: str | None = None
+    ) -> None:
         for key in raw:
             if key not in allowed:
-                raise self.fail(f"{prefix}{key}",
-                                f"unknown key for a {kind} probe" if kind else "unknown key")
+                raise self.fail(
+                    f"{prefix}{key}", f"unknown key for a {kind} probe" if kind else "unknown key"
+                )
 
     def probe(self, name: str, raw: Any) -> ProbeConfig:
         at = f"probes.{name}"
@@ -216,33 +227,40 @@ class _Parser:
         if kind is None:
             raise self.fail(f"{at}.kind", f"required (the name {name!r} is not a probe kind)")
         if kind not in KINDS:
-            raise self.fail(f"{at}.kind",
-                            f"unknown probe kind {kind!r} (known: {', '.join(KINDS)})")
+            raise self.fail(
+                f"{at}.kind", f"unknown probe kind {kind!r} (known: {', '.join(KINDS)})"
+            )
         self.reject_unknown(raw, _COMMON_KEYS | _KIND_KEYS[kind], f"{at}.", kind)
         raw = {**raw, **self.env_overrides(kind)}
         interval = self.positive(raw, "interval", at, PROBE_INTERVAL_SECONDS[kind])
         # A short interval shortens the default timeout rather than failing validation.
-        timeout = self.positive(raw, "timeout", at,
-                                min(PROBE_TIMEOUT_SECONDS, interval))
+        timeout = self.positive(raw, "timeout", at, min(PROBE_TIMEOUT_SECONDS, interval))
         if timeout > interval:
-            raise self.fail(f"{at}.timeout",
-                            f"must not exceed the interval ({interval:g}), got {timeout:g}")
+            raise self.fail(
+                f"{at}.timeout", f"must not exceed the interval ({interval:g}), got {timeout:g}"
+            )
         depends_on = raw.get("depends_on", [])
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
-            raise self.fail(f"{at}.depends_on",
-                            f"must be a list of probe names, got {_describe(depends_on)}")
+            raise self.fail(
+                f"{at}.depends_on", f"must be a list of probe names, got {_describe(depends_on)}"
+            )
         if name in depends_on:
             raise self.fail(f"{at}.depends_on", "a probe cannot depend on itself")
         required = raw.get("required", kind in _REQUIRED_BY_DEFAULT)
         if not isinstance(required, bool):
             raise self.fail(f"{at}.required", f"must be true or false, got {_describe(required)}")
         common: dict[str, Any] = {
-            "name": name, "kind": kind, "interval": interval, "timeout": timeout,
-            "depends_on": tuple(depends_on), "required": required,
+            "name": name,
+            "kind": kind,
+            "interval": interval,
+            "timeout": timeout,
+            "depends_on": tuple(depends_on),
+            "required": required,
         }
         if kind != "host":
-            common["latency_warn"] = self.positive(raw, "latency_warn", at,
-                                                   _LATENCY_WARN_DEFAULT.get(kind))
+            common["latency_warn"] = self.positive(
+                raw, "latency_warn", at, _LATENCY_WARN_DEFAULT.get(kind)
+            )
         settings: dict[str, Any] = getattr(self, f"{kind}_settings")(raw, at)
         return ProbeConfig(**common, **settings)
 
@@ -252,7 +270,9 @@ class _Parser:
         host = self.string(raw, "host", at, "127.0.0.1")
         port = self.port(raw, "port", at, 3306)
         return {
-            "target": f"{host}:{port}", "host": host, "port": port,
+            "target": f"{host}:{port}",
+            "host": host,
+            "port": port,
             "user": self.string(raw, "user", at, None),
             "password": self.string(raw, "password", at, None),
             "database": self.string(raw, "database", at, None),
@@ -265,7 +285,8 @@ class _Parser:
         url = self.string(raw, "url", at, None)
         if url is not None:
             host, port, db, username, password = _parse_redis_url(
-                url, lambda message: self.fail(f"{at}.url", message))
+                url, lambda message: self.fail(f"{at}.url", message)
+            )
         host = self.string(raw, "host", at, host)
         port = self.port(raw, "port", at, port)
         db = self.integer(raw, "db", at, db, minimum=0)
@@ -276,8 +297,13 @@ class _Parser:
             # One key per agent process, so two agents never read each other's value.
             key = f"dbsbm-agent:probe:{os.uname().nodename}:{os.getpid()}"
         return {
-            "target": f"redis://{_host_port(host, port)}/{db}", "host": host, "port": port,
-            "db": db, "user": username, "password": password, "key": key,
+            "target": f"redis://{_host_port(host, port)}/{db}",
+            "host": host,
+            "port": port,
+            "db": db,
+            "user": username,
+            "password": password,
+            "key": key,
         }
 
     def http_settings(self, raw: Mapping[str, Any], at: str) -> dict[str, Any]:
@@ -289,27 +315,37 @@ class _Parser:
             raise self.fail(f"{at}.url", f"must be an http(s) URL, got {url!r}")
         method = self.string(raw, "method", at, "GET").upper()
         if method not in _HTTP_METHODS:
-            raise self.fail(f"{at}.method",
-                            f"must be one of {', '.join(sorted(_HTTP_METHODS))}, got {method!r}")
+            raise self.fail(
+                f"{at}.method", f"must be one of {', '.join(sorted(_HTTP_METHODS))}, got {method!r}"
+            )
         expected = raw.get("expected_status", [])
         if not isinstance(expected, list) or not all(
             isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
             for code in expected
         ):
-            raise self.fail(f"{at}.expected_status",
-                            f"must be a list of HTTP status codes 100-599, got {expected!r}")
+            raise self.fail(
+                f"{at}.expected_status",
+                f"must be a list of HTTP status codes 100-599, got {expected!r}",
+            )
         headers = dict(self.string_map(raw, "headers", at))
         for header, variable in self.string_map(raw, "headers_from_env", at).items():
             if variable not in self.environ:
-                raise self.fail(f"{at}.headers_from_env.{header}",
-                                f"environment variable {variable} is not set")
+                raise self.fail(
+                    f"{at}.headers_from_env.{header}", f"environment variable {variable} is not set"
+                )
             headers[header] = self.environ[variable]
         # The target is shown in /health and logs: drop credentials and query strings,
         # where API keys tend to hide.
-        target = urlunsplit((parts.scheme, _host_port(parts.hostname, parts.port),
-                             parts.path, "", ""))
-        return {"target": target, "method": method, "expected_status": tuple(expected),
-                "headers": headers, "url": url}
+        target = urlunsplit(
+            (parts.scheme, _host_port(parts.hostname, parts.port), parts.path, "", "")
+        )
+        return {
+            "target": target,
+            "method": method,
+            "expected_status": tuple(expected),
+            "headers": headers,
+            "url": url,
+        }
 
     def discord_settings(self, raw: Mapping[str, Any], at: str) -> dict[str, Any]:
         base_url = self.string(raw, "base_url", at, DISCORD_API).rstrip("/")
@@ -323,8 +359,9 @@ class _Parser:
         warn = self.ratio(raw, "warn_ratio", at, RESOURCE_WARN_RATIO)
         fail = self.ratio(raw, "fail_ratio", at, RESOURCE_FAIL_RATIO)
         if warn >= fail:
-            raise self.fail(f"{at}.warn_ratio",
-                            f"must be below fail_ratio ({fail:g}), got {warn:g}")
+            raise self.fail(
+                f"{at}.warn_ratio", f"must be below fail_ratio ({fail:g}), got {warn:g}"
+            )
         return {"target": path, "warn_ratio": warn, "fail_ratio": fail}
 
     # --- environment -----------------------------------------------------------------
@@ -334,19 +371,27 @@ class _Parser:
         env = self.environ
         out: dict[str, Any] = {}
         if kind == "mysql":
-            names = {"MYSQL_HOST": "host", "MYSQL_USER": "user",
-                     "MYSQL_PASSWORD": "password", "MYSQL_DB": "database"}
+            names = {
+                "MYSQL_HOST": "host",
+                "MYSQL_USER": "user",
+                "MYSQL_PASSWORD": "password",
+                "MYSQL_DB": "database",
+            }
             out = {key: env[var] for var, key in names.items() if var in env}
             if "MYSQL_PORT" in env:
                 out["port"] = self.env_port("MYSQL_PORT")
         elif kind == "redis":
             if "REDIS_URL" in env:
                 # Checked here so a bad port or db is blamed on REDIS_URL, not on the file.
-                _parse_redis_url(env["REDIS_URL"],
-                                lambda message: self.env_fail("REDIS_URL", message))
+                _parse_redis_url(
+                    env["REDIS_URL"], lambda message: self.env_fail("REDIS_URL", message)
+                )
                 out["url"] = env["REDIS_URL"]
-            names = {"REDIS_HOST": "host", "REDIS_USERNAME": "username",
-                     "REDIS_PASSWORD": "password"}
+            names = {
+                "REDIS_HOST": "host",
+                "REDIS_USERNAME": "username",
+                "REDIS_PASSWORD": "password",
+            }
             out.update({key: env[var] for var, key in names.items() if var in env})
             if "REDIS_PORT" in env:
                 out["port"] = self.env_port("REDIS_PORT")
@@ -368,38 +413,40 @@ class _Parser:
 
     # --- value readers ------------------------------------------------------------------
 
-    def positive(self, raw: Mapping[str, Any], key: str, at: str,
-                 default: float | None) -> Any:
+    def positive(self, raw: Mapping[str, Any], key: str, at: str, default: float | None) -> Any:
         value = raw.get(key, default)
         if value is None:
             return None
         # The range also rejects .inf (an interval after which the probe would never run
         # again), .nan (false in every comparison) and integers too large for float().
-        if (isinstance(value, bool) or not isinstance(value, int | float)
-                or not 0 < value <= sys.float_info.max):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= sys.float_info.max
+        ):
             raise self.fail(f"{at}.{key}", f"must be a positive number, got {_describe(value)}")
         return float(value)
 
     def ratio(self, raw: Mapping[str, Any], key: str, at: str, default: float) -> float:
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-            raise self.fail(f"{at}.{key}",
-                            f"must be a ratio between 0 and 1, got {_describe(value)}")
+            raise self.fail(
+                f"{at}.{key}", f"must be a ratio between 0 and 1, got {_describe(value)}"
+            )
         return float(value)
 
-    def integer(self, raw: Mapping[str, Any], key: str, at: str, default: int,
-                minimum: int) -> int:
+    def integer(self, raw: Mapping[str, Any], key: str, at: str, default: int, minimum: int) -> int:
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"{at}.{key}",
-                            f"must be an integer >= {minimum}, got {_describe(value)}")
+            raise self.fail(
+                f"{at}.{key}", f"must be an integer >= {minimum}, got {_describe(value)}"
+            )
         return value
 
     def port(self, raw: Mapping[str, Any], key: str, at: str, default: int) -> int:
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise self.fail(f"{at}.{key}",
-                            f"must be a port number 1-65535, got {_describe(value)}")
+            raise self.fail(f"{at}.{key}", f"must be a port number 1-65535, got {_describe(value)}")
         return value
 
     def string(self, raw: Mapping[str, Any], key: str, at: str, default: Any) -> Any:
@@ -413,8 +460,7 @@ class _Parser:
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
-            raise self.fail(f"{at}.{key}",
-                            f"must map names to strings, got {_describe(value)}")
+            raise self.fail(f"{at}.{key}", f"must map names to strings, got {_describe(value)}")
         return value
 
     def order(self, probes: Mapping[str, ProbeConfig]) -> tuple[str, ...]:
@@ -426,9 +472,11 @@ class _Parser:
             if name in done:
                 return
             if name in visiting:
-                cycle = " -> ".join([*visiting[visiting.index(name):], name])
-                raise self.fail(f"probes.{visiting[visiting.index(name)]}.depends_on",
-                                f"dependency cycle {cycle}")
+                cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+                raise self.fail(
+                    f"probes.{visiting[visiting.index(name)]}.depends_on",
+                    f"dependency cycle {cycle}",
+                )
             visiting.append(name)
             for dependency in probes[name].depends_on:
                 visit(dependency)
@@ -448,8 +496,10 @@ def parse_listen(value: Any, fail: Any) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def _parse_redis_url(url: str, fail: Callable[[str], Exception],
-                    ) -> tuple[str, int, int, str | None, str | None]:
+def _parse_redis_url(
+    url: str,
+    fail: Callable[[str], Exception],
+) -> tuple[str, int, int, str | None, str | None]:
     """``redis://[USER:PASSWORD@]HOST[:PORT][/DB]`` as (host, port, db, user, password)."""
     parts = urlsplit(url)
     try:
@@ -459,9 +509,13 @@ def _parse_redis_url(url: str, fail: Callable[[str], Exception],
     db = _decimal(parts.path.strip("/") or "0")
     if parts.scheme != "redis" or not parts.hostname or port == 0 or db is None:
         raise fail("must be a redis://HOST:PORT/DB URL")
-    return (parts.hostname, port, db,
-            unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password else None)
+    return (
+        parts.hostname,
+        port,
+        db,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+    )
 
 
 def _decimal(text: str) -> int | None:

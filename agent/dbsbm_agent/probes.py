@@ -87,12 +87,18 @@ class ProbeResult:
 Prober = Callable[[str, ProbeConfig, Recorder, logging.Logger], Awaitable[ProbeResult]]
 
 
-def _failed(logger: logging.Logger, module: ProbeConfig, message: str,
-            exc: BaseException | None = None) -> ProbeResult:
+def _failed(
+    logger: logging.Logger, module: ProbeConfig, message: str, exc: BaseException | None = None
+) -> ProbeResult:
     logger.warning(
-        "probe failed: %s", message,
-        extra={"probe": module.name, "probe_kind": module.kind, "target": module.target,
-               "error.type": type(exc).__qualname__ if exc else None},
+        "probe failed: %s",
+        message,
+        extra={
+            "probe": module.name,
+            "probe_kind": module.kind,
+            "target": module.target,
+            "error.type": type(exc).__qualname__ if exc else None,
+        },
     )
     return ProbeResult(Status.FAIL, message)
 
@@ -102,19 +108,24 @@ def _timed(module: ProbeConfig, started: float, what: str) -> ProbeResult:
     elapsed = time.perf_counter() - started
     millis = round(elapsed * 1000, 3)
     if module.latency_warn is not None and elapsed > module.latency_warn:
-        return ProbeResult(Status.WARN, f"{what} in {millis:g} ms, above "
-                           f"{module.latency_warn * 1000:g} ms", observed_value=millis,
-                           observed_unit="ms")
-    return ProbeResult(Status.PASS, f"{what} in {millis:g} ms", observed_value=millis,
-                       observed_unit="ms")
+        return ProbeResult(
+            Status.WARN,
+            f"{what} in {millis:g} ms, above {module.latency_warn * 1000:g} ms",
+            observed_value=millis,
+            observed_unit="ms",
+        )
+    return ProbeResult(
+        Status.PASS, f"{what} in {millis:g} ms", observed_value=millis, observed_unit="ms"
+    )
 
 
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def probe_mysql(target: str, module: ProbeConfig, registry: Recorder,
-                      logger: logging.Logger) -> ProbeResult:
+async def probe_mysql(
+    target: str, module: ProbeConfig, registry: Recorder, logger: logging.Logger
+) -> ProbeResult:
     """Connect and ``SELECT 1``: the database answers queries, not just the port."""
     import aiomysql
     import pymysql
@@ -122,9 +133,13 @@ async def probe_mysql(target: str, module: ProbeConfig, registry: Recorder,
     started = time.perf_counter()
     try:
         connection = await aiomysql.connect(
-            host=module.host, port=module.port, user=module.user,
-            password=module.password or "", db=module.database,
-            connect_timeout=module.timeout, autocommit=True,
+            host=module.host,
+            port=module.port,
+            user=module.user,
+            password=module.password or "",
+            db=module.database,
+            connect_timeout=module.timeout,
+            autocommit=True,
         )
     except (pymysql.err.Error, OSError) as exc:
         return _failed(logger, module, f"cannot connect to {target}: {_error_text(exc)}", exc)
@@ -141,8 +156,9 @@ async def probe_mysql(target: str, module: ProbeConfig, registry: Recorder,
     return _timed(module, started, "SELECT 1")
 
 
-async def probe_redis(target: str, module: ProbeConfig, registry: Recorder,
-                      logger: logging.Logger) -> ProbeResult:
+async def probe_redis(
+    target: str, module: ProbeConfig, registry: Recorder, logger: logging.Logger
+) -> ProbeResult:
     """PING, then set/get/delete our own key: the cache both answers and stores."""
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
@@ -152,9 +168,14 @@ async def probe_redis(target: str, module: ProbeConfig, registry: Recorder,
     started = time.perf_counter()
     # No redis-py retries: its defaults retry for seconds, hiding the failure we report.
     client = aioredis.Redis(
-        host=module.host, port=module.port, db=module.db, username=module.user,
-        password=module.password, socket_timeout=module.timeout,
-        socket_connect_timeout=module.timeout, retry=Retry(NoBackoff(), 0),
+        host=module.host,
+        port=module.port,
+        db=module.db,
+        username=module.user,
+        password=module.password,
+        socket_timeout=module.timeout,
+        socket_connect_timeout=module.timeout,
+        retry=Retry(NoBackoff(), 0),
         single_connection_client=True,
     )
     value = secrets.token_hex(8)
@@ -172,8 +193,9 @@ async def probe_redis(target: str, module: ProbeConfig, registry: Recorder,
     return _timed(module, started, "PING and set/get/delete")
 
 
-async def probe_http(target: str, module: ProbeConfig, registry: Recorder,
-                     logger: logging.Logger) -> ProbeResult:
+async def probe_http(
+    target: str, module: ProbeConfig, registry: Recorder, logger: logging.Logger
+) -> ProbeResult:
     """One request to an external API: expected status, then latency."""
     import aiohttp
 
@@ -181,8 +203,9 @@ async def probe_http(target: str, module: ProbeConfig, registry: Recorder,
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.request(module.method, module.url, headers=dict(module.headers),
-                            allow_redirects=False) as response,
+            session.request(
+                module.method, module.url, headers=dict(module.headers), allow_redirects=False
+            ) as response,
         ):
             status = response.status
     except (aiohttp.ClientError, OSError) as exc:
@@ -191,13 +214,15 @@ async def probe_http(target: str, module: ProbeConfig, registry: Recorder,
     expected = module.expected_status
     if (status not in expected) if expected else not 200 <= status < 300:
         wanted = ", ".join(map(str, expected)) if expected else "2xx"
-        return _failed(logger, module, f"{module.method} {target}: status {status}, "
-                                       f"expected {wanted}")
+        return _failed(
+            logger, module, f"{module.method} {target}: status {status}, expected {wanted}"
+        )
     return _timed(module, started, f"{module.method} {target} answered {status}")
 
 
-async def probe_discord(target: str, module: ProbeConfig, registry: Recorder,
-                        logger: logging.Logger) -> ProbeResult:
+async def probe_discord(
+    target: str, module: ProbeConfig, registry: Recorder, logger: logging.Logger
+) -> ProbeResult:
     """Discord's REST API is reachable and accepts the bot's token (``/users/@me``)."""
     if not module.token:
         return ProbeResult(Status.SKIP, "skipped: no bot token configured (set DISCORD_TOKEN)")
@@ -208,8 +233,7 @@ async def probe_discord(target: str, module: ProbeConfig, registry: Recorder,
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{target}/users/@me", headers=headers,
-                        allow_redirects=False) as response,
+            session.get(f"{target}/users/@me", headers=headers, allow_redirects=False) as response,
         ):
             status = response.status
             body: Any = await response.json(content_type=None) if status == 200 else None
@@ -267,16 +291,21 @@ host_reader: HostReader = read_host
 # one (asyncio.to_thread may pick a different worker, with its own psutil baseline).
 _HOST_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbsbm-agent-host")
 
-_HOST_MEASUREMENTS = {"memory": "memoryUtilization", "cpu": "cpuUtilization",
-                      "disk": "diskUtilization"}
+_HOST_MEASUREMENTS = {
+    "memory": "memoryUtilization",
+    "cpu": "cpuUtilization",
+    "disk": "diskUtilization",
+}
 
 
-async def probe_host(target: str, module: ProbeConfig, registry: Recorder,
-                     logger: logging.Logger) -> ProbeResult:
+async def probe_host(
+    target: str, module: ProbeConfig, registry: Recorder, logger: logging.Logger
+) -> ProbeResult:
     """Memory, CPU and disk against the warn/fail ratios (80 % / 90 % by default)."""
     try:
         readings = await asyncio.get_running_loop().run_in_executor(
-            _HOST_THREAD, host_reader, target)
+            _HOST_THREAD, host_reader, target
+        )
     except OSError as exc:
         return _failed(logger, module, f"cannot read host resources: {_error_text(exc)}", exc)
     worst = Status.PASS
@@ -290,22 +319,36 @@ async def probe_host(target: str, module: ProbeConfig, registry: Recorder,
             status, limit = Status.WARN, module.warn_ratio
         else:
             status, limit = Status.PASS, None
-        output = f"{resource} {percent:g} %" + (f", at or above {limit * 100:g} %"
-                                                if limit is not None else "")
+        output = f"{resource} {percent:g} %" + (
+            f", at or above {limit * 100:g} %" if limit is not None else ""
+        )
         if status is not Status.PASS:
             notes.append(output)
             if worst is not Status.FAIL:
                 worst = status
-        registry.observe(Observation(
-            semconv.PROBE_HOST_UTILIZATION, ratio, {semconv.PROBE_HOST_RESOURCE: resource},
-            measurement=measurement, observed_value=percent, observed_unit="percent",
-            status=status, output=output,
-        ))
+        registry.observe(
+            Observation(
+                semconv.PROBE_HOST_UTILIZATION,
+                ratio,
+                {semconv.PROBE_HOST_RESOURCE: resource},
+                measurement=measurement,
+                observed_value=percent,
+                observed_unit="percent",
+                status=status,
+                output=output,
+            )
+        )
     if worst is Status.FAIL:
-        logger.warning("probe failed: %s", "; ".join(notes),
-                       extra={"probe": module.name, "probe_kind": module.kind})
-    return ProbeResult(worst, "; ".join(notes) or "memory, CPU and disk below "
-                       f"{module.warn_ratio * 100:g} %", measurement="utilization")
+        logger.warning(
+            "probe failed: %s",
+            "; ".join(notes),
+            extra={"probe": module.name, "probe_kind": module.kind},
+        )
+    return ProbeResult(
+        worst,
+        "; ".join(notes) or f"memory, CPU and disk below {module.warn_ratio * 100:g} %",
+        measurement="utilization",
+    )
 
 
 PROBERS: dict[str, Prober] = {

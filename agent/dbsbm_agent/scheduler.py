@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from dbsbm_instrumentation import semconv
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider
 from opentelemetry.metrics import Observation as MetricObservation
+
+from dbsbm_instrumentation import semconv
 
 from .config import AgentConfig, ProbeConfig
 from .probes import PROBERS, Prober, ProbeResult, Recorder, Status
@@ -103,8 +104,11 @@ class Scheduler:
             if result is None or result.ok:
                 continue
             verb = "failed" if result.status is Status.FAIL else "was skipped"
-            return ProbeResult(Status.SKIP, f"skipped: depends on {dependency}, which {verb}",
-                               blocked_by=dependency)
+            return ProbeResult(
+                Status.SKIP,
+                f"skipped: depends on {dependency}, which {verb}",
+                blocked_by=dependency,
+            )
         return None
 
     async def _call(self, probe: ProbeConfig) -> ProbeResult:
@@ -117,17 +121,31 @@ class Scheduler:
                 result = await prober(probe.target, probe, registry, logger)
         except TimeoutError:
             result = ProbeResult(Status.FAIL, f"timed out after {probe.timeout:g} s")
-            logger.warning("probe failed: %s", result.output, extra={
-                "probe": probe.name, "probe_kind": probe.kind, "target": probe.target,
-                "error.type": "TimeoutError"})
+            logger.warning(
+                "probe failed: %s",
+                result.output,
+                extra={
+                    "probe": probe.name,
+                    "probe_kind": probe.kind,
+                    "target": probe.target,
+                    "error.type": "TimeoutError",
+                },
+            )
         except Exception as exc:  # a prober bug must not stop its loop
             result = ProbeResult(Status.FAIL, f"probe error: {type(exc).__name__}: {exc}")
-            logger.exception("prober raised", extra={
-                "probe": probe.name, "probe_kind": probe.kind, "target": probe.target,
-                "error.type": type(exc).__qualname__})
+            logger.exception(
+                "prober raised",
+                extra={
+                    "probe": probe.name,
+                    "probe_kind": probe.kind,
+                    "target": probe.target,
+                    "error.type": type(exc).__qualname__,
+                },
+            )
         duration = time.perf_counter() - started
-        return replace(result, duration=duration, time=wall,
-                       observations=tuple(registry.observations))
+        return replace(
+            result, duration=duration, time=wall, observations=tuple(registry.observations)
+        )
 
     async def run_once(self) -> dict[str, ProbeResult]:
         """One full cycle: every probe once, concurrently, each after its dependencies."""
@@ -138,8 +156,7 @@ class Scheduler:
         await asyncio.gather(*tasks.values())
         return {name: task.result() for name, task in tasks.items()}
 
-    async def _after(self, dependencies: list[asyncio.Task[ProbeResult]],
-                     name: str) -> ProbeResult:
+    async def _after(self, dependencies: list[asyncio.Task[ProbeResult]], name: str) -> ProbeResult:
         if dependencies:
             await asyncio.wait(dependencies)
         return await self.run_probe(name)
@@ -176,8 +193,10 @@ class Scheduler:
                 task.cancel()
             _, pending = await asyncio.wait(pending, timeout=0.1)
         if pending:
-            logger.warning("probe loops did not stop", extra={
-                "tasks": sorted(task.get_name() for task in pending)})
+            logger.warning(
+                "probe loops did not stop",
+                extra={"tasks": sorted(task.get_name() for task in pending)},
+            )
         self._main = None
         self._loops.clear()
 
@@ -187,8 +206,10 @@ class Scheduler:
         """Problems with the agent itself (empty: alive). Never looks at targets."""
         problems = []
         now = time.monotonic()
-        if self._main is not None and self._main.done() and (
-            self._main.cancelled() or self._main.exception() is not None
+        if (
+            self._main is not None
+            and self._main.done()
+            and (self._main.cancelled() or self._main.exception() is not None)
         ):
             problems.append("the scheduler stopped before its first cycle ended")
         for name, task in self._loops.items():
@@ -206,8 +227,9 @@ class Scheduler:
         failing = []
         for name, probe in self.config.probes.items():
             result = self.results.get(name)
-            if probe.required and (result is None or result.status is Status.FAIL
-                                   or result.blocked_by is not None):
+            if probe.required and (
+                result is None or result.status is Status.FAIL or result.blocked_by is not None
+            ):
                 failing.append(name)
         return failing
 
@@ -220,8 +242,9 @@ class Scheduler:
         return Status.PASS
 
 
-def instrument(scheduler: Callable[[], Scheduler],
-               meter_provider: MeterProvider | None = None) -> None:
+def instrument(
+    scheduler: Callable[[], Scheduler], meter_provider: MeterProvider | None = None
+) -> None:
     """Observable gauges that read the latest results at each collection.
 
     ``scheduler`` is a callable so a configuration reload can swap the scheduler.
@@ -246,11 +269,17 @@ def instrument(scheduler: Callable[[], Scheduler],
     def duration(_: CallbackOptions) -> Iterable[MetricObservation]:
         return [MetricObservation(r.duration, attributes(p)) for p, r in ran()]
 
-    def extra(instrument: semconv.Instrument) -> Callable[[CallbackOptions],
-                                                          Iterable[MetricObservation]]:
+    def extra(
+        instrument: semconv.Instrument,
+    ) -> Callable[[CallbackOptions], Iterable[MetricObservation]]:
         def callback(_: CallbackOptions) -> Iterable[MetricObservation]:
-            return [MetricObservation(o.value, {**attributes(p), **o.attributes})
-                    for p, r in ran() for o in r.observations if o.instrument is instrument]
+            return [
+                MetricObservation(o.value, {**attributes(p), **o.attributes})
+                for p, r in ran()
+                for o in r.observations
+                if o.instrument is instrument
+            ]
+
         return callback
 
     def health(_: CallbackOptions) -> Iterable[MetricObservation]:
@@ -271,5 +300,6 @@ def instrument(scheduler: Callable[[], Scheduler],
         semconv.AGENT_CONFIG_RELOAD: reload,
     }
     for spec, callback in callbacks.items():
-        meter.create_observable_gauge(spec.name, callbacks=[callback], unit=spec.unit,
-                                      description=spec.description)
+        meter.create_observable_gauge(
+            spec.name, callbacks=[callback], unit=spec.unit, description=spec.description
+        )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
 from dbsbm_instrumentation.version import __version__
 
 from .config import AgentConfig, ConfigError, load_config
@@ -23,8 +24,13 @@ from .probes import ProbeResult, Status
 from .scheduler import Scheduler
 
 HEALTH_JSON = "application/health+json"
-_COMPONENT_TYPES = {"mysql": "datastore", "redis": "datastore", "http": "component",
-                    "discord": "component", "host": "system"}
+_COMPONENT_TYPES = {
+    "mysql": "datastore",
+    "redis": "datastore",
+    "http": "component",
+    "discord": "component",
+    "host": "system",
+}
 
 logger = logging.getLogger("dbsbm_agent")
 
@@ -70,25 +76,35 @@ def health_document(scheduler: Scheduler) -> dict[str, Any]:
             notes.append(f"{name}: {result.output}")
             continue
         probe = scheduler.config.probes[name]
-        base = {"componentId": probe.target, "componentType": _COMPONENT_TYPES[probe.kind],
-                "time": _iso(result.time)}
+        base = {
+            "componentId": probe.target,
+            "componentType": _COMPONENT_TYPES[probe.kind],
+            "time": _iso(result.time),
+        }
         measured = [o for o in result.observations if o.measurement]
         for observation in measured:
-            checks.setdefault(f"{name}:{observation.measurement}", []).append({
-                **base, "observedValue": observation.observed_value,
-                "observedUnit": observation.observed_unit,
-                "status": str(observation.status), "output": observation.output,
-            })
+            checks.setdefault(f"{name}:{observation.measurement}", []).append(
+                {
+                    **base,
+                    "observedValue": observation.observed_value,
+                    "observedUnit": observation.observed_unit,
+                    "status": str(observation.status),
+                    "output": observation.output,
+                }
+            )
         if not measured:
-            entry: dict[str, Any] = {**base, "status": str(result.status),
-                                     "output": result.output}
+            entry: dict[str, Any] = {**base, "status": str(result.status), "output": result.output}
             if result.observed_value is not None:
-                entry |= {"observedValue": result.observed_value,
-                          "observedUnit": result.observed_unit}
+                entry |= {
+                    "observedValue": result.observed_value,
+                    "observedUnit": result.observed_unit,
+                }
             checks.setdefault(f"{name}:{result.measurement}", []).append(entry)
     document: dict[str, Any] = {
         "status": str(scheduler.overall_status()),
-        "version": "1", "releaseId": __version__, "serviceId": "dbsbm-agent",
+        "version": "1",
+        "releaseId": __version__,
+        "serviceId": "dbsbm-agent",
         "description": "what the DBSBM bot depends on",
         "checks": checks,
     }
@@ -104,38 +120,52 @@ def report_document(scheduler: Scheduler) -> dict[str, Any]:
         last: ProbeResult | None = scheduler.results.get(name)
         probe = scheduler.config.probes[name]
         probes[name] = {
-            "kind": probe.kind, "target": probe.target, "required": probe.required,
-            "depends_on": list(probe.depends_on), "interval_seconds": probe.interval,
+            "kind": probe.kind,
+            "target": probe.target,
+            "required": probe.required,
+            "depends_on": list(probe.depends_on),
+            "interval_seconds": probe.interval,
             "timeout_seconds": probe.timeout,
-            "runs": stats.runs, "successes": stats.successes, "skipped": stats.skipped,
+            "runs": stats.runs,
+            "successes": stats.successes,
+            "skipped": stats.skipped,
             "success_ratio": round(stats.successes / stats.runs, 4) if stats.runs else None,
             "average_response_time_ms": round(stats.total_duration / stats.runs * 1000, 3)
-            if stats.runs else None,
+            if stats.runs
+            else None,
             "consecutive_failures": stats.consecutive_failures,
             "last_status": str(last.status) if last else None,
             "last_output": last.output if last else None,
             "last_time": _iso(last.time) if last else None,
         }
-    return {"status": str(scheduler.overall_status()),
-            "started_at": _iso(scheduler.started_at),
-            "generated_at": _iso(datetime.now(UTC)), "probes": probes}
+    return {
+        "status": str(scheduler.overall_status()),
+        "started_at": _iso(scheduler.started_at),
+        "generated_at": _iso(datetime.now(UTC)),
+        "probes": probes,
+    }
 
 
 def create_app(agent: Agent) -> web.Application:
     async def livez(_: web.Request) -> web.Response:
         problems = agent.scheduler.liveness()
-        return web.json_response({"status": "fail" if problems else "pass",
-                                  "problems": problems}, status=503 if problems else 200)
+        return web.json_response(
+            {"status": "fail" if problems else "pass", "problems": problems},
+            status=503 if problems else 200,
+        )
 
     async def readyz(_: web.Request) -> web.Response:
         failing = agent.scheduler.failing_required()
-        return web.json_response({"status": "fail" if failing else "pass",
-                                  "failing": failing}, status=503 if failing else 200)
+        return web.json_response(
+            {"status": "fail" if failing else "pass", "failing": failing},
+            status=503 if failing else 200,
+        )
 
     async def health(_: web.Request) -> web.Response:
         document = health_document(agent.scheduler)
-        return web.json_response(document, content_type=HEALTH_JSON,
-                                 status=503 if document["status"] == "fail" else 200)
+        return web.json_response(
+            document, content_type=HEALTH_JSON, status=503 if document["status"] == "fail" else 200
+        )
 
     async def report(_: web.Request) -> web.Response:
         return web.json_response(report_document(agent.scheduler))

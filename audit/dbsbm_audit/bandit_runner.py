@@ -39,7 +39,9 @@ def run_bandit(files: list[str]) -> dict[str, list[tuple[str, int]]]:
         # bandit 1.9 passes stevedore an argument stevedore now deprecates; not ours to fix.
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="stevedore")
         manager = b_manager.BanditManager(
-            b_config.BanditConfig(), "file", quiet=True,
+            b_config.BanditConfig(),
+            "file",
+            quiet=True,
             profile={"include": set(BANDIT_TESTS), "exclude": set()},
         )
     manager.files_list = sorted(files)

@@ -17,8 +17,15 @@ class BaselineError(Exception):
 
 def write(path: Path, findings: list[Finding]) -> None:
     entries = sorted(
-        ({"fingerprint": f.fingerprint, "rule_id": f.rule_id, "file": f.rel_path or f.file,
-          "message": f.message} for f in findings),
+        (
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "file": f.rel_path or f.file,
+                "message": f.message,
+            }
+            for f in findings
+        ),
         key=lambda e: (e["file"], e["rule_id"], e["fingerprint"]),
     )
     doc = {"tool": "dbsbm-audit", "version": FORMAT_VERSION, "findings": entries}
@@ -32,9 +39,14 @@ def load(path: Path) -> frozenset[str]:
         raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise BaselineError(f"baseline {path} is not JSON: {exc}") from None
-    if not (isinstance(doc, dict) and doc.get("version") == FORMAT_VERSION
-            and isinstance(doc.get("findings"), list)):
-        raise BaselineError(f"baseline {path} is not a dbsbm-audit baseline (version {FORMAT_VERSION})")
+    if not (
+        isinstance(doc, dict)
+        and doc.get("version") == FORMAT_VERSION
+        and isinstance(doc.get("findings"), list)
+    ):
+        raise BaselineError(
+            f"baseline {path} is not a dbsbm-audit baseline (version {FORMAT_VERSION})"
+        )
     try:
         return frozenset(str(e["fingerprint"]) for e in doc["findings"])
     except (KeyError, TypeError):

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-
 from dbsbm_audit import baseline
 from dbsbm_audit.findings import Severity
 from dbsbm_audit.report import RENDERERS
@@ -24,27 +23,50 @@ class _Parser(argparse.ArgumentParser):
         """One line, exit 2: CI logs show the culprit without a usage block."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
+
 # Exit 1 on findings at or above this severity unless --fail-on says otherwise.
 AUDIT_FAIL_ON_DEFAULT = "high"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dbsbm-audit", description=__doc__)
-    p.add_argument("paths", nargs="+", metavar="PATH", type=Path,
-                   help="files or directories to scan")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", type=Path, help="files or directories to scan"
+    )
     p.add_argument("--format", choices=sorted(RENDERERS), default="text")
     p.add_argument("--output", "-o", type=Path, help="write the report here instead of stdout")
-    p.add_argument("--fail-on", choices=[s.label for s in Severity], default=AUDIT_FAIL_ON_DEFAULT,
-                   help="exit 1 when a finding is at or above this severity (default: %(default)s)")
+    p.add_argument(
+        "--fail-on",
+        choices=[s.label for s in Severity],
+        default=AUDIT_FAIL_ON_DEFAULT,
+        help="exit 1 when a finding is at or above this severity (default: %(default)s)",
+    )
     p.add_argument("--baseline", type=Path, help="ignore findings listed in this baseline file")
-    p.add_argument("--write-baseline", type=Path, metavar="FILE",
-                   help="write all current findings to FILE as the accepted baseline, exit 0")
-    p.add_argument("--env-file", type=Path, action="append", default=[],
-                   help="check required variables and passwords in this .env (repeatable)")
-    p.add_argument("--process-env", action="store_true",
-                   help="also check required variables and passwords in this process's environment")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="skip paths matching GLOB, relative to a scanned root (repeatable)")
+    p.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="write all current findings to FILE as the accepted baseline, exit 0",
+    )
+    p.add_argument(
+        "--env-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="check required variables and passwords in this .env (repeatable)",
+    )
+    p.add_argument(
+        "--process-env",
+        action="store_true",
+        help="also check required variables and passwords in this process's environment",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths matching GLOB, relative to a scanned root (repeatable)",
+    )
     return p
 
 
@@ -72,18 +94,26 @@ def main(argv: list[str] | None = None) -> int:
         except baseline.BaselineError as exc:
             return _usage_error(str(exc))
 
-    result = scan(ScanOptions(
-        paths=list(args.paths), env_files=list(args.env_file),
-        process_env=dict(os.environ) if args.process_env else None, excludes=list(args.exclude),
-    ))
+    result = scan(
+        ScanOptions(
+            paths=list(args.paths),
+            env_files=list(args.env_file),
+            process_env=dict(os.environ) if args.process_env else None,
+            excludes=list(args.exclude),
+        )
+    )
 
     if args.write_baseline:
         try:
             baseline.write(args.write_baseline, result.findings)
         except OSError as exc:
-            return _usage_error(f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}")
-        print(f"dbsbm-audit: wrote {len(result.findings)} findings to {args.write_baseline}",
-              file=sys.stderr)
+            return _usage_error(
+                f"cannot write baseline {args.write_baseline}: {exc.strerror or exc}"
+            )
+        print(
+            f"dbsbm-audit: wrote {len(result.findings)} findings to {args.write_baseline}",
+            file=sys.stderr,
+        )
         return EXIT_CLEAN
 
     findings, baselined = baseline.apply(result.findings, accepted)

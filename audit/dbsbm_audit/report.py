@@ -7,17 +7,24 @@ import json
 from collections import Counter
 from pathlib import PurePath
 
-from dbsbm_instrumentation.version import __version__
-
 from dbsbm_audit.findings import RULES, Finding, Severity
 from dbsbm_audit.scanner import ScanResult
+from dbsbm_instrumentation.version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error",
-                Severity.MEDIUM: "warning", Severity.LOW: "note"}
+_SARIF_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+}
 # GitHub code scanning ranks alerts by this property (CVSS-like 0-10).
-_SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0",
-                      Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+}
 
 
 def _where(f: Finding) -> str:
@@ -54,9 +61,11 @@ def render_text(result: ScanResult, baselined: int = 0) -> str:
     summary = _summary(result, baselined)
     counts = ", ".join(f"{summary[s.label]} {s.label}" for s in sorted(Severity, reverse=True))
     env = ", ".join(result.env_sources) or "none (pass --env-file or --process-env)"
-    out.append(f"{len(result.findings)} findings ({counts}); {result.files_scanned} files "
-               f"scanned, {len(result.skipped)} skipped, {baselined} in baseline; "
-               f"environment checked: {env}")
+    out.append(
+        f"{len(result.findings)} findings ({counts}); {result.files_scanned} files "
+        f"scanned, {len(result.skipped)} skipped, {baselined} in baseline; "
+        f"environment checked: {env}"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -66,8 +75,12 @@ def render_json(result: ScanResult, baselined: int = 0) -> str:
         "summary": _summary(result, baselined),
         "findings": [
             {
-                "rule_id": f.rule_id, "severity": f.severity.label, "file": f.file,
-                "line": f.line, "message": f.message, "fix": f.rule.fix,
+                "rule_id": f.rule_id,
+                "severity": f.severity.label,
+                "file": f.file,
+                "line": f.line,
+                "message": f.message,
+                "fix": f.rule.fix,
                 "fingerprint": f.fingerprint,
             }
             for f in result.findings
@@ -91,8 +104,10 @@ def render_sarif(result: ScanResult, baselined: int = 0) -> str:
             "fullDescription": {"text": f"{rule.summary}. Detected by: {rule.engine}."},
             "help": {"text": rule.fix},
             "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
-            "properties": {"security-severity": _SECURITY_SEVERITY[rule.severity],
-                           "tags": ["security"]},
+            "properties": {
+                "security-severity": _SECURITY_SEVERITY[rule.severity],
+                "tags": ["security"],
+            },
         }
         for rule in (RULES[i] for i in rule_ids)
     ]
@@ -101,31 +116,44 @@ def render_sarif(result: ScanResult, baselined: int = 0) -> str:
         location: dict[str, object] = {"artifactLocation": {"uri": _uri(f.file)}}
         if f.line:
             location["region"] = {"startLine": f.line}
-        results.append({
-            "ruleId": f.rule_id,
-            "ruleIndex": rule_ids.index(f.rule_id),
-            "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
-            "locations": [{"physicalLocation": location}],
-            "partialFingerprints": {"dbsbmAudit/v1": f.fingerprint},
-        })
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "ruleIndex": rule_ids.index(f.rule_id),
+                "level": _SARIF_LEVEL[f.severity],
+                "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
+                "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {"dbsbmAudit/v1": f.fingerprint},
+            }
+        )
     notifications = [
-        {"level": "warning", "message": {"text": f"skipped: {s.file}: {s.reason}"},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(s.file)}}}]}
+        {
+            "level": "warning",
+            "message": {"text": f"skipped: {s.file}: {s.reason}"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(s.file)}}}],
+        }
         for s in result.skipped
     ]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "dbsbm-audit", "version": __version__,
-                                "informationUri": "https://github.com/dbsbm/dbsbm-observability",
-                                "rules": rules}},
-            "invocations": [{"executionSuccessful": True,
-                             "toolExecutionNotifications": notifications}],
-            "results": results,
-            "properties": {"baselined": baselined},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "dbsbm-audit",
+                        "version": __version__,
+                        "informationUri": "https://github.com/dbsbm/dbsbm-observability",
+                        "rules": rules,
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+                "properties": {"baselined": baselined},
+            }
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -19,10 +19,24 @@ from dbsbm_audit.findings import BANDIT_IDS, Finding, Skipped
 from dbsbm_audit.rules import credentials, debug, environment, execution, sql
 from dbsbm_audit.suppress import is_suppressed, suppressions
 
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        ".eggs",
+    }
+)
 CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".ini", ".cfg", ".toml"})
 MAX_FILE_BYTES = 5 * 1024 * 1024  # larger "config" is generated data, not configuration
 
@@ -66,8 +80,12 @@ def decode(data: bytes) -> str:
 def _is_test(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1]
-    return (any(p in {"tests", "test"} for p in parts[:-1]) or name.startswith("test_")
-            or name.endswith("_test.py") or name == "conftest.py")
+    return (
+        any(p in {"tests", "test"} for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
 
 
 def _is_venv(dirpath: str) -> bool:
@@ -94,8 +112,10 @@ class Scanner:
 
     # --- walking ---------------------------------------------------------------------------
     def _excluded(self, rel: str) -> bool:
-        return any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/") + "/*")
-                   for pattern in self.options.excludes)
+        return any(
+            fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/") + "/*")
+            for pattern in self.options.excludes
+        )
 
     def _walk(self, root: Path) -> Iterator[tuple[Path, str, str]]:
         """(path, display, rel) of files we scan under one root."""
@@ -104,8 +124,9 @@ class Scanner:
             if kind:
                 yield root, str(root), root.name
             return
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False,
-                                                    onerror=self._unreadable_dir):
+        for dirpath, dirnames, filenames in os.walk(
+            root, followlinks=False, onerror=self._unreadable_dir
+        ):
             kept = []
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
@@ -129,7 +150,9 @@ class Scanner:
 
     def _unreadable_dir(self, exc: OSError) -> None:
         """os.walk drops a directory it cannot list; report it like an unreadable file."""
-        self.skipped.append(Skipped(str(exc.filename), f"unreadable directory: {exc.strerror or exc}"))
+        self.skipped.append(
+            Skipped(str(exc.filename), f"unreadable directory: {exc.strerror or exc}")
+        )
 
     def _read(self, path: Path, display: str) -> list[str] | None:
         try:
@@ -147,8 +170,9 @@ class Scanner:
             return None
 
     # --- per-file rules --------------------------------------------------------------------
-    def _emit(self, f: _File, rule_id: str, line: int, message: str,
-              context: str | None = None) -> None:
+    def _emit(
+        self, f: _File, rule_id: str, line: int, message: str, context: str | None = None
+    ) -> None:
         if context is None:
             # Findings not on a line are identified by their first word (variable name).
             context = f.lines[line - 1] if 0 < line <= len(f.lines) else message.split()[0]
@@ -186,8 +210,13 @@ class Scanner:
         if not held:  # a .env of plain settings (image tags, ports) exposes nothing
             return
         if tracked is not None and f.path.resolve() in tracked:
-            self._emit(f, "DBSBM-ENV-003", 0,
-                       f"tracked by git and holds {', '.join(held)}", context="tracked")
+            self._emit(
+                f,
+                "DBSBM-ENV-003",
+                0,
+                f"tracked by git and holds {', '.join(held)}",
+                context="tracked",
+            )
         for h in environment.file_mode_hits(f.path):
             self._emit(f, h.rule_id, h.line, h.message, context="mode")
 
@@ -213,9 +242,13 @@ class Scanner:
                     else:
                         self._config(f)
                 except SyntaxError as exc:
-                    self.skipped.append(Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}"))
+                    self.skipped.append(
+                        Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}")
+                    )
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
-                    self.skipped.append(Skipped(display, f"internal error: {type(exc).__name__}: {exc}"))
+                    self.skipped.append(
+                        Skipped(display, f"internal error: {type(exc).__name__}: {exc}")
+                    )
         self._run_python(python)
         for path in self.options.env_files:
             lines = self._read(path, str(path))
@@ -230,18 +263,30 @@ class Scanner:
             source = environment.process_source(self.options.process_env)
             env_sources.append(source)
             for h in environment.weak_password_hits(source):
-                self.findings.append(Finding(h.rule_id, "<environment>", 0, h.message,
-                                             "<environment>", h.message.split()[0]))
+                self.findings.append(
+                    Finding(
+                        h.rule_id,
+                        "<environment>",
+                        0,
+                        h.message,
+                        "<environment>",
+                        h.message.split()[0],
+                    )
+                )
         for owner, h in environment.required_hits(env_sources):
-            where = owner.label if owner and owner.label != "process environment" else "<environment>"
-            self.findings.append(Finding(h.rule_id, where, 0, h.message, where, h.message.split()[0]))
-        return ScanResult(self._filtered(), self.skipped, [s.label for s in env_sources],
-                          self.files_scanned)
+            where = (
+                owner.label if owner and owner.label != "process environment" else "<environment>"
+            )
+            self.findings.append(
+                Finding(h.rule_id, where, 0, h.message, where, h.message.split()[0])
+            )
+        return ScanResult(
+            self._filtered(), self.skipped, [s.label for s in env_sources], self.files_scanned
+        )
 
     def _run_python(self, files: list[_File]) -> None:
         try:
-            bandit_hits = run_bandit(
-                [f.display for f in files if needs_bandit("\n".join(f.lines))])
+            bandit_hits = run_bandit([f.display for f in files if needs_bandit("\n".join(f.lines))])
         except Exception as exc:  # noqa: BLE001 - bandit failing must not hide our results
             self.skipped.append(Skipped("<bandit>", f"bandit failed: {type(exc).__name__}: {exc}"))
             bandit_hits = {}
@@ -249,7 +294,9 @@ class Scanner:
             try:
                 self._python(f, bandit_hits.get(f.display, []))
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
-                self.skipped.append(Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}"))
+                self.skipped.append(
+                    Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}")
+                )
 
     def _filtered(self) -> list[Finding]:
         """Drop suppressed lines and duplicates; sort by file and line."""
@@ -265,7 +312,9 @@ class Scanner:
                 if finding.file not in lines_by_file:
                     lines_by_file[finding.file] = suppressions(self._lines.get(finding.file, []))
                 ids = lines_by_file[finding.file].get(finding.line)
-                if ids and is_suppressed(finding.rule_id, BANDIT_IDS.get(finding.rule_id, frozenset()), ids):
+                if ids and is_suppressed(
+                    finding.rule_id, BANDIT_IDS.get(finding.rule_id, frozenset()), ids
+                ):
                     continue
             kept.append(finding)
         return sorted(kept, key=lambda f: (f.file, f.line, f.rule_id))

@@ -13,10 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dbsbm_instrumentation import semconv
-
-from dbsbm_instrumentation import slo
 from dbsbm_agent import config as agent_config
+from dbsbm_instrumentation import semconv, slo
 from deploy.mixin import config as c
 from deploy.mixin import rules as r
 
@@ -67,13 +65,19 @@ class Alert:
         }
 
 
-def _host(name: str, what: str, instrument: semconv.Instrument, matchers: dict[str, str],
-          where: str) -> tuple[Alert, ...]:
+def _host(
+    name: str, what: str, instrument: semconv.Instrument, matchers: dict[str, str], where: str
+) -> tuple[Alert, ...]:
     """One resource alert at the warning ratio and one at the failing ratio."""
     return tuple(
         Alert(
-            name=name, area="health", value=c.selector(instrument, **matchers), op=">",
-            threshold=ratio, for_=c.HOST_RESOURCE_FOR, severity=severity,
+            name=name,
+            area="health",
+            value=c.selector(instrument, **matchers),
+            op=">",
+            threshold=ratio,
+            for_=c.HOST_RESOURCE_FOR,
+            severity=severity,
             summary=f"{what} use is above {c.percent_text(ratio)}.",
             description=f"{what} on {where} is {c.AS_PERCENT} used "
             f"(alerting above {c.percent_text(ratio)} for {c.HOST_RESOURCE_FOR}).",
@@ -91,27 +95,36 @@ def _burn_rate() -> tuple[Alert, ...]:
     alerts = []
     for pair in c.ERROR_BUDGET_WINDOWS:
         limit = pair.factor * slo.ERROR_RATIO_MAX
-        alerts.append(Alert(
-            name="DbsbmCommandErrorBudgetBurn", area="commands",
-            value=f"{r.error_ratio(pair.short)} and {r.error_ratio(pair.long)} > {c.num(limit)}",
-            op=">", threshold=limit, for_=pair.for_,
-            severity=pair.severity,  # type: ignore[arg-type]  # "critical" | "warning"
-            summary="Discord commands are burning their error budget too fast.",
-            description=(
-                f"Commands of {c.labelled(c.JOB)} failed at {c.AS_PERCENT} "
-                f"over {pair.short}, and above {c.percent_text(limit)} over {pair.long} too: "
-                f"{pair.factor:g}x the error budget of the {c.percent_text(objective)} objective."
-            ),
-            dashboard="commands",
-            labels={"long_window": pair.long, "short_window": pair.short},
-        ))
+        alerts.append(
+            Alert(
+                name="DbsbmCommandErrorBudgetBurn",
+                area="commands",
+                value=f"{r.error_ratio(pair.short)} and {r.error_ratio(pair.long)} > {c.num(limit)}",
+                op=">",
+                threshold=limit,
+                for_=pair.for_,
+                severity=pair.severity,  # type: ignore[arg-type]  # "critical" | "warning"
+                summary="Discord commands are burning their error budget too fast.",
+                description=(
+                    f"Commands of {c.labelled(c.JOB)} failed at {c.AS_PERCENT} "
+                    f"over {pair.short}, and above {c.percent_text(limit)} over {pair.long} too: "
+                    f"{pair.factor:g}x the error budget of the {c.percent_text(objective)} objective."
+                ),
+                dashboard="commands",
+                labels={"long_window": pair.long, "short_window": pair.short},
+            )
+        )
     return tuple(alerts)
 
 
 ALERTS: tuple[Alert, ...] = (
     Alert(
-        name="DbsbmApiLatencyHigh", area="api", value=r.API_LATENCY, op=">",
-        threshold=slo.API_LATENCY_P95_MAX_SECONDS, for_=c.LATENCY_ALERT_FOR,
+        name="DbsbmApiLatencyHigh",
+        area="api",
+        value=r.API_LATENCY,
+        op=">",
+        threshold=slo.API_LATENCY_P95_MAX_SECONDS,
+        for_=c.LATENCY_ALERT_FOR,
         severity="warning",
         summary=f"External API {c.percentile(c.QUANTILE)} latency is above its target.",
         description=(
@@ -122,8 +135,12 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="external-apis",
     ),
     Alert(
-        name="DbsbmApiRateLimited", area="api", value=r.API_RATE_LIMITED, op=">",
-        threshold=c.RATE_LIMITED_RESPONSES_MAX, for_=c.RATE_LIMITED_FOR,
+        name="DbsbmApiRateLimited",
+        area="api",
+        value=r.API_RATE_LIMITED,
+        op=">",
+        threshold=c.RATE_LIMITED_RESPONSES_MAX,
+        for_=c.RATE_LIMITED_FOR,
         severity="warning",
         summary="An external API is answering with HTTP 429 (rate limited).",
         description=(
@@ -133,8 +150,12 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="external-apis",
     ),
     Alert(
-        name="DbsbmDatabaseLatencyHigh", area="database", value=r.DB_LATENCY, op=">",
-        threshold=slo.DB_QUERY_P95_MAX_SECONDS, for_=c.LATENCY_ALERT_FOR,
+        name="DbsbmDatabaseLatencyHigh",
+        area="database",
+        value=r.DB_LATENCY,
+        op=">",
+        threshold=slo.DB_QUERY_P95_MAX_SECONDS,
+        for_=c.LATENCY_ALERT_FOR,
         severity="warning",
         summary=f"Database {c.percentile(c.QUANTILE)} query time is above its target.",
         description=(
@@ -145,9 +166,12 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="database-cache",
     ),
     Alert(
-        name="DbsbmCacheHitRatioLow", area="cache",
-        value=f"{r.CACHE_HIT_RATIO} and {r.CACHE_LOOKUPS} > 0", op="<",
-        threshold=slo.CACHE_HIT_RATIO_MIN, for_=c.CACHE_HIT_ALERT_FOR,
+        name="DbsbmCacheHitRatioLow",
+        area="cache",
+        value=f"{r.CACHE_HIT_RATIO} and {r.CACHE_LOOKUPS} > 0",
+        op="<",
+        threshold=slo.CACHE_HIT_RATIO_MIN,
+        for_=c.CACHE_HIT_ALERT_FOR,
         severity="warning",
         summary="Cache hit ratio is below its target.",
         description=(
@@ -157,9 +181,13 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="database-cache",
     ),
     Alert(
-        name="DbsbmCacheFallbackActive", area="cache",
+        name="DbsbmCacheFallbackActive",
+        area="cache",
         value=f"max {c.by(c.JOB, c.INSTANCE)} ({c.selector(semconv.CACHE_FALLBACK_ACTIVE)})",
-        op=">", threshold=0, for_=c.CACHE_FALLBACK_FOR, severity="warning",
+        op=">",
+        threshold=0,
+        for_=c.CACHE_FALLBACK_FOR,
+        severity="warning",
         summary="The cache is serving from its local tier because Redis is unavailable.",
         description=(
             f"{c.labelled(c.JOB)} on {c.labelled(c.INSTANCE)} has served from the local "
@@ -168,12 +196,16 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="database-cache",
     ),
     Alert(
-        name="DbsbmCircuitBreakerOpen", area="resilience",
+        name="DbsbmCircuitBreakerOpen",
+        area="resilience",
         value=(
             f"{c.selector(semconv.BREAKER_STATE_GAUGE)} == bool "
             f"{semconv.BREAKER_STATE_VALUES['open']}"
         ),
-        op=">", threshold=0, for_=c.BREAKER_OPEN_FOR, severity="warning",
+        op=">",
+        threshold=0,
+        for_=c.BREAKER_OPEN_FOR,
+        severity="warning",
         summary="A circuit breaker is open: calls to its dependency are short-circuited.",
         description=(
             f"Circuit breaker {c.labelled(c.BREAKER)} of {c.labelled(c.JOB)} has been "
@@ -183,9 +215,13 @@ ALERTS: tuple[Alert, ...] = (
     ),
     *_burn_rate(),
     Alert(
-        name="DbsbmProbeFailing", area="health",
+        name="DbsbmProbeFailing",
+        area="health",
         value=f"min {c.by(c.JOB, c.PROBE)} ({c.selector(semconv.PROBE_SUCCESS)})",
-        op="<", threshold=1, for_=c.PROBE_FAILING_FOR, severity="critical",
+        op="<",
+        threshold=1,
+        for_=c.PROBE_FAILING_FOR,
+        severity="critical",
         summary="A health probe is failing.",
         description=(
             f"Probe {c.labelled(c.PROBE)} of {c.labelled(c.JOB)} has failed for more "
@@ -194,16 +230,19 @@ ALERTS: tuple[Alert, ...] = (
         dashboard="health-host",
     ),
     *_host(
-        "DbsbmHostMemoryHigh", "Memory", semconv.SYSTEM_MEMORY_UTILIZATION,
-        {c.HOST_STATE: c.USED}, f"{c.labelled(c.INSTANCE)}",
+        "DbsbmHostMemoryHigh",
+        "Memory",
+        semconv.SYSTEM_MEMORY_UTILIZATION,
+        {c.HOST_STATE: c.USED},
+        f"{c.labelled(c.INSTANCE)}",
     ),
     *_host(
-        "DbsbmHostDiskHigh", "Disk", semconv.SYSTEM_FILESYSTEM_UTILIZATION, {},
-        f"{c.labelled(c.INSTANCE)} ({c.labelled(c.MOUNTPOINT)} on "
-        f"{c.labelled(c.DEVICE)})",
+        "DbsbmHostDiskHigh",
+        "Disk",
+        semconv.SYSTEM_FILESYSTEM_UTILIZATION,
+        {},
+        f"{c.labelled(c.INSTANCE)} ({c.labelled(c.MOUNTPOINT)} on {c.labelled(c.DEVICE)})",
     ),
 )
 
-AREAS: tuple[str, ...] = tuple(dict.fromkeys(
-    [*r.RECORDS, *(a.area for a in ALERTS)]
-))
+AREAS: tuple[str, ...] = tuple(dict.fromkeys([*r.RECORDS, *(a.area for a in ALERTS)]))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.semconv import Instrument, label
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
     DB_CLIENT_CONNECTION_POOL_NAME,
     DB_CLIENT_CONNECTION_STATE,
@@ -20,6 +18,9 @@ from opentelemetry.semconv.attributes.db_attributes import DB_OPERATION_NAME, DB
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
+
+from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.semconv import Instrument, label
 
 # --- Grafana: datasource uids (alert rules and dashboards reference them) and URLs ---------------
 # URLs are the compose service names: Grafana reaches the backends over the compose network.
@@ -135,7 +136,10 @@ def rate(instrument: Instrument, window: str = WINDOW, suffix: str = "", **match
 
 
 def sum_rate(
-    instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW, suffix: str = "",
+    instrument: Instrument,
+    labels: tuple[str, ...],
+    window: str = WINDOW,
+    suffix: str = "",
     **matchers: str,
 ) -> str:
     grouping = f" {by(*labels)} " if labels else ""
@@ -147,7 +151,10 @@ def sum_increase(instrument: Instrument, labels: tuple[str, ...], window: str = 
 
 
 def histogram_quantile(
-    quantile: float, instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW,
+    quantile: float,
+    instrument: Instrument,
+    labels: tuple[str, ...],
+    window: str = WINDOW,
 ) -> str:
     """The ``quantile`` of a histogram's buckets over ``window``, kept by ``labels``."""
     assert instrument.kind == "histogram", instrument.name
@@ -183,7 +190,9 @@ def cache_hit_ratio(labels: tuple[str, ...]) -> str:
 def cache_lookups(labels: tuple[str, ...]) -> str:
     """``get`` hits plus misses per second: zero means no traffic, so no ratio to judge."""
     return sum_rate(
-        semconv.CACHE_OPERATIONS, labels, **{CACHE_OPERATION: GET, CACHE_RESULT: f"~{HIT}|{MISS}"},
+        semconv.CACHE_OPERATIONS,
+        labels,
+        **{CACHE_OPERATION: GET, CACHE_RESULT: f"~{HIT}|{MISS}"},
     )
 
 

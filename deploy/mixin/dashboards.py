@@ -12,10 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dbsbm_instrumentation import semconv
-
-from dbsbm_instrumentation import slo
 from dbsbm_agent import config as agent_config
+from dbsbm_instrumentation import semconv, slo
 from deploy.mixin import config as c
 from deploy.mixin.output import yaml_text
 
@@ -76,8 +74,11 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int, width: int) -> dict[str,
         "fieldConfig": {"defaults": defaults, "overrides": []},
         "targets": [
             {
-                "refId": chr(ord("A") + i), "datasource": _PROMETHEUS, "expr": q.expr,
-                "legendFormat": q.legend, "exemplar": q.exemplar,
+                "refId": chr(ord("A") + i),
+                "datasource": _PROMETHEUS,
+                "expr": q.expr,
+                "legendFormat": q.legend,
+                "exemplar": q.exemplar,
             }
             for i, q in enumerate(panel.queries)
         ],
@@ -85,11 +86,15 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int, width: int) -> dict[str,
     if panel.kind == "stat":
         body["options"] = {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background", "graphMode": "area", "textMode": "auto",
+            "colorMode": "background",
+            "graphMode": "area",
+            "textMode": "auto",
         }
     else:
-        body["options"] = {"legend": {"displayMode": "list", "placement": "bottom"},
-                           "tooltip": {"mode": "multi"}}
+        body["options"] = {
+            "legend": {"displayMode": "list", "placement": "bottom"},
+            "tooltip": {"mode": "multi"},
+        }
     return body
 
 
@@ -121,8 +126,11 @@ def render(dashboard: Dashboard) -> dict[str, Any]:
 def _quantiles(instrument: semconv.Instrument, labels: tuple[str, ...]) -> tuple[Query, ...]:
     legend = c.legend(*labels)
     return tuple(
-        Query(c.histogram_quantile(q, instrument, labels), f"{c.percentile(q)} {legend}".strip(),
-              exemplar=True)
+        Query(
+            c.histogram_quantile(q, instrument, labels),
+            f"{c.percentile(q)} {legend}".strip(),
+            exemplar=True,
+        )
         for q in c.DASHBOARD_QUANTILES
     )
 
@@ -142,167 +150,393 @@ _DB_P95 = c.histogram_quantile(c.QUANTILE, semconv.DB_OPERATION_DURATION, ())
 _HIT_RATIO = c.cache_hit_ratio(())
 _ERROR_RATIO = c.error_ratio(c.WINDOW, (), zero_without_errors=True)
 _P = c.percentile(c.QUANTILE)
-_UP_DOWN = ({"type": "value", "options": {
-    "0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}}},)
+_UP_DOWN = (
+    {
+        "type": "value",
+        "options": {"0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}},
+    },
+)
 _PROBES = Panel(
-    "stat", "Probe status", (Query(f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})",
-                                   c.legend(c.PROBE)),),
-    steps=((1, "green"),), base="red", mappings=_UP_DOWN,
+    "stat",
+    "Probe status",
+    (Query(f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})", c.legend(c.PROBE)),),
+    steps=((1, "green"),),
+    base="red",
+    mappings=_UP_DOWN,
     description="1 when the agent's probe passed (warn counts as passed).",
 )
 
 DASHBOARDS: tuple[Dashboard, ...] = (
-    Dashboard("overview", "DBSBM / Overview", (
+    Dashboard(
+        "overview",
+        "DBSBM / Overview",
         (
-            Panel("stat", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
-                  unit="percentunit", base="red",
-                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),),
-                  description=f"Target above {c.percent_text(slo.CACHE_HIT_RATIO_MIN)}."),
-            Panel("stat", f"External API {_P}", (Query(_API_P95, _P),), unit="s",
-                  steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS),
-                  description=_below(slo.API_LATENCY_P95_MAX_SECONDS)),
-            Panel("stat", f"Database {_P}", (Query(_DB_P95, _P),), unit="s",
-                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS),
-                  description=_below(slo.DB_QUERY_P95_MAX_SECONDS)),
-            Panel("stat", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
-                  unit="percentunit", steps=_target_line(slo.ERROR_RATIO_MAX),
-                  description=f"Target below {c.percent_text(slo.ERROR_RATIO_MAX)}."),
+            (
+                Panel(
+                    "stat",
+                    "Cache hit ratio",
+                    (Query(_HIT_RATIO, "hit ratio"),),
+                    unit="percentunit",
+                    base="red",
+                    steps=((slo.CACHE_HIT_RATIO_MIN, "green"),),
+                    description=f"Target above {c.percent_text(slo.CACHE_HIT_RATIO_MIN)}.",
+                ),
+                Panel(
+                    "stat",
+                    f"External API {_P}",
+                    (Query(_API_P95, _P),),
+                    unit="s",
+                    steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS),
+                    description=_below(slo.API_LATENCY_P95_MAX_SECONDS),
+                ),
+                Panel(
+                    "stat",
+                    f"Database {_P}",
+                    (Query(_DB_P95, _P),),
+                    unit="s",
+                    steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS),
+                    description=_below(slo.DB_QUERY_P95_MAX_SECONDS),
+                ),
+                Panel(
+                    "stat",
+                    "Command error ratio",
+                    (Query(_ERROR_RATIO, "error ratio"),),
+                    unit="percentunit",
+                    steps=_target_line(slo.ERROR_RATIO_MAX),
+                    description=f"Target below {c.percent_text(slo.ERROR_RATIO_MAX)}.",
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Cache hit ratio",
+                    (Query(_HIT_RATIO, "hit ratio"),),
+                    unit="percentunit",
+                    base="red",
+                    steps=((slo.CACHE_HIT_RATIO_MIN, "green"),),
+                ),
+                Panel(
+                    "timeseries",
+                    f"External API {_P} by server",
+                    (Query(_API_P95_BY_SERVER, c.legend(c.SERVER), exemplar=True),),
+                    unit="s",
+                    steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS),
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    f"Database {_P}",
+                    (Query(_DB_P95, _P, exemplar=True),),
+                    unit="s",
+                    steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS),
+                ),
+                Panel(
+                    "timeseries",
+                    "Command error ratio",
+                    (Query(_ERROR_RATIO, "error ratio"),),
+                    unit="percentunit",
+                    steps=_target_line(slo.ERROR_RATIO_MAX),
+                ),
+            ),
+            (_PROBES,),
         ),
+    ),
+    Dashboard(
+        "commands",
+        "DBSBM / Commands",
         (
-            Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
-                  unit="percentunit", base="red",
-                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),)),
-            Panel("timeseries", f"External API {_P} by server",
-                  (Query(_API_P95_BY_SERVER, c.legend(c.SERVER), exemplar=True),),
-                  unit="s", steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS)),
+            (
+                Panel(
+                    "timeseries",
+                    "Commands per second by command",
+                    (
+                        Query(
+                            c.sum_rate(
+                                semconv.DISCORD_COMMAND_DURATION,
+                                (c.COMMAND, c.COMMAND_TYPE),
+                                suffix="_count",
+                            ),
+                            c.legend(c.COMMAND, c.COMMAND_TYPE),
+                        ),
+                    ),
+                    unit="reqps",
+                ),
+                Panel(
+                    "timeseries",
+                    "Command errors per second by command and error",
+                    (
+                        Query(
+                            c.sum_rate(semconv.DISCORD_COMMAND_ERRORS, (c.COMMAND, c.ERROR)),
+                            c.legend(c.COMMAND, c.ERROR),
+                        ),
+                    ),
+                    unit="reqps",
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Command duration by command",
+                    _quantiles(semconv.DISCORD_COMMAND_DURATION, (c.COMMAND,)),
+                    unit="s",
+                ),
+                Panel(
+                    "timeseries",
+                    "Interaction latency (creation to dispatch)",
+                    _quantiles(semconv.DISCORD_INTERACTION_LATENCY, ()),
+                    unit="s",
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Gateway latency",
+                    (Query(semconv.DISCORD_GATEWAY_LATENCY.prometheus, c.legend(c.INSTANCE)),),
+                    unit="s",
+                ),
+                Panel(
+                    "stat",
+                    "Guilds",
+                    (Query(f"sum({semconv.DISCORD_GUILDS.prometheus})", "guilds"),),
+                ),
+                Panel(
+                    "stat",
+                    "Connected shards",
+                    (Query(f"sum({semconv.DISCORD_SHARD_CONNECTED.prometheus})", "shards"),),
+                ),
+            ),
         ),
+    ),
+    Dashboard(
+        "database-cache",
+        "DBSBM / Database & cache",
         (
-            Panel("timeseries", f"Database {_P}", (Query(_DB_P95, _P, exemplar=True),), unit="s",
-                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS)),
-            Panel("timeseries", "Command error ratio", (Query(_ERROR_RATIO, "error ratio"),),
-                  unit="percentunit", steps=_target_line(slo.ERROR_RATIO_MAX)),
+            (
+                Panel(
+                    "timeseries",
+                    "Database operation duration by operation",
+                    _quantiles(semconv.DB_OPERATION_DURATION, (c.DB_OPERATION,)),
+                    unit="s",
+                    steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS),
+                ),
+                Panel(
+                    "timeseries",
+                    "Connection pool",
+                    (
+                        Query(
+                            f"sum {c.by(c.DB_POOL, c.DB_CONNECTION_STATE)} "
+                            f"({semconv.DB_CONNECTION_COUNT.prometheus})",
+                            c.legend(c.DB_POOL, c.DB_CONNECTION_STATE),
+                        ),
+                        Query(
+                            f"sum {c.by(c.DB_POOL)} ({semconv.DB_CONNECTION_MAX.prometheus})",
+                            f"{c.legend(c.DB_POOL)} max",
+                        ),
+                    ),
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Cache operations by tier and result",
+                    (
+                        Query(
+                            c.sum_rate(semconv.CACHE_OPERATIONS, (c.CACHE_TIER, c.CACHE_RESULT)),
+                            c.legend(c.CACHE_TIER, c.CACHE_RESULT),
+                        ),
+                    ),
+                    unit="ops",
+                ),
+                Panel(
+                    "timeseries",
+                    "Cache hit ratio",
+                    (Query(_HIT_RATIO, "hit ratio"),),
+                    unit="percentunit",
+                    base="red",
+                    steps=((slo.CACHE_HIT_RATIO_MIN, "green"),),
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Local fallback active",
+                    (Query(semconv.CACHE_FALLBACK_ACTIVE.prometheus, c.legend(c.INSTANCE)),),
+                    steps=((1, "orange"),),
+                ),
+                Panel(
+                    "timeseries",
+                    "Circuit-breaker state",
+                    (
+                        Query(
+                            f"max {c.by(c.BREAKER)} ({semconv.BREAKER_STATE_GAUGE.prometheus})",
+                            c.legend(c.BREAKER),
+                        ),
+                    ),
+                    steps=(
+                        (semconv.BREAKER_STATE_VALUES["half_open"], "orange"),
+                        (semconv.BREAKER_STATE_VALUES["open"], "red"),
+                    ),
+                    mappings=(
+                        {
+                            "type": "value",
+                            "options": {
+                                str(v): {"text": k} for k, v in semconv.BREAKER_STATE_VALUES.items()
+                            },
+                        },
+                    ),
+                ),
+                Panel(
+                    "timeseries",
+                    "Retries by operation and error",
+                    (
+                        Query(
+                            c.sum_rate(semconv.RETRY_ATTEMPTS, (c.RETRY_OPERATION, c.ERROR)),
+                            c.legend(c.RETRY_OPERATION, c.ERROR),
+                        ),
+                    ),
+                    unit="ops",
+                ),
+            ),
         ),
-        (_PROBES,),
-    )),
-    Dashboard("commands", "DBSBM / Commands", (
+    ),
+    Dashboard(
+        "external-apis",
+        "DBSBM / External APIs",
         (
-            Panel("timeseries", "Commands per second by command",
-                  (Query(c.sum_rate(semconv.DISCORD_COMMAND_DURATION, (c.COMMAND, c.COMMAND_TYPE),
-                                    suffix="_count"), c.legend(c.COMMAND, c.COMMAND_TYPE)),),
-                  unit="reqps"),
-            Panel("timeseries", "Command errors per second by command and error",
-                  (Query(c.sum_rate(semconv.DISCORD_COMMAND_ERRORS, (c.COMMAND, c.ERROR)),
-                         c.legend(c.COMMAND, c.ERROR)),),
-                  unit="reqps"),
+            (
+                Panel(
+                    "timeseries",
+                    "Request duration by server",
+                    _quantiles(semconv.HTTP_CLIENT_DURATION, (c.SERVER,)),
+                    unit="s",
+                    steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS),
+                ),
+                Panel(
+                    "timeseries",
+                    "Requests per second by server and status",
+                    (
+                        Query(
+                            c.sum_rate(
+                                semconv.HTTP_CLIENT_DURATION,
+                                (c.SERVER, c.HTTP_STATUS),
+                                suffix="_count",
+                            ),
+                            c.legend(c.SERVER, c.HTTP_STATUS),
+                        ),
+                    ),
+                    unit="reqps",
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    f"HTTP 429 answers per {c.WINDOW} by server",
+                    (
+                        Query(
+                            c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
+                            c.legend(c.SERVER),
+                        ),
+                    ),
+                    steps=((c.RATE_LIMITED_RESPONSES_MAX + 1, "red"),),
+                ),
+            ),
         ),
+    ),
+    Dashboard(
+        "health-host",
+        "DBSBM / Health & host",
         (
-            Panel("timeseries", "Command duration by command",
-                  _quantiles(semconv.DISCORD_COMMAND_DURATION, (c.COMMAND,)), unit="s"),
-            Panel("timeseries", "Interaction latency (creation to dispatch)",
-                  _quantiles(semconv.DISCORD_INTERACTION_LATENCY, ()), unit="s"),
+            (
+                _PROBES,
+                Panel(
+                    "timeseries",
+                    "Probe success by probe",
+                    (
+                        Query(
+                            f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})",
+                            c.legend(c.PROBE),
+                        ),
+                    ),
+                    mappings=_UP_DOWN,
+                ),
+                Panel(
+                    "timeseries",
+                    "Probe duration by probe",
+                    (
+                        Query(
+                            f"max {c.by(c.PROBE)} ({semconv.PROBE_DURATION.prometheus})",
+                            c.legend(c.PROBE),
+                        ),
+                    ),
+                    unit="s",
+                    steps=_target_line(agent_config.PROBE_TIMEOUT_SECONDS),
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Host CPU busy",
+                    (Query(f"1 - avg {c.by(c.INSTANCE)} ({_CPU_IDLE})", c.legend(c.INSTANCE)),),
+                    unit="percentunit",
+                    steps=(
+                        (agent_config.RESOURCE_WARN_RATIO, "orange"),
+                        (agent_config.RESOURCE_FAIL_RATIO, "red"),
+                    ),
+                ),
+                Panel(
+                    "timeseries",
+                    "Host memory used",
+                    (
+                        Query(
+                            c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
+                            c.legend(c.INSTANCE),
+                        ),
+                    ),
+                    unit="percentunit",
+                    steps=(
+                        (agent_config.RESOURCE_WARN_RATIO, "orange"),
+                        (agent_config.RESOURCE_FAIL_RATIO, "red"),
+                    ),
+                ),
+                Panel(
+                    "timeseries",
+                    "Host disk used by mountpoint",
+                    (
+                        Query(
+                            semconv.SYSTEM_FILESYSTEM_UTILIZATION.prometheus,
+                            c.legend(c.INSTANCE, c.MOUNTPOINT),
+                        ),
+                    ),
+                    unit="percentunit",
+                    steps=(
+                        (agent_config.RESOURCE_WARN_RATIO, "orange"),
+                        (agent_config.RESOURCE_FAIL_RATIO, "red"),
+                    ),
+                ),
+            ),
+            (
+                Panel(
+                    "timeseries",
+                    "Bot process CPU",
+                    (
+                        Query(
+                            f"sum {c.by(c.JOB, c.INSTANCE)} ({c.rate(semconv.PROCESS_CPU_TIME)})",
+                            c.legend(c.JOB, c.INSTANCE),
+                        ),
+                    ),
+                    unit="percentunit",
+                    description="CPU seconds per second: 1 is one core.",
+                ),
+                Panel(
+                    "timeseries",
+                    "Bot process memory",
+                    (Query(semconv.PROCESS_MEMORY_USAGE.prometheus, c.legend(c.JOB, c.INSTANCE)),),
+                    unit="bytes",
+                ),
+            ),
         ),
-        (
-            Panel("timeseries", "Gateway latency",
-                  (Query(semconv.DISCORD_GATEWAY_LATENCY.prometheus, c.legend(c.INSTANCE)),),
-                  unit="s"),
-            Panel("stat", "Guilds",
-                  (Query(f"sum({semconv.DISCORD_GUILDS.prometheus})", "guilds"),)),
-            Panel("stat", "Connected shards",
-                  (Query(f"sum({semconv.DISCORD_SHARD_CONNECTED.prometheus})", "shards"),)),
-        ),
-    )),
-    Dashboard("database-cache", "DBSBM / Database & cache", (
-        (
-            Panel("timeseries", "Database operation duration by operation",
-                  _quantiles(semconv.DB_OPERATION_DURATION, (c.DB_OPERATION,)), unit="s",
-                  steps=_target_line(slo.DB_QUERY_P95_MAX_SECONDS)),
-            Panel("timeseries", "Connection pool",
-                  (Query(f"sum {c.by(c.DB_POOL, c.DB_CONNECTION_STATE)} "
-                         f"({semconv.DB_CONNECTION_COUNT.prometheus})",
-                         c.legend(c.DB_POOL, c.DB_CONNECTION_STATE)),
-                   Query(f"sum {c.by(c.DB_POOL)} ({semconv.DB_CONNECTION_MAX.prometheus})",
-                         f"{c.legend(c.DB_POOL)} max"))),
-        ),
-        (
-            Panel("timeseries", "Cache operations by tier and result",
-                  (Query(c.sum_rate(semconv.CACHE_OPERATIONS, (c.CACHE_TIER, c.CACHE_RESULT)),
-                         c.legend(c.CACHE_TIER, c.CACHE_RESULT)),), unit="ops"),
-            Panel("timeseries", "Cache hit ratio", (Query(_HIT_RATIO, "hit ratio"),),
-                  unit="percentunit", base="red",
-                  steps=((slo.CACHE_HIT_RATIO_MIN, "green"),)),
-        ),
-        (
-            Panel("timeseries", "Local fallback active",
-                  (Query(semconv.CACHE_FALLBACK_ACTIVE.prometheus, c.legend(c.INSTANCE)),),
-                  steps=((1, "orange"),)),
-            Panel("timeseries", "Circuit-breaker state",
-                  (Query(f"max {c.by(c.BREAKER)} ({semconv.BREAKER_STATE_GAUGE.prometheus})",
-                         c.legend(c.BREAKER)),),
-                  steps=((semconv.BREAKER_STATE_VALUES["half_open"], "orange"),
-                         (semconv.BREAKER_STATE_VALUES["open"], "red")),
-                  mappings=({"type": "value", "options": {
-                      str(v): {"text": k} for k, v in semconv.BREAKER_STATE_VALUES.items()}},)),
-            Panel("timeseries", "Retries by operation and error",
-                  (Query(c.sum_rate(semconv.RETRY_ATTEMPTS, (c.RETRY_OPERATION, c.ERROR)),
-                         c.legend(c.RETRY_OPERATION, c.ERROR)),), unit="ops"),
-        ),
-    )),
-    Dashboard("external-apis", "DBSBM / External APIs", (
-        (
-            Panel("timeseries", "Request duration by server",
-                  _quantiles(semconv.HTTP_CLIENT_DURATION, (c.SERVER,)), unit="s",
-                  steps=_target_line(slo.API_LATENCY_P95_MAX_SECONDS)),
-            Panel("timeseries", "Requests per second by server and status",
-                  (Query(c.sum_rate(semconv.HTTP_CLIENT_DURATION, (c.SERVER, c.HTTP_STATUS),
-                                    suffix="_count"),
-                         c.legend(c.SERVER, c.HTTP_STATUS)),), unit="reqps"),
-        ),
-        (
-            Panel("timeseries", f"HTTP 429 answers per {c.WINDOW} by server",
-                  (Query(c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
-                         c.legend(c.SERVER)),),
-                  steps=((c.RATE_LIMITED_RESPONSES_MAX + 1, "red"),)),
-        ),
-    )),
-    Dashboard("health-host", "DBSBM / Health & host", (
-        (
-            _PROBES,
-            Panel("timeseries", "Probe success by probe",
-                  (Query(f"min {c.by(c.PROBE)} ({semconv.PROBE_SUCCESS.prometheus})",
-                         c.legend(c.PROBE)),), mappings=_UP_DOWN),
-            Panel("timeseries", "Probe duration by probe",
-                  (Query(f"max {c.by(c.PROBE)} ({semconv.PROBE_DURATION.prometheus})",
-                         c.legend(c.PROBE)),), unit="s",
-                  steps=_target_line(agent_config.PROBE_TIMEOUT_SECONDS)),
-        ),
-        (
-            Panel("timeseries", "Host CPU busy",
-                  (Query(f"1 - avg {c.by(c.INSTANCE)} "
-                         f"({_CPU_IDLE})",
-                         c.legend(c.INSTANCE)),),
-                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
-                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
-            Panel("timeseries", "Host memory used",
-                  (Query(c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
-                         c.legend(c.INSTANCE)),),
-                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
-                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
-            Panel("timeseries", "Host disk used by mountpoint",
-                  (Query(semconv.SYSTEM_FILESYSTEM_UTILIZATION.prometheus,
-                         c.legend(c.INSTANCE, c.MOUNTPOINT)),),
-                  unit="percentunit", steps=((agent_config.RESOURCE_WARN_RATIO, "orange"),
-                                             (agent_config.RESOURCE_FAIL_RATIO, "red"))),
-        ),
-        (
-            Panel("timeseries", "Bot process CPU",
-                  (Query(f"sum {c.by(c.JOB, c.INSTANCE)} ({c.rate(semconv.PROCESS_CPU_TIME)})",
-                         c.legend(c.JOB, c.INSTANCE)),), unit="percentunit",
-                  description="CPU seconds per second: 1 is one core."),
-            Panel("timeseries", "Bot process memory",
-                  (Query(semconv.PROCESS_MEMORY_USAGE.prometheus, c.legend(c.JOB, c.INSTANCE)),),
-                  unit="bytes"),
-        ),
-    )),
+    ),
 )
 
 
@@ -317,13 +551,21 @@ def dashboard_files() -> dict[str, str]:
 def provider() -> str:
     document = {
         "apiVersion": 1,
-        "providers": [{
-            "name": "dbsbm", "orgId": c.GRAFANA_ORG_ID, "folder": c.GRAFANA_FOLDER,
-            "type": "file", "disableDeletion": True, "allowUiUpdates": False,
-            "updateIntervalSeconds": 30,
-            "options": {"path": f"{CONTAINER_PROVISIONING}/dashboards/{DASHBOARDS_DIR}",
-                        "foldersFromFilesStructure": False},
-        }],
+        "providers": [
+            {
+                "name": "dbsbm",
+                "orgId": c.GRAFANA_ORG_ID,
+                "folder": c.GRAFANA_FOLDER,
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 30,
+                "options": {
+                    "path": f"{CONTAINER_PROVISIONING}/dashboards/{DASHBOARDS_DIR}",
+                    "foldersFromFilesStructure": False,
+                },
+            }
+        ],
     }
     header = "# Generated by deploy/mixin/generate.py. Do not edit.\n"
     return header + yaml_text(document)

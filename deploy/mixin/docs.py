@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-from dbsbm_instrumentation import slo
 from dbsbm_agent import config as agent_config
+from dbsbm_instrumentation import slo
 from deploy.mixin import config as c
 from deploy.mixin.alerts import ALERTS, Alert
 from deploy.mixin.dashboards import DASHBOARDS
@@ -163,29 +162,62 @@ def runbook() -> str:
 
 def thresholds_table() -> str:
     rows = [
-        ("Cache hit ratio", f"> {c.percent_text(slo.CACHE_HIT_RATIO_MIN)}", "CACHE_HIT_RATIO_MIN",
-         f"DbsbmCacheHitRatioLow after {c.CACHE_HIT_ALERT_FOR}"),
-        (f"External API {c.percentile(c.LATENCY_QUANTILE)}",
-         f"< {c.seconds_text(slo.API_LATENCY_P95_MAX_SECONDS)}", "API_LATENCY_P95_MAX_SECONDS",
-         f"DbsbmApiLatencyHigh after {c.LATENCY_ALERT_FOR}"),
-        (f"Database {c.percentile(c.LATENCY_QUANTILE)}",
-         f"< {c.seconds_text(slo.DB_QUERY_P95_MAX_SECONDS)}", "DB_QUERY_P95_MAX_SECONDS",
-         f"DbsbmDatabaseLatencyHigh after {c.LATENCY_ALERT_FOR}"),
-        ("Command error ratio", f"< {c.percent_text(slo.ERROR_RATIO_MAX)} "
-         f"(objective {c.percent_text(1 - slo.ERROR_RATIO_MAX)})", "ERROR_RATIO_MAX",
-         "DbsbmCommandErrorBudgetBurn (windows below)"),
-        ("Host memory / disk used", f"warning > {c.percent_text(agent_config.RESOURCE_WARN_RATIO)}, "
-         f"critical > {c.percent_text(agent_config.RESOURCE_FAIL_RATIO)}",
-         "RESOURCE_WARN_RATIO, RESOURCE_FAIL_RATIO",
-         f"DbsbmHostMemoryHigh, DbsbmHostDiskHigh after {c.HOST_RESOURCE_FOR}"),
-        ("Probe success", "1", "PROBE_FAILING_FOR",
-         f"DbsbmProbeFailing after {c.PROBE_FAILING_FOR} of 0"),
-        ("Circuit breaker", "not open", "BREAKER_OPEN_FOR",
-         f"DbsbmCircuitBreakerOpen after {c.BREAKER_OPEN_FOR}"),
-        ("Cache local fallback", "inactive", "CACHE_FALLBACK_FOR",
-         f"DbsbmCacheFallbackActive after {c.CACHE_FALLBACK_FOR}"),
-        (f"HTTP 429 answers per {c.RATE_WINDOW}", f"<= {c.RATE_LIMITED_RESPONSES_MAX}",
-         "RATE_LIMITED_RESPONSES_MAX", f"DbsbmApiRateLimited after {c.RATE_LIMITED_FOR}"),
+        (
+            "Cache hit ratio",
+            f"> {c.percent_text(slo.CACHE_HIT_RATIO_MIN)}",
+            "CACHE_HIT_RATIO_MIN",
+            f"DbsbmCacheHitRatioLow after {c.CACHE_HIT_ALERT_FOR}",
+        ),
+        (
+            f"External API {c.percentile(c.LATENCY_QUANTILE)}",
+            f"< {c.seconds_text(slo.API_LATENCY_P95_MAX_SECONDS)}",
+            "API_LATENCY_P95_MAX_SECONDS",
+            f"DbsbmApiLatencyHigh after {c.LATENCY_ALERT_FOR}",
+        ),
+        (
+            f"Database {c.percentile(c.LATENCY_QUANTILE)}",
+            f"< {c.seconds_text(slo.DB_QUERY_P95_MAX_SECONDS)}",
+            "DB_QUERY_P95_MAX_SECONDS",
+            f"DbsbmDatabaseLatencyHigh after {c.LATENCY_ALERT_FOR}",
+        ),
+        (
+            "Command error ratio",
+            f"< {c.percent_text(slo.ERROR_RATIO_MAX)} "
+            f"(objective {c.percent_text(1 - slo.ERROR_RATIO_MAX)})",
+            "ERROR_RATIO_MAX",
+            "DbsbmCommandErrorBudgetBurn (windows below)",
+        ),
+        (
+            "Host memory / disk used",
+            f"warning > {c.percent_text(agent_config.RESOURCE_WARN_RATIO)}, "
+            f"critical > {c.percent_text(agent_config.RESOURCE_FAIL_RATIO)}",
+            "RESOURCE_WARN_RATIO, RESOURCE_FAIL_RATIO",
+            f"DbsbmHostMemoryHigh, DbsbmHostDiskHigh after {c.HOST_RESOURCE_FOR}",
+        ),
+        (
+            "Probe success",
+            "1",
+            "PROBE_FAILING_FOR",
+            f"DbsbmProbeFailing after {c.PROBE_FAILING_FOR} of 0",
+        ),
+        (
+            "Circuit breaker",
+            "not open",
+            "BREAKER_OPEN_FOR",
+            f"DbsbmCircuitBreakerOpen after {c.BREAKER_OPEN_FOR}",
+        ),
+        (
+            "Cache local fallback",
+            "inactive",
+            "CACHE_FALLBACK_FOR",
+            f"DbsbmCacheFallbackActive after {c.CACHE_FALLBACK_FOR}",
+        ),
+        (
+            f"HTTP 429 answers per {c.RATE_WINDOW}",
+            f"<= {c.RATE_LIMITED_RESPONSES_MAX}",
+            "RATE_LIMITED_RESPONSES_MAX",
+            f"DbsbmApiRateLimited after {c.RATE_LIMITED_FOR}",
+        ),
     ]
     lines = [
         GENERATED,
@@ -198,8 +230,10 @@ def thresholds_table() -> str:
         "",
         "| what | target | setting | alert |",
         "| --- | --- | --- | --- |",
-        *(f"| {what} | {target} | `{setting}` | {alert} |" for what, target, setting, alert
-          in rows),
+        *(
+            f"| {what} | {target} | `{setting}` | {alert} |"
+            for what, target, setting, alert in rows
+        ),
         "",
         "## Error-budget burn-rate windows",
         "",
@@ -221,7 +255,10 @@ def thresholds_table() -> str:
         "",
         "| probe | interval |",
         "| --- | --- |",
-        *(f"| {name} | {seconds:g} s |" for name, seconds in agent_config.PROBE_INTERVAL_SECONDS.items()),
+        *(
+            f"| {name} | {seconds:g} s |"
+            for name, seconds in agent_config.PROBE_INTERVAL_SECONDS.items()
+        ),
         "",
     ]
     return "\n".join(lines)

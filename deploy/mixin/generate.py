@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     expected = outputs()
     stale = [
-        path for path, text in expected.items()
+        path
+        for path, text in expected.items()
         if not path.is_file() or path.read_text(encoding="utf-8") != text
     ]
     leftovers = _leftovers(expected)

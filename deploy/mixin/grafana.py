@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 from deploy.mixin import config as c
 from deploy.mixin.alerts import ALERTS, AREAS, Alert
 from deploy.mixin.output import yaml_text
@@ -57,28 +56,44 @@ def alert_rule(alert: Alert) -> dict[str, Any]:
         "condition": "C",
         "data": [
             {
-                "refId": "A", "relativeTimeRange": _RELATIVE_RANGE,
+                "refId": "A",
+                "relativeTimeRange": _RELATIVE_RANGE,
                 "datasourceUid": c.PROMETHEUS_UID,
                 "model": {
-                    "refId": "A", "datasource": prometheus, "expr": alert.value,
-                    "instant": True, "range": False, "intervalMs": 1000, "maxDataPoints": 43200,
+                    "refId": "A",
+                    "datasource": prometheus,
+                    "expr": alert.value,
+                    "instant": True,
+                    "range": False,
+                    "intervalMs": 1000,
+                    "maxDataPoints": 43200,
                 },
             },
             {
-                "refId": "B", "datasourceUid": c.EXPRESSION_UID,
+                "refId": "B",
+                "datasourceUid": c.EXPRESSION_UID,
                 "model": {
-                    "refId": "B", "datasource": expression, "type": "reduce",
-                    "expression": "A", "reducer": "last", "settings": {"mode": "strict"},
+                    "refId": "B",
+                    "datasource": expression,
+                    "type": "reduce",
+                    "expression": "A",
+                    "reducer": "last",
+                    "settings": {"mode": "strict"},
                 },
             },
             {
-                "refId": "C", "datasourceUid": c.EXPRESSION_UID,
+                "refId": "C",
+                "datasourceUid": c.EXPRESSION_UID,
                 "model": {
-                    "refId": "C", "datasource": expression, "type": "threshold",
+                    "refId": "C",
+                    "datasource": expression,
+                    "type": "threshold",
                     "expression": "B",
-                    "conditions": [{
-                        "evaluator": {"type": _OPS[alert.op], "params": [alert.threshold]},
-                    }],
+                    "conditions": [
+                        {
+                            "evaluator": {"type": _OPS[alert.op], "params": [alert.threshold]},
+                        }
+                    ],
                 },
             },
         ],
@@ -95,7 +110,9 @@ def alert_rule(alert: Alert) -> dict[str, Any]:
 def alerting() -> str:
     groups = [
         {
-            "orgId": c.GRAFANA_ORG_ID, "name": area, "folder": c.GRAFANA_FOLDER,
+            "orgId": c.GRAFANA_ORG_ID,
+            "name": area,
+            "folder": c.GRAFANA_FOLDER,
             "interval": c.ALERT_EVALUATION_INTERVAL,
             "rules": [alert_rule(a) for a in ALERTS if a.area == area],
         }
@@ -105,19 +122,33 @@ def alerting() -> str:
     document = {
         "apiVersion": 1,
         "groups": groups,
-        "contactPoints": [{
-            "orgId": c.GRAFANA_ORG_ID, "name": c.CONTACT_POINT,
-            "receivers": [{
-                "uid": f"dbsbm-{c.CONTACT_POINT}", "type": "discord",
-                "settings": {"url": f"${c.DISCORD_WEBHOOK_ENV}", "use_discord_username": False},
-                "disableResolveMessage": False,
-            }],
-        }],
-        "policies": [{
-            "orgId": c.GRAFANA_ORG_ID, "receiver": c.CONTACT_POINT,
-            "group_by": ["grafana_folder", "alertname"],
-            "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
-        }],
+        "contactPoints": [
+            {
+                "orgId": c.GRAFANA_ORG_ID,
+                "name": c.CONTACT_POINT,
+                "receivers": [
+                    {
+                        "uid": f"dbsbm-{c.CONTACT_POINT}",
+                        "type": "discord",
+                        "settings": {
+                            "url": f"${c.DISCORD_WEBHOOK_ENV}",
+                            "use_discord_username": False,
+                        },
+                        "disableResolveMessage": False,
+                    }
+                ],
+            }
+        ],
+        "policies": [
+            {
+                "orgId": c.GRAFANA_ORG_ID,
+                "receiver": c.CONTACT_POINT,
+                "group_by": ["grafana_folder", "alertname"],
+                "group_wait": "30s",
+                "group_interval": "5m",
+                "repeat_interval": "4h",
+            }
+        ],
     }
     return HEADER + yaml_text(document)
 
@@ -127,8 +158,12 @@ def datasources() -> str:
         "apiVersion": 1,
         "datasources": [
             {
-                "name": "Prometheus", "type": "prometheus", "uid": c.PROMETHEUS_UID,
-                "access": "proxy", "url": c.PROMETHEUS_URL, "isDefault": True,
+                "name": "Prometheus",
+                "type": "prometheus",
+                "uid": c.PROMETHEUS_UID,
+                "access": "proxy",
+                "url": c.PROMETHEUS_URL,
+                "isDefault": True,
                 "editable": False,
                 "jsonData": {
                     "httpMethod": "POST",
@@ -139,26 +174,41 @@ def datasources() -> str:
                 },
             },
             {
-                "name": "Tempo", "type": "tempo", "uid": c.TEMPO_UID, "access": "proxy",
-                "url": c.TEMPO_URL, "editable": False,
+                "name": "Tempo",
+                "type": "tempo",
+                "uid": c.TEMPO_UID,
+                "access": "proxy",
+                "url": c.TEMPO_URL,
+                "editable": False,
                 "jsonData": {
                     "tracesToLogsV2": {
-                        "datasourceUid": c.LOKI_UID, "filterByTraceID": True,
-                        "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                        "datasourceUid": c.LOKI_UID,
+                        "filterByTraceID": True,
+                        "spanStartTimeShift": "-5m",
+                        "spanEndTimeShift": "5m",
                     },
                     "serviceMap": {"datasourceUid": c.PROMETHEUS_UID},
                     "nodeGraph": {"enabled": True},
                 },
             },
             {
-                "name": "Loki", "type": "loki", "uid": c.LOKI_UID, "access": "proxy",
-                "url": c.LOKI_URL, "editable": False,
+                "name": "Loki",
+                "type": "loki",
+                "uid": c.LOKI_UID,
+                "access": "proxy",
+                "url": c.LOKI_URL,
+                "editable": False,
                 "jsonData": {
                     # OTLP logs keep trace_id as structured metadata, hence a label matcher.
-                    "derivedFields": [{
-                        "name": "trace_id", "matcherType": "label", "matcherRegex": "trace_id",
-                        "datasourceUid": c.TEMPO_UID, "url": _escape("${__value.raw}"),
-                    }],
+                    "derivedFields": [
+                        {
+                            "name": "trace_id",
+                            "matcherType": "label",
+                            "matcherRegex": "trace_id",
+                            "datasourceUid": c.TEMPO_UID,
+                            "url": _escape("${__value.raw}"),
+                        }
+                    ],
                 },
             },
         ],

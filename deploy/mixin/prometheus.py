@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from deploy.mixin import config as c
 from deploy.mixin.alerts import ALERTS, AREAS, Alert
 from deploy.mixin.output import yaml_text
@@ -47,11 +46,13 @@ def rule_files() -> dict[str, str]:
         # always reads the records of the same evaluation (across groups there is no order).
         rules = [{"record": rec.record, "expr": rec.expr} for rec in RECORDS.get(area, ())]
         rules += [alert_rule(a) for a in alerts]
-        groups = [{
-            "name": f"dbsbm-{area}",
-            "interval": c.ALERT_EVALUATION_INTERVAL,
-            "rules": rules,
-        }]
+        groups = [
+            {
+                "name": f"dbsbm-{area}",
+                "interval": c.ALERT_EVALUATION_INTERVAL,
+                "rules": rules,
+            }
+        ]
         body = yaml_text({"groups": groups})
         files[f"{area}.yml"] = HEADER + _thresholds_block(alerts) + body
     return files

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbsbm_instrumentation import semconv
-
 from deploy.mixin import config as c
 
 
@@ -25,7 +24,9 @@ _P = c.percentile(c.QUANTILE)
 # api
 API_LATENCY = c.record_name((c.SERVER,), semconv.HTTP_CLIENT_DURATION.prometheus, f"{_P}_{_RATE}")
 API_RATE_LIMITED = c.record_name(
-    (c.SERVER,), semconv.API_RATE_LIMITED.prometheus, f"increase{c.WINDOW}",
+    (c.SERVER,),
+    semconv.API_RATE_LIMITED.prometheus,
+    f"increase{c.WINDOW}",
 )
 # database
 DB_LATENCY = c.record_name((c.JOB,), semconv.DB_OPERATION_DURATION.prometheus, f"{_P}_{_RATE}")
@@ -64,7 +65,8 @@ RECORDS: dict[str, tuple[Record, ...]] = {
     ),
     "database": (
         Record(
-            DB_LATENCY, c.histogram_quantile(c.QUANTILE, semconv.DB_OPERATION_DURATION, (c.JOB,)),
+            DB_LATENCY,
+            c.histogram_quantile(c.QUANTILE, semconv.DB_OPERATION_DURATION, (c.JOB,)),
         ),
     ),
     "cache": (

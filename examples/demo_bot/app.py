@@ -15,10 +15,10 @@ import aiohttp
 import pymysql
 import redis.asyncio as aioredis
 from aiohttp import web
+
+from dbsbm_instrumentation.logs import configure_logging
 from dbsbm_resilience.cache import get_enhanced_cache_manager
 from dbsbm_resilience.errors import APIException, RateLimitException
-from dbsbm_instrumentation.logs import configure_logging
-
 from examples.demo_bot import settings as settings_module
 from examples.demo_bot.bot import DemoBot, ReplySink
 from examples.demo_bot.database import DatabaseManager
@@ -61,11 +61,13 @@ def control_app(faults: Faults, sink: ReplySink, traffic: TrafficGenerator) -> w
             host=os.environ.get("REDIS_HOST", "127.0.0.1"),
             port=int(os.environ.get("REDIS_PORT", "6379")),
             username=os.environ.get("REDIS_USERNAME") or None,
-            password=os.environ.get("REDIS_PASSWORD") or None, socket_timeout=2,
+            password=os.environ.get("REDIS_PASSWORD") or None,
+            socket_timeout=2,
         )
         try:
             await client.execute_command(  # type: ignore[no-untyped-call]
-                "CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+                "CLIENT", "PAUSE", int(seconds * 1000), "ALL"
+            )
         except Exception as exc:  # noqa: BLE001 - reported to the caller
             return web.json_response({"error": f"could not pause Redis: {exc}"}, status=502)
         finally:
@@ -74,8 +76,9 @@ def control_app(faults: Faults, sink: ReplySink, traffic: TrafficGenerator) -> w
         return web.json_response({"redis_paused_s": seconds})
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response({"sent": traffic.sent,
-                                  "replies": dict(sink.counts), "faults": faults.as_dict()})
+        return web.json_response(
+            {"sent": traffic.sent, "replies": dict(sink.counts), "faults": faults.as_dict()}
+        )
 
     app = web.Application()
     app.router.add_get("/faults", get_faults)
@@ -109,14 +112,18 @@ async def connect_db(db: DatabaseManager, timeout: float) -> None:
             await asyncio.sleep(1)
 
 
-async def fixtures_with_retry(bot: DemoBot, league: int, attempts: int = 20) -> list[dict[str, Any]]:
+async def fixtures_with_retry(
+    bot: DemoBot, league: int, attempts: int = 20
+) -> list[dict[str, Any]]:
     """Start-up must survive the faults it may start with (DEMO_FAULTS: 429s, errors)."""
     for _ in range(attempts - 1):
         try:
             return await bot.api.fixtures(league)
         except (APIException, RateLimitException) as exc:
             delay = getattr(exc, "retry_after", None) or 0.5
-            log.warning("fixtures for league %d failed (%s); retrying in %.1f s", league, exc, delay)
+            log.warning(
+                "fixtures for league %d failed (%s); retrying in %.1f s", league, exc, delay
+            )
             await asyncio.sleep(delay)
     return await bot.api.fixtures(league)
 
@@ -125,14 +132,23 @@ async def seed_games(bot: DemoBot) -> None:
     rows = []
     for league, (league_name, _) in LEAGUES.items():
         for fixture in await fixtures_with_retry(bot, league):
-            rows.append((fixture["fixture"]["id"], league, league_name,
-                         fixture["teams"]["home"]["name"], fixture["teams"]["away"]["name"],
-                         fixture["fixture"]["date"][:19].replace("T", " "),
-                         fixture["fixture"]["status"]["short"]))
+            rows.append(
+                (
+                    fixture["fixture"]["id"],
+                    league,
+                    league_name,
+                    fixture["teams"]["home"]["name"],
+                    fixture["teams"]["away"]["name"],
+                    fixture["fixture"]["date"][:19].replace("T", " "),
+                    fixture["fixture"]["status"]["short"],
+                )
+            )
     await bot.db.executemany(
         "INSERT INTO games (game_id, league_id, league_name, home_team, away_team, start_time,"
         " status) VALUES (%s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE"
-        " status = VALUES(status)", rows)
+        " status = VALUES(status)",
+        rows,
+    )
 
 
 async def run(settings: Settings, faults: Faults) -> None:
@@ -150,8 +166,13 @@ async def run(settings: Settings, faults: Faults) -> None:
     api = SportsAPIClient(f"http://{LOOPBACK}:{api_port}", settings.api_key, cache)
     # The planted test secret (settings.TEST_SECRET) in a log message: redaction must
     # remove it before the line leaves the process or the collector.
-    log.warning("sports API client ready: base_url=http://%s:%d api_key=%s (planted test "
-                "secret, must be redacted)", LOOPBACK, api_port, TEST_SECRET)  # dbsbm-audit: ignore[DBSBM-DEBUG-003] planted on purpose
+    log.warning(
+        "sports API client ready: base_url=http://%s:%d api_key=%s (planted test "
+        "secret, must be redacted)",
+        LOOPBACK,
+        api_port,
+        TEST_SECRET,
+    )  # dbsbm-audit: ignore[DBSBM-DEBUG-003] planted on purpose
     bot = DemoBot(db=db, cache=cache, api=api, faults=faults, sink=sink)
     traffic = TrafficGenerator(bot, settings.rate)
     control_runner: web.AppRunner | None = None
@@ -161,19 +182,33 @@ async def run(settings: Settings, faults: Faults) -> None:
             TrafficGenerator.attach(bot)
             await seed_games(bot)
             # Last, so that a control endpoint that answers means a bot that is ready.
-            control_runner, control_port = await serve(control_app(faults, sink, traffic),
-                                                       settings.control_port)
-            print(json.dumps({"event": "demo_bot_ready", "api": f"http://{LOOPBACK}:{api_port}",
-                              "control": f"http://{LOOPBACK}:{control_port}",
-                              "rate": settings.rate}), flush=True)
-            log.info("demo bot ready: %.1f commands/s, control on %s:%d", settings.rate,
-                     LOOPBACK, control_port)
+            control_runner, control_port = await serve(
+                control_app(faults, sink, traffic), settings.control_port
+            )
+            print(
+                json.dumps(
+                    {
+                        "event": "demo_bot_ready",
+                        "api": f"http://{LOOPBACK}:{api_port}",
+                        "control": f"http://{LOOPBACK}:{control_port}",
+                        "rate": settings.rate,
+                    }
+                ),
+                flush=True,
+            )
+            log.info(
+                "demo bot ready: %.1f commands/s, control on %s:%d",
+                settings.rate,
+                LOOPBACK,
+                control_port,
+            )
             if settings.duration:
                 loop.call_later(settings.duration, stop.set)
             await traffic.run(stop)
             await asyncio.sleep(1.0)  # let in-flight commands finish
-            log.info("demo bot stopping after %d events; replies: %s", traffic.sent,
-                     dict(sink.counts))
+            log.info(
+                "demo bot stopping after %d events; replies: %s", traffic.sent, dict(sink.counts)
+            )
     finally:
         if control_runner is not None:
             await control_runner.cleanup()
@@ -197,8 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(run(settings, faults))
-    except (OSError, aiohttp.ClientError, pymysql.MySQLError,
-            APIException, RateLimitException) as exc:
+    except (
+        OSError,
+        aiohttp.ClientError,
+        pymysql.MySQLError,
+        APIException,
+        RateLimitException,
+    ) as exc:
         print(f"demo bot: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -39,8 +39,15 @@ class ReplySink:
 class DemoBot(commands.Bot):
     """DBSBM-shaped bot: services hang off the bot object and cogs reach them there."""
 
-    def __init__(self, *, db: DatabaseManager, cache: Any, api: SportsAPIClient,
-                 faults: Faults, sink: ReplySink) -> None:
+    def __init__(
+        self,
+        *,
+        db: DatabaseManager,
+        cache: Any,
+        api: SportsAPIClient,
+        faults: Faults,
+        sink: ReplySink,
+    ) -> None:
         # The demo never joins voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -66,18 +73,28 @@ class DemoBot(commands.Bot):
         if self.faults.roll(self.faults.command_error_rate):
             raise InjectedCommandError(f"injected failure in {command}")
 
-    async def on_command_error(self, context: commands.Context[Any],
-                               exception: commands.CommandError) -> None:
+    async def on_command_error(
+        self, context: commands.Context[Any], exception: commands.CommandError
+    ) -> None:
         error = getattr(exception, "original", exception)
         name = context.command.qualified_name if context.command else "unknown"
-        log.error("prefix command %s failed: %s", name, error,
-                  exc_info=(type(error), error, error.__traceback__))
+        log.error(
+            "prefix command %s failed: %s",
+            name,
+            error,
+            exc_info=(type(error), error, error.__traceback__),
+        )
         self.reply(name, "Something went wrong.")
 
-    async def _on_app_command_error(self, interaction: discord.Interaction,
-                                    error: app_commands.AppCommandError) -> None:
+    async def _on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         original = getattr(error, "original", error)
         name = interaction.command.qualified_name if interaction.command else "unknown"
-        log.error("slash command /%s failed: %s", name, original,
-                  exc_info=(type(original), original, original.__traceback__))
+        log.error(
+            "slash command /%s failed: %s",
+            name,
+            original,
+            exc_info=(type(original), original, original.__traceback__),
+        )
         self.reply(name, "Something went wrong.")

@@ -84,14 +84,24 @@ class DatabaseManager:
     async def connect(self) -> None:
         s = self._settings
         self._pool = await aiomysql.create_pool(
-            host=s.mysql_host, port=s.mysql_port, user=s.mysql_user, password=s.mysql_password,
-            db=s.mysql_db, minsize=s.pool_min, maxsize=s.pool_max, autocommit=True,
-            pool_recycle=3600, connect_timeout=s.connect_timeout, charset="utf8mb4",
+            host=s.mysql_host,
+            port=s.mysql_port,
+            user=s.mysql_user,
+            password=s.mysql_password,
+            db=s.mysql_db,
+            minsize=s.pool_min,
+            maxsize=s.pool_max,
+            autocommit=True,
+            pool_recycle=3600,
+            connect_timeout=s.connect_timeout,
+            charset="utf8mb4",
         )
         # The SQL comment carries the planted test secret (see settings.TEST_SECRET): the
         # statement reaches span attributes, where redaction must remove it.
-        await self.fetch_one(f"SELECT 1 AS ok /* connection check, api_key={TEST_SECRET} */",  # dbsbm-audit: ignore[DBSBM-SQL-001] constant, planted on purpose
-                             cache=False)
+        await self.fetch_one(
+            f"SELECT 1 AS ok /* connection check, api_key={TEST_SECRET} */",  # dbsbm-audit: ignore[DBSBM-SQL-001] constant, planted on purpose
+            cache=False,
+        )
         for statement in SCHEMA:
             await self._run(statement, ())
         log.info("database ready", extra={"db.pool.max": s.pool_max})
@@ -132,8 +142,9 @@ class DatabaseManager:
         for table in self._tables(query):
             await self._cache.clear_prefix("database", f",{table},")
 
-    async def _cached(self, query: str, args: tuple[Any, ...], many: bool,
-                      cache_ttl: int | None, cache: bool) -> Any:
+    async def _cached(
+        self, query: str, args: tuple[Any, ...], many: bool, cache_ttl: int | None, cache: bool
+    ) -> Any:
         if not cache:
             return await self._select(query, args, many)
         key = self._cache_key(query, args)
@@ -145,12 +156,14 @@ class DatabaseManager:
             await self._cache.set("database", key, result, ttl=cache_ttl)
         return result
 
-    async def fetch_one(self, query: str, *args: Any, cache_ttl: int | None = None,
-                        cache: bool = True) -> dict[str, Any] | None:
+    async def fetch_one(
+        self, query: str, *args: Any, cache_ttl: int | None = None, cache: bool = True
+    ) -> dict[str, Any] | None:
         return await self._cached(query, args, False, cache_ttl, cache)  # type: ignore[no-any-return]
 
-    async def fetch_all(self, query: str, *args: Any, cache_ttl: int | None = None,
-                        cache: bool = True) -> list[dict[str, Any]]:
+    async def fetch_all(
+        self, query: str, *args: Any, cache_ttl: int | None = None, cache: bool = True
+    ) -> list[dict[str, Any]]:
         return await self._cached(query, args, True, cache_ttl, cache)  # type: ignore[no-any-return]
 
     async def execute(self, query: str, *args: Any) -> tuple[int, int]:

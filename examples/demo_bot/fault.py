@@ -15,19 +15,27 @@ from examples.demo_bot.settings import OneLineParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m examples.demo_bot.fault",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("faults", nargs="?", default="",
-                        help='JSON object of faults, "reset", or nothing to show the current ones')
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_CONTROL_PORT", "8099")),
-                        help="the bot's control port (default: DEMO_CONTROL_PORT or 8099)")
+    parser = OneLineParser(
+        prog="python -m examples.demo_bot.fault", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "faults",
+        nargs="?",
+        default="",
+        help='JSON object of faults, "reset", or nothing to show the current ones',
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("DEMO_CONTROL_PORT", "8099")),
+        help="the bot's control port (default: DEMO_CONTROL_PORT or 8099)",
+    )
     args = parser.parse_args(argv)
     base = f"http://127.0.0.1:{args.port}"
     if args.faults == "reset":
         request = urllib.request.Request(f"{base}/faults/reset", method="POST")
     elif args.faults:
-        request = urllib.request.Request(f"{base}/faults", data=args.faults.encode(),
-                                         method="POST")
+        request = urllib.request.Request(f"{base}/faults", data=args.faults.encode(), method="POST")
     else:
         request = urllib.request.Request(f"{base}/faults")
     try:

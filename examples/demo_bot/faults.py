@@ -30,8 +30,13 @@ class Faults:
     api_429_rate: float = 0.0  # share of API answers that are HTTP 429 + Retry-After
     command_error_rate: float = 0.0  # share of commands that raise
 
-    _RATES = ("slow_db_rate", "db_error_rate", "api_error_rate", "api_429_rate",
-              "command_error_rate")
+    _RATES = (
+        "slow_db_rate",
+        "db_error_rate",
+        "api_error_rate",
+        "api_429_rate",
+        "command_error_rate",
+    )
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` all-or-nothing; raise :class:`FaultError` naming a bad field."""

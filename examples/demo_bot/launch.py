@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import semconv
 from examples.demo_bot.settings import TEST_SECRET, OneLineParser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,10 +94,13 @@ def shown(path: Path) -> str:
 
 def binary(name: str) -> str:
     path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
+    )
     if path is None:
-        raise SetupError(f"{name} not found: run scripts/install-deps.sh (or scripts/demo.sh "
-                          "without --no-install)")
+        raise SetupError(
+            f"{name} not found: run scripts/install-deps.sh (or scripts/demo.sh "
+            "without --no-install)"
+        )
     return path
 
 
@@ -116,16 +119,26 @@ class Process:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env}, cwd=REPO, start_new_session=True)
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                cwd=REPO,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.start_timeout
         while not self.ready():
             if self.popen.poll() is not None:
-                raise LaunchError(f"{self.name} exited with code {self.popen.returncode} while "
-                                  f"starting; its log ({self.log_path}):\n{self.log_tail()}")
+                raise LaunchError(
+                    f"{self.name} exited with code {self.popen.returncode} while "
+                    f"starting; its log ({self.log_path}):\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise LaunchError(f"{self.name} was not ready after {self.start_timeout:.0f} s; "
-                                  f"its log ({self.log_path}):\n{self.log_tail()}")
+                raise LaunchError(
+                    f"{self.name} was not ready after {self.start_timeout:.0f} s; "
+                    f"its log ({self.log_path}):\n{self.log_tail()}"
+                )
             time.sleep(0.1)
 
     def exited(self) -> int | None:
@@ -154,8 +167,12 @@ class Process:
 def collector_binary() -> str:
     if os.environ.get("DBSBM_OTELCOL_BIN"):
         return os.environ["DBSBM_OTELCOL_BIN"]
-    result = subprocess.run(["bash", str(REPO / "scripts/build-collector.sh"), "--print-path"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts/build-collector.sh"), "--print-path"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0 or not result.stdout.strip():
         tail = "\n".join(result.stderr.splitlines()[-10:])
         raise SetupError(f"building the collector failed (scripts/build-collector.sh):\n{tail}")
@@ -166,8 +183,13 @@ def validate_collector_config(otelcol: str, config: Path, env: dict[str, str]) -
     """``otelcol validate`` before anything starts: a broken config is one clear line."""
     if not config.is_file():
         raise SetupError(f"collector config not found: {config}")
-    result = subprocess.run([otelcol, "validate", f"--config={config}"], capture_output=True,
-                            text=True, env={**os.environ, **env}, check=False)
+    result = subprocess.run(
+        [otelcol, "validate", f"--config={config}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
     if result.returncode != 0:
         lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit code {result.returncode}"
@@ -201,17 +223,36 @@ class Demo:
         self.telemetry = workdir / "telemetry"
         self.processes: list[Process] = []
 
-    def _process(self, name: str, argv: list[str], ready: Callable[[], bool],
-                 env: dict[str, str] | None = None, timeout: float = 60.0) -> Process:
+    def _process(
+        self,
+        name: str,
+        argv: list[str],
+        ready: Callable[[], bool],
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> Process:
         return Process(name, argv, self.logs / f"{name}.log", ready, env or {}, timeout)
 
     def redis(self) -> Process:
         port = self.ports.redis
         (self.workdir / "redis").mkdir(exist_ok=True)
-        return self._process("redis", [
-            binary("redis-server"), "--port", str(port), "--bind", LOOPBACK, "--save", "",
-            "--appendonly", "no", "--dir", str(self.workdir / "redis"),
-        ], lambda: port_open(port))
+        return self._process(
+            "redis",
+            [
+                binary("redis-server"),
+                "--port",
+                str(port),
+                "--bind",
+                LOOPBACK,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir / "redis"),
+            ],
+            lambda: port_open(port),
+        )
 
     def mariadb(self, password: str) -> Process:
         base = self.workdir / "mysql"
@@ -219,12 +260,23 @@ class Demo:
         base.mkdir(exist_ok=True)
         if not (datadir / "mysql").is_dir():
             result = subprocess.run(
-                [binary("mariadb-install-db"), f"--datadir={datadir}", "--user=root",
-                 "--auth-root-authentication-method=normal", "--skip-test-db"],
-                capture_output=True, text=True, cwd=base, check=False)
+                [
+                    binary("mariadb-install-db"),
+                    f"--datadir={datadir}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=base,
+                check=False,
+            )
             if result.returncode != 0:
-                raise LaunchError(f"mariadb-install-db failed for {shown(datadir)}:\n"
-                                  + "\n".join(result.stderr.splitlines()[-10:]))
+                raise LaunchError(
+                    f"mariadb-install-db failed for {shown(datadir)}:\n"
+                    + "\n".join(result.stderr.splitlines()[-10:])
+                )
         # Runs at every start: the demo user gets this run's random password. Clients come
         # over TCP to 127.0.0.1 and names are not resolved, so that is the user's host.
         user = f"'{MYSQL_USER}'@'{LOOPBACK}'"
@@ -233,24 +285,44 @@ class Demo:
             f"CREATE DATABASE IF NOT EXISTS {MYSQL_DB};\n"
             f"CREATE USER IF NOT EXISTS {user};\n"
             f"ALTER USER {user} IDENTIFIED BY '{password}';\n"
-            f"GRANT ALL ON {MYSQL_DB}.* TO {user};\n")
+            f"GRANT ALL ON {MYSQL_DB}.* TO {user};\n"
+        )
         init.chmod(0o600)
         port = self.ports.mysql
-        return self._process("mariadb", [
-            binary("mariadbd"), "--no-defaults", f"--datadir={datadir}",
-            f"--socket={base / 'mysqld.sock'}", f"--port={port}", f"--bind-address={LOOPBACK}",
-            "--user=root", f"--init-file={init}", f"--pid-file={base / 'mysqld.pid'}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=64M", "--skip-name-resolve",
-        ], lambda: port_open(port), timeout=90)
+        return self._process(
+            "mariadb",
+            [
+                binary("mariadbd"),
+                "--no-defaults",
+                f"--datadir={datadir}",
+                f"--socket={base / 'mysqld.sock'}",
+                f"--port={port}",
+                f"--bind-address={LOOPBACK}",
+                "--user=root",
+                f"--init-file={init}",
+                f"--pid-file={base / 'mysqld.pid'}",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=64M",
+                "--skip-name-resolve",
+            ],
+            lambda: port_open(port),
+            timeout=90,
+        )
 
     def prometheus(self) -> Process:
         port = self.ports.prometheus
-        return self._process("prometheus", [
-            binary("prometheus"), f"--config.file={PROMETHEUS_CONFIG}",
-            f"--storage.tsdb.path={self.workdir / 'prometheus'}",
-            f"--web.listen-address={LOOPBACK}:{port}", "--web.enable-remote-write-receiver",
-            "--web.enable-lifecycle",
-        ], lambda: http_ok(f"http://{LOOPBACK}:{port}/-/ready"))
+        return self._process(
+            "prometheus",
+            [
+                binary("prometheus"),
+                f"--config.file={PROMETHEUS_CONFIG}",
+                f"--storage.tsdb.path={self.workdir / 'prometheus'}",
+                f"--web.listen-address={LOOPBACK}:{port}",
+                "--web.enable-remote-write-receiver",
+                "--web.enable-lifecycle",
+            ],
+            lambda: http_ok(f"http://{LOOPBACK}:{port}/-/ready"),
+        )
 
     @staticmethod
     def collector_env(grpc: int, http: int, health: int) -> dict[str, str]:
@@ -274,17 +346,26 @@ class Demo:
 
     def collector(self, otelcol: str) -> Process:
         health = self.ports.collector_health
-        return self._process("otelcol", [otelcol, f"--config={COLLECTOR_CONFIG}"],
-                             lambda: http_ok(f"http://{LOOPBACK}:{health}/"),
-                             self.main_collector_env())
+        return self._process(
+            "otelcol",
+            [otelcol, f"--config={COLLECTOR_CONFIG}"],
+            lambda: http_ok(f"http://{LOOPBACK}:{health}/"),
+            self.main_collector_env(),
+        )
 
     def sink(self, otelcol: str) -> Process:
         p = self.ports
         self.telemetry.mkdir(exist_ok=True)
-        env = {**self.collector_env(p.sink_grpc, p.sink_http, p.sink_health),
-               "SINK_DIR": str(self.telemetry)}
-        return self._process("otelcol-sink", [otelcol, f"--config={SINK_CONFIG}"],
-                             lambda: http_ok(f"http://{LOOPBACK}:{p.sink_health}/"), env)
+        env = {
+            **self.collector_env(p.sink_grpc, p.sink_http, p.sink_health),
+            "SINK_DIR": str(self.telemetry),
+        }
+        return self._process(
+            "otelcol-sink",
+            [otelcol, f"--config={SINK_CONFIG}"],
+            lambda: http_ok(f"http://{LOOPBACK}:{p.sink_health}/"),
+            env,
+        )
 
     def otel_env(self, service: str) -> dict[str, str]:
         return {
@@ -305,32 +386,60 @@ class Demo:
             return None
         config = yaml.safe_load(AGENT_CONFIG.read_text())
         config["probes"]["sports_api"]["url"] = (
-            f"http://{LOOPBACK}:{self.ports.bot_api}/v3/fixtures?league=39")
+            f"http://{LOOPBACK}:{self.ports.bot_api}/v3/fixtures?league=39"
+        )
         rendered = self.workdir / "agent.yaml"
         rendered.write_text(yaml.safe_dump(config, sort_keys=False))
         port = self.ports.agent
-        return self._process("agent", [
-            agent_bin, "--config", str(rendered), "--listen", f"{LOOPBACK}:{port}",
-        ], lambda: http_ok(f"http://{LOOPBACK}:{port}/livez"), {
-            **self.otel_env("dbsbm-agent"), **self.mysql_env(password),
-            "REDIS_URL": f"redis://{LOOPBACK}:{self.ports.redis}/0",
-            "API_SPORTS_KEY": TEST_SECRET,  # the demo's fake API accepts only its test key
-        })
+        return self._process(
+            "agent",
+            [
+                agent_bin,
+                "--config",
+                str(rendered),
+                "--listen",
+                f"{LOOPBACK}:{port}",
+            ],
+            lambda: http_ok(f"http://{LOOPBACK}:{port}/livez"),
+            {
+                **self.otel_env("dbsbm-agent"),
+                **self.mysql_env(password),
+                "REDIS_URL": f"redis://{LOOPBACK}:{self.ports.redis}/0",
+                "API_SPORTS_KEY": TEST_SECRET,  # the demo's fake API accepts only its test key
+            },
+        )
 
     def mysql_env(self, password: str) -> dict[str, str]:
-        return {"MYSQL_HOST": LOOPBACK, "MYSQL_PORT": str(self.ports.mysql),
-                "MYSQL_USER": MYSQL_USER, "MYSQL_PASSWORD": password, "MYSQL_DB": MYSQL_DB}
+        return {
+            "MYSQL_HOST": LOOPBACK,
+            "MYSQL_PORT": str(self.ports.mysql),
+            "MYSQL_USER": MYSQL_USER,
+            "MYSQL_PASSWORD": password,
+            "MYSQL_DB": MYSQL_DB,
+        }
 
     def bot(self, password: str) -> Process:
         control = self.ports.bot_control
-        return self._process("demo-bot", [
-            binary("opentelemetry-instrument"), sys.executable, "-m", "examples.demo_bot",
-        ], lambda: http_ok(f"http://{LOOPBACK}:{control}/status"), {
-            **self.otel_env("dbsbm-demo-bot"), **self.mysql_env(password),
-            "REDIS_HOST": LOOPBACK, "REDIS_PORT": str(self.ports.redis),
-            "DEMO_API_PORT": str(self.ports.bot_api), "DEMO_CONTROL_PORT": str(control),
-            "DEMO_RATE": str(self.rate), "PYTHONUNBUFFERED": "1",
-        })
+        return self._process(
+            "demo-bot",
+            [
+                binary("opentelemetry-instrument"),
+                sys.executable,
+                "-m",
+                "examples.demo_bot",
+            ],
+            lambda: http_ok(f"http://{LOOPBACK}:{control}/status"),
+            {
+                **self.otel_env("dbsbm-demo-bot"),
+                **self.mysql_env(password),
+                "REDIS_HOST": LOOPBACK,
+                "REDIS_PORT": str(self.ports.redis),
+                "DEMO_API_PORT": str(self.ports.bot_api),
+                "DEMO_CONTROL_PORT": str(control),
+                "DEMO_RATE": str(self.rate),
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
 
     def start_all(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -340,9 +449,13 @@ class Demo:
             raise SetupError(f"sink collector config not found: {SINK_CONFIG}")
         password = secrets.token_urlsafe(18)
         steps: list[Callable[[], Process | None]] = [
-            self.redis, lambda: self.mariadb(password), self.prometheus,
-            lambda: self.sink(otelcol), lambda: self.collector(otelcol),
-            lambda: self.bot(password), lambda: self.agent(password),
+            self.redis,
+            lambda: self.mariadb(password),
+            self.prometheus,
+            lambda: self.sink(otelcol),
+            lambda: self.collector(otelcol),
+            lambda: self.bot(password),
+            lambda: self.agent(password),
         ]
         for step in steps:
             process = step()
@@ -368,8 +481,11 @@ class Demo:
         name = semconv.label(semconv.DISCORD_COMMAND_NAME)
         result = semconv.label(semconv.CACHE_RESULT)
         names = [proc.name for proc in self.processes]
-        agent = (f"  Agent health   http://{LOOPBACK}:{p.agent}/health  (/livez /readyz /report)\n"
-                 if "agent" in names else "  Agent          not running (dbsbm-agent not installed)\n")
+        agent = (
+            f"  Agent health   http://{LOOPBACK}:{p.agent}/health  (/livez /readyz /report)\n"
+            if "agent" in names
+            else "  Agent          not running (dbsbm-agent not installed)\n"
+        )
         return (
             "\ndbsbm demo is running; Ctrl-C stops everything. Logs: "
             f"{shown(self.logs)}/\n"
@@ -385,7 +501,7 @@ class Demo:
             f"  Collector      OTLP grpc {LOOPBACK}:{p.otlp_grpc}, http {LOOPBACK}:{p.otlp_http}; "
             f"health http://{LOOPBACK}:{p.collector_health}/\n"
             f"  Faults         curl -X POST http://{LOOPBACK}:{p.bot_control}/faults "
-            "-d '{\"slow_db\": 0.3, \"api_error_rate\": 0.2, \"command_error_rate\": 0.05}'\n"
+            '-d \'{"slow_db": 0.3, "api_error_rate": 0.2, "command_error_rate": 0.05}\'\n'
             f"                 curl -X POST http://{LOOPBACK}:{p.bot_control}/faults/reset\n"
             f"                 curl -X POST 'http://{LOOPBACK}:{p.bot_control}/redis/pause?seconds=30'\n"
             f"                 Redis down: kill -STOP / -CONT "
@@ -414,8 +530,11 @@ class Demo:
                 for process in self.processes:
                     code = process.exited()
                     if code is not None:
-                        print(f"demo: {process.name} exited with code {code}; its log "
-                              f"({process.log_path}):\n{process.log_tail()}", file=sys.stderr)
+                        print(
+                            f"demo: {process.name} exited with code {code}; its log "
+                            f"({process.log_path}):\n{process.log_tail()}",
+                            file=sys.stderr,
+                        )
                         return 1
                 if deadline is not None and time.monotonic() >= deadline:
                     print(f"demo: {duration:g} s elapsed", flush=True)
@@ -432,11 +551,19 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="scripts/demo.sh", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=0.0,
-                        help="stop after this many seconds (default: run until Ctrl-C)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
     parser.add_argument("--rate", type=float, default=4.0, help="demo commands per second")
-    parser.add_argument("--workdir", type=Path, default=REPO / ".demo",
-                        help="where data, logs and telemetry files go (default: .demo/)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO / ".demo",
+        help="where data, logs and telemetry files go (default: .demo/)",
+    )
     args = parser.parse_args(argv)
     if args.duration < 0 or args.rate <= 0:
         parser.error("--duration must be >= 0 and --rate > 0")

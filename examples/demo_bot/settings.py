@@ -77,10 +77,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="DBSBM-shaped demo bot with a built-in traffic generator (no Discord "
         "connection). Run it under opentelemetry-instrument to get telemetry.",
     )
-    parser.add_argument("--duration", type=float, default=None,
-                        help="stop after this many seconds (default: DEMO_DURATION or forever)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="commands per second (default: DEMO_RATE or 4)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: DEMO_DURATION or forever)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="commands per second (default: DEMO_RATE or 4)"
+    )
     return parser.parse_args(argv)
 
 
@@ -95,7 +100,8 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Se
     pool_max = _int(env, "MYSQL_POOL_MAX_SIZE", 10, minimum=1)
     if pool_min > pool_max:
         raise SettingsError(
-            f"MYSQL_POOL_MIN_SIZE ({pool_min}) must not exceed MYSQL_POOL_MAX_SIZE ({pool_max})")
+            f"MYSQL_POOL_MIN_SIZE ({pool_min}) must not exceed MYSQL_POOL_MAX_SIZE ({pool_max})"
+        )
     return Settings(
         mysql_host=env.get("MYSQL_HOST", "127.0.0.1"),
         mysql_port=_int(env, "MYSQL_PORT", 3306, minimum=1),
@@ -109,7 +115,6 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Se
         api_port=_int(env, "DEMO_API_PORT", 0),
         control_port=_int(env, "DEMO_CONTROL_PORT", 0),
         rate=args.rate if args.rate is not None else _float(env, "DEMO_RATE", 4.0, 0.01),
-        duration=args.duration if args.duration is not None
-        else _float(env, "DEMO_DURATION", 0.0),
+        duration=args.duration if args.duration is not None else _float(env, "DEMO_DURATION", 0.0),
         faults=env.get("DEMO_FAULTS", ""),
     )

@@ -17,8 +17,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from dbsbm_resilience.errors import APIException, RateLimitException
 
+from dbsbm_resilience.errors import APIException, RateLimitException
 from examples.demo_bot.faults import Faults
 
 LEAGUES = {
@@ -38,8 +38,11 @@ def fixtures_for(league: int) -> list[dict[str, Any]]:
     start = datetime(2026, 12, 5, 15, tzinfo=UTC)
     return [
         {
-            "fixture": {"id": league * 1000 + i, "date": (start + timedelta(days=i)).isoformat(),
-                        "status": {"short": "NS"}},
+            "fixture": {
+                "id": league * 1000 + i,
+                "date": (start + timedelta(days=i)).isoformat(),
+                "status": {"short": "NS"},
+            },
             "league": {"id": league, "name": name},
             "teams": {"home": {"name": shuffled[2 * i]}, "away": {"name": shuffled[2 * i + 1]}},
         }
@@ -50,8 +53,10 @@ def fixtures_for(league: int) -> list[dict[str, Any]]:
 def odds_for(fixture_id: int) -> dict[str, Any]:
     rng = random.Random(fixture_id)
     values = [{"value": v, "odd": f"{rng.uniform(1.3, 4.5):.2f}"} for v in ("Home", "Draw", "Away")]
-    return {"fixture": {"id": fixture_id},
-            "bookmakers": [{"name": "Demo Book", "bets": [{"name": "Match Winner", "values": values}]}]}
+    return {
+        "fixture": {"id": fixture_id},
+        "bookmakers": [{"name": "Demo Book", "bets": [{"name": "Match Winner", "values": values}]}],
+    }
 
 
 def server_app(api_key: str, faults: Faults) -> web.Application:
@@ -64,8 +69,11 @@ def server_app(api_key: str, faults: Faults) -> web.Application:
         if faults.api_latency:
             await asyncio.sleep(faults.api_latency)
         if faults.roll(faults.api_429_rate):
-            return web.json_response({"errors": {"rateLimit": "Too many requests"}}, status=429,
-                                     headers={"Retry-After": "1"})
+            return web.json_response(
+                {"errors": {"rateLimit": "Too many requests"}},
+                status=429,
+                headers={"Retry-After": "1"},
+            )
         if faults.roll(faults.api_error_rate):
             return web.json_response({"errors": {"server": "internal error"}}, status=500)
         response: web.StreamResponse = await handler(request)
@@ -104,7 +112,8 @@ class SportsAPIClient:
         self._base_url = base_url.rstrip("/")
         self._cache = cache
         self._session = aiohttp.ClientSession(
-            headers={API_KEY_HEADER: api_key}, timeout=aiohttp.ClientTimeout(total=5),
+            headers={API_KEY_HEADER: api_key},
+            timeout=aiohttp.ClientTimeout(total=5),
         )
 
     async def close(self) -> None:
@@ -114,11 +123,15 @@ class SportsAPIClient:
         async with self._session.get(f"{self._base_url}{path}", params=params) as response:
             if response.status == 429:
                 raise RateLimitException(
-                    f"sports API {path} answered HTTP 429", details={"endpoint": path},
-                    retry_after=float(response.headers.get("Retry-After", "1")))
+                    f"sports API {path} answered HTTP 429",
+                    details={"endpoint": path},
+                    retry_after=float(response.headers.get("Retry-After", "1")),
+                )
             if response.status >= 400:
-                raise APIException(f"sports API {path} answered HTTP {response.status}",
-                                   details={"endpoint": path, "status": response.status})
+                raise APIException(
+                    f"sports API {path} answered HTTP {response.status}",
+                    details={"endpoint": path, "status": response.status},
+                )
             body = await response.json()
         return list(body["response"])
 

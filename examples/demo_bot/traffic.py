@@ -35,13 +35,24 @@ _INTEGER, _STRING, _NUMBER = 4, 3, 10
 
 
 def _user(user_id: int) -> dict[str, Any]:
-    return {"id": str(user_id), "username": f"punter{user_id % 100}", "discriminator": "0",
-            "avatar": None, "global_name": None}
+    return {
+        "id": str(user_id),
+        "username": f"punter{user_id % 100}",
+        "discriminator": "0",
+        "avatar": None,
+        "global_name": None,
+    }
 
 
 def _member(user_id: int | None = None) -> dict[str, Any]:
-    member: dict[str, Any] = {"roles": [], "joined_at": "2026-01-01T00:00:00+00:00",
-                              "deaf": False, "mute": False, "flags": 0, "permissions": "0"}
+    member: dict[str, Any] = {
+        "roles": [],
+        "joined_at": "2026-01-01T00:00:00+00:00",
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "permissions": "0",
+    }
     if user_id is not None:
         member["user"] = _user(user_id)
     return member
@@ -58,8 +69,12 @@ class TrafficGenerator:
         self._ids = itertools.count()
         self._game_ids = [f["fixture"]["id"] for league in LEAGUES for f in fixtures_for(league)]
         self._mix: list[tuple[Callable[[], None], int]] = [
-            (self.slash_odds, 30), (self.slash_schedule, 25), (self.prefix_stats, 15),
-            (self.chat, 15), (self.slash_bet, 8), (self.prefix_leaderboard, 7),
+            (self.slash_odds, 30),
+            (self.slash_schedule, 25),
+            (self.prefix_stats, 15),
+            (self.chat, 15),
+            (self.slash_bet, 8),
+            (self.prefix_leaderboard, 7),
         ]
 
     @staticmethod
@@ -77,43 +92,73 @@ class TrafficGenerator:
         user_id = self.rng.choice(USER_IDS)
         now = datetime.now(UTC).isoformat()
         payload: Any = {
-            "id": str(self._snowflake()), "channel_id": str(CHANNEL_ID),
-            "guild_id": str(self.rng.choice(GUILD_IDS)), "author": _user(user_id),
-            "member": _member(), "content": content, "timestamp": now,
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+            "id": str(self._snowflake()),
+            "channel_id": str(CHANNEL_ID),
+            "guild_id": str(self.rng.choice(GUILD_IDS)),
+            "author": _user(user_id),
+            "member": _member(),
+            "content": content,
+            "timestamp": now,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
         }
         self.bot._connection.parse_message_create(payload)
 
     def interaction(self, name: str, options: list[dict[str, Any]]) -> None:
         guild_id = self.rng.choice(GUILD_IDS)
         payload: Any = {
-            "id": str(self._snowflake()), "application_id": str(APPLICATION_ID), "type": 2,
-            "version": 1, "guild_id": str(guild_id),
+            "id": str(self._snowflake()),
+            "application_id": str(APPLICATION_ID),
+            "type": 2,
+            "version": 1,
+            "guild_id": str(guild_id),
             "token": "offline-demo",  # dbsbm-audit: ignore[DBSBM-CRED-001] not a secret
             "channel_id": str(CHANNEL_ID),
-            "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(guild_id),
-                        "name": "betting", "position": 0},
-            "member": _member(self.rng.choice(USER_IDS)), "attachment_size_limit": 8_388_608,
+            "channel": {
+                "id": str(CHANNEL_ID),
+                "type": 0,
+                "guild_id": str(guild_id),
+                "name": "betting",
+                "position": 0,
+            },
+            "member": _member(self.rng.choice(USER_IDS)),
+            "attachment_size_limit": 8_388_608,
             "locale": "en-US",
             "data": {"id": str(APPLICATION_ID + 1), "name": name, "type": 1, "options": options},
         }
         self.bot._connection.parse_interaction_create(payload)
 
     def slash_bet(self) -> None:
-        self.interaction("bet", [
-            {"name": "game", "type": _INTEGER, "value": self.rng.choice(self._game_ids)},
-            {"name": "pick", "type": _STRING, "value": self.rng.choice(("Home", "Draw", "Away"))},
-            {"name": "amount", "type": _NUMBER, "value": self.rng.choice((5, 10, 25, 50))},
-        ])
+        self.interaction(
+            "bet",
+            [
+                {"name": "game", "type": _INTEGER, "value": self.rng.choice(self._game_ids)},
+                {
+                    "name": "pick",
+                    "type": _STRING,
+                    "value": self.rng.choice(("Home", "Draw", "Away")),
+                },
+                {"name": "amount", "type": _NUMBER, "value": self.rng.choice((5, 10, 25, 50))},
+            ],
+        )
 
     def slash_odds(self) -> None:
-        self.interaction("odds", [{"name": "league", "type": _INTEGER,
-                                   "value": self.rng.choice(list(LEAGUES))}])
+        self.interaction(
+            "odds", [{"name": "league", "type": _INTEGER, "value": self.rng.choice(list(LEAGUES))}]
+        )
 
     def slash_schedule(self) -> None:
-        self.interaction("schedule", [{"name": "league", "type": _INTEGER,
-                                       "value": self.rng.choice(list(LEAGUES))}])
+        self.interaction(
+            "schedule",
+            [{"name": "league", "type": _INTEGER, "value": self.rng.choice(list(LEAGUES))}],
+        )
 
     def prefix_stats(self) -> None:
         self.message("!stats")

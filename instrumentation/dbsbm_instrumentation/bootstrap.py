@@ -303,7 +303,12 @@ def _signal_settings(signal: Signal) -> SignalSettings:
     if found is not None:
         timeout_s = _number(found[0], DEFAULT_EXPORT_TIMEOUT_S, minimum=0.001)
     return SignalSettings(
-        signal, _exporter_choice(signal), protocol, endpoint, endpoint_variable, headers,
+        signal,
+        _exporter_choice(signal),
+        protocol,
+        endpoint,
+        endpoint_variable,
+        headers,
         timeout_s,
     )
 
@@ -338,12 +343,19 @@ def _max_batch(processor: Literal["BSP", "BLRP"]) -> int | None:
     if batch <= queue:
         return None
     if batch_raw:
-        _logs.config_warning(batch_variable, batch_raw, f"is larger than the queue ({queue})",
-                             f"exporting batches of {queue}")
+        _logs.config_warning(
+            batch_variable,
+            batch_raw,
+            f"is larger than the queue ({queue})",
+            f"exporting batches of {queue}",
+        )
     else:
-        _logs.config_warning(queue_variable, str(queue_raw),
-                             f"is smaller than the export batch ({batch})",
-                             f"exporting batches of {queue}")
+        _logs.config_warning(
+            queue_variable,
+            str(queue_raw),
+            f"is smaller than the export batch ({batch})",
+            f"exporting batches of {queue}",
+        )
     return queue
 
 
@@ -387,13 +399,19 @@ def build_resource(
     win over ``DBSBM_ENV`` and the defaults.
     """
     attributes: dict[str, Any] = dict(settings.resource_attributes)
-    name = str(service_name or _env("OTEL_SERVICE_NAME") or attributes.get(
-        service_attributes.SERVICE_NAME
-    ) or DEFAULT_SERVICE_NAME)
+    name = str(
+        service_name
+        or _env("OTEL_SERVICE_NAME")
+        or attributes.get(service_attributes.SERVICE_NAME)
+        or DEFAULT_SERVICE_NAME
+    )
     version = service_version or attributes.get(service_attributes.SERVICE_VERSION)
-    env = str(environment or attributes.get(DEPLOYMENT_ENVIRONMENT) or attributes.get(
-        DEPLOYMENT_ENVIRONMENT_LEGACY
-    ) or _logs.resolve_environment())
+    env = str(
+        environment
+        or attributes.get(DEPLOYMENT_ENVIRONMENT)
+        or attributes.get(DEPLOYMENT_ENVIRONMENT_LEGACY)
+        or _logs.resolve_environment()
+    )
     attributes.update(
         {
             service_attributes.SERVICE_NAME: name,
@@ -514,8 +532,12 @@ class _ExportGuard:
             _logger.warning(
                 "OpenTelemetry %s export to %s failed%s; check %s and the collector. "
                 "Dropping telemetry while it is unreachable, retrying every %g-%g s.",
-                self.settings.signal, self.settings.endpoint, reason,
-                self.settings.endpoint_variable, FIRST_PAUSE_S, MAX_PAUSE_S,
+                self.settings.signal,
+                self.settings.endpoint,
+                reason,
+                self.settings.endpoint_variable,
+                FIRST_PAUSE_S,
+                MAX_PAUSE_S,
             )
         outage.failing = True
         outage.resume_at = time.monotonic() + outage.pause
@@ -634,8 +656,10 @@ def _urllib3_transport(signal: Signal) -> Any | None:
     """
     import urllib.request
 
-    if any(os.environ.get(name) for name in _CREDENTIAL_PROVIDER_VARIABLES) or \
-            urllib.request.getproxies_environment():
+    if (
+        any(os.environ.get(name) for name in _CREDENTIAL_PROVIDER_VARIABLES)
+        or urllib.request.getproxies_environment()
+    ):
         return None
     try:
         import certifi
@@ -644,16 +668,22 @@ def _urllib3_transport(signal: Signal) -> Any | None:
         return None
 
     def setting(suffix: str) -> str | None:
-        return (os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}")
-                or os.environ.get(f"OTEL_EXPORTER_OTLP_{suffix}"))
+        return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}") or os.environ.get(
+            f"OTEL_EXPORTER_OTLP_{suffix}"
+        )
 
-    verify = (setting("CERTIFICATE") or os.environ.get("REQUESTS_CA_BUNDLE")
-              or os.environ.get("CURL_CA_BUNDLE") or certifi.where())
+    verify = (
+        setting("CERTIFICATE")
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or certifi.where()
+    )
     if os.path.isdir(verify):  # requests takes a CA directory; this transport cannot
         return None
     key, certificate = setting("CLIENT_KEY"), setting("CLIENT_CERTIFICATE")
     return Urllib3HTTPTransport(
-        verify=verify, cert=(certificate, key) if certificate and key else certificate)
+        verify=verify, cert=(certificate, key) if certificate and key else certificate
+    )
 
 
 def _otlp_exporter(settings: SignalSettings) -> Any:
@@ -672,7 +702,8 @@ def _otlp_exporter(settings: SignalSettings) -> Any:
             import grpc
 
             kwargs["compression"] = {
-                "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
+                "gzip": grpc.Compression.Gzip,
+                "deflate": grpc.Compression.Deflate,
             }.get(found[1].lower(), grpc.Compression.NoCompression)
     module_name, class_name = _OTLP_CLASSES[settings.signal]
     module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}")
@@ -689,7 +720,8 @@ def _otlp_exporter(settings: SignalSettings) -> Any:
 
 def _console_exporter(signal: Signal) -> Any:
     return {
-        "traces": ConsoleSpanExporter, "metrics": ConsoleMetricExporter,
+        "traces": ConsoleSpanExporter,
+        "metrics": ConsoleMetricExporter,
         "logs": ConsoleLogRecordExporter,
     }[signal]()
 
@@ -699,7 +731,8 @@ def _exporter(settings: SignalSettings, guards: list[_ExportGuard]) -> Any | Non
     if settings.exporter == "none":
         return None
     raw = (
-        _console_exporter(settings.signal) if settings.exporter == "console"
+        _console_exporter(settings.signal)
+        if settings.exporter == "console"
         else _otlp_exporter(settings)
     )
     guard = _ExportGuard(settings, raw)
@@ -747,8 +780,12 @@ class Telemetry:
         def stop() -> None:
             for name, call in (
                 ("traces", self.tracer_provider.shutdown),
-                ("metrics", lambda: self.meter_provider.shutdown(
-                    timeout_millis=max(0.0, deadline - time.monotonic()) * 1000)),
+                (
+                    "metrics",
+                    lambda: self.meter_provider.shutdown(
+                        timeout_millis=max(0.0, deadline - time.monotonic()) * 1000
+                    ),
+                ),
                 ("logs", self.logger_provider.shutdown if self.logger_provider else None),
             ):
                 if call is None:
@@ -811,7 +848,8 @@ def configure_telemetry(
         if span_exporter is not None:
             tracer_provider.add_span_processor(
                 BatchSpanProcessor(
-                    span_exporter, schedule_delay_millis=settings.span_batch_delay_ms,
+                    span_exporter,
+                    schedule_delay_millis=settings.span_batch_delay_ms,
                     max_export_batch_size=settings.span_max_batch,
                 )
             )
@@ -839,7 +877,8 @@ def configure_telemetry(
             if log_exporter is not None:
                 logger_provider.add_log_record_processor(
                     BatchLogRecordProcessor(
-                        log_exporter, schedule_delay_millis=settings.log_batch_delay_ms,
+                        log_exporter,
+                        schedule_delay_millis=settings.log_batch_delay_ms,
                         max_export_batch_size=settings.log_max_batch,
                     )
                 )
@@ -865,4 +904,3 @@ def configure_telemetry(
 def current() -> Telemetry | None:
     """The handle :func:`configure_telemetry` returned, if it ran in this process."""
     return _telemetry
-

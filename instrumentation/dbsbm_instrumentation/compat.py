@@ -51,8 +51,8 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.trace import Status, StatusCode, TracerProvider
 
 from dbsbm_instrumentation import semconv
-from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.version import __version__
+from dbsbm_resilience.errors import classify
 
 __all__ = [
     "MonitoringCompat",
@@ -101,18 +101,23 @@ def label_value(value: object) -> str:
 class MonitoringCompat:
     """The instruments behind the module functions; tests build one with their providers."""
 
-    def __init__(self, tracer_provider: TracerProvider | None = None,
-                 meter_provider: MeterProvider | None = None) -> None:
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
         self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
         meter = get_meter(__name__, __version__, meter_provider)
 
         def histogram(instrument: semconv.Instrument) -> Any:
-            return meter.create_histogram(instrument.name, unit=instrument.unit,
-                                          description=instrument.description)
+            return meter.create_histogram(
+                instrument.name, unit=instrument.unit, description=instrument.description
+            )
 
         def counter(instrument: semconv.Instrument) -> Any:
-            return meter.create_counter(instrument.name, unit=instrument.unit,
-                                        description=instrument.description)
+            return meter.create_counter(
+                instrument.name, unit=instrument.unit, description=instrument.description
+            )
 
         self._api = histogram(semconv.COMPAT_API_CALL_DURATION)
         self._db = histogram(semconv.COMPAT_DB_QUERY_DURATION)
@@ -122,18 +127,19 @@ class MonitoringCompat:
         self._errors = counter(semconv.ERRORS)
         self._operations = histogram(semconv.OPERATION_DURATION)
 
-    def record_api_call(self, endpoint: str, response_time: float, status_code: int | None,
-                        success: bool) -> None:
+    def record_api_call(
+        self, endpoint: str, response_time: float, status_code: int | None, success: bool
+    ) -> None:
         attributes: dict[str, Any] = {SERVER_ADDRESS: endpoint_host(endpoint)}
         if isinstance(status_code, int) and 100 <= status_code <= 599:
             attributes[HTTP_RESPONSE_STATUS_CODE] = status_code
         if not success:
-            attributes[ERROR_TYPE] = str(status_code) if HTTP_RESPONSE_STATUS_CODE in attributes \
-                else "_OTHER"
+            attributes[ERROR_TYPE] = (
+                str(status_code) if HTTP_RESPONSE_STATUS_CODE in attributes else "_OTHER"
+            )
         self._api.record(max(float(response_time), 0.0), attributes)
 
-    def record_database_query(self, query_type: str, response_time: float,
-                              success: bool) -> None:
+    def record_database_query(self, query_type: str, response_time: float, success: bool) -> None:
         attributes = {DB_OPERATION_NAME: label_value(query_type)}
         if not success:
             attributes[ERROR_TYPE] = "_OTHER"
@@ -148,28 +154,37 @@ class MonitoringCompat:
         self._cache_duration.record(max(float(t), 0.0), attributes)
 
     def record_business_metric(self, name: str, value: float, category: str = "general") -> None:
-        self._business.record(float(value), {
-            semconv.BUSINESS_METRIC_NAME: label_value(name),
-            semconv.BUSINESS_METRIC_CATEGORY: label_value(category),
-        })
+        self._business.record(
+            float(value),
+            {
+                semconv.BUSINESS_METRIC_NAME: label_value(name),
+                semconv.BUSINESS_METRIC_CATEGORY: label_value(category),
+            },
+        )
 
-    def record_error(self, error_type: str, message: str = "",
-                     context: Mapping[str, Any] | None = None) -> None:
+    def record_error(
+        self, error_type: str, message: str = "", context: Mapping[str, Any] | None = None
+    ) -> None:
         """Count the error; its message goes on the current span only, ``context`` nowhere
         (free-form, may hold user data: log it if you need it)."""
         error_type = label_value(error_type)
         self._errors.add(1, {ERROR_TYPE: error_type})
         span = trace.get_current_span()
         if span.is_recording():
-            span.add_event(semconv.ERROR_EVENT, {
-                ERROR_TYPE: error_type, EXCEPTION_MESSAGE: str(message)[:MAX_MESSAGE_LENGTH],
-            })
+            span.add_event(
+                semconv.ERROR_EVENT,
+                {
+                    ERROR_TYPE: error_type,
+                    EXCEPTION_MESSAGE: str(message)[:MAX_MESSAGE_LENGTH],
+                },
+            )
 
     def time_operation(self, operation_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         name = label_value(operation_name)
 
         def decorate(func: Callable[P, R]) -> Callable[P, R]:
             if inspect.iscoroutinefunction(func):
+
                 @functools.wraps(func)
                 async def timed_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                     start = default_timer()
@@ -202,18 +217,20 @@ class MonitoringCompat:
 
     def _operation_span(self, name: str) -> Any:
         return self._tracer.start_as_current_span(
-            name, attributes={semconv.OPERATION_NAME: name},
-            record_exception=False, set_status_on_exception=False,
+            name,
+            attributes={semconv.OPERATION_NAME: name},
+            record_exception=False,
+            set_status_on_exception=False,
         )
 
-    def _operation_failed(self, name: str, span: trace.Span, exc: Exception,
-                          start: float) -> None:
+    def _operation_failed(self, name: str, span: trace.Span, exc: Exception, start: float) -> None:
         info = classify(exc)
         if span.is_recording():
             span.set_attributes({ERROR_TYPE: info.type, semconv.ERROR_CODE: info.code})
             span.set_status(Status(StatusCode.ERROR, info.type))
-        self._operations.record(default_timer() - start,
-                                {semconv.OPERATION_NAME: name, ERROR_TYPE: info.type})
+        self._operations.record(
+            default_timer() - start, {semconv.OPERATION_NAME: name, ERROR_TYPE: info.type}
+        )
 
 
 @functools.cache
@@ -224,6 +241,7 @@ def _default() -> MonitoringCompat:
 
 def _never_raise(func: Callable[P, None]) -> Callable[P, None]:
     """Monitoring must not break the bot: a bad argument is logged, not raised."""
+
     @functools.wraps(func)
     def safe(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
@@ -235,8 +253,9 @@ def _never_raise(func: Callable[P, None]) -> Callable[P, None]:
 
 
 @_never_raise
-def record_api_call(endpoint: str, response_time: float, status_code: int | None = None,
-                    success: bool = True) -> None:
+def record_api_call(
+    endpoint: str, response_time: float, status_code: int | None = None, success: bool = True
+) -> None:
     """DBSBM's ``record_api_call``: ``response_time`` in seconds."""
     _default().record_api_call(endpoint, response_time, status_code, success)
 
@@ -260,8 +279,9 @@ def record_business_metric(name: str, value: float, category: str = "general") -
 
 
 @_never_raise
-def record_error(error_type: str, message: str = "",
-                 context: Mapping[str, Any] | None = None) -> None:
+def record_error(
+    error_type: str, message: str = "", context: Mapping[str, Any] | None = None
+) -> None:
     """DBSBM's ``record_error``."""
     _default().record_error(error_type, message, context)
 
@@ -272,6 +292,7 @@ def time_operation(operation_name: str) -> Callable[[Callable[P, R]], Callable[P
     The providers are looked up when the function runs, not when it is decorated, so
     decorating at import time (before telemetry is configured) is fine.
     """
+
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         timed: Callable[P, Any] | None = None
 
@@ -282,6 +303,7 @@ def time_operation(operation_name: str) -> Callable[[Callable[P, R]], Callable[P
             return timed
 
         if inspect.iscoroutinefunction(func):
+
             @functools.wraps(func)
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 return await resolve()(*args, **kwargs)

@@ -71,7 +71,9 @@ class DbsbmDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         if entry_point.name in REPLACED_INSTRUMENTORS:
-            _logger.debug("%s instrumentation is provided by dbsbm's configurator", entry_point.name)
+            _logger.debug(
+                "%s instrumentation is provided by dbsbm's configurator", entry_point.name
+            )
             return
         if entry_point.name == AIOHTTP_CLIENT:
             kwargs.setdefault("url_filter", strip_query)

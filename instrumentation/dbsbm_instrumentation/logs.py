@@ -56,9 +56,9 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
 
-from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.redaction import redact
 from dbsbm_instrumentation.semconv import ERROR_CODE
+from dbsbm_resilience.errors import classify
 
 Mode = Literal["json", "text"]
 ENVIRONMENTS = ("production", "development")
@@ -98,7 +98,9 @@ def resolve_environment(environment: str | None = None) -> str:
     if normalized in ENVIRONMENTS:
         return normalized
     config_warning(
-        "DBSBM_ENV", value, "is not one of production, development",
+        "DBSBM_ENV",
+        value,
+        "is not one of production, development",
         f"using {DEFAULT_ENVIRONMENT}",
     )
     return DEFAULT_ENVIRONMENT
@@ -192,7 +194,9 @@ class JsonFormatter(_PjlJsonFormatter):
         except orjson.JSONEncodeError:  # rare extras: non-str dict keys, ints over 64 bits
             pass
         try:
-            return orjson.dumps(data, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+            return orjson.dumps(
+                data, default=_json_default, option=orjson.OPT_NON_STR_KEYS
+            ).decode()
         except orjson.JSONEncodeError:
             return _stdlib_encode(data)
 
@@ -432,7 +436,9 @@ def _resolve_mode(mode: str | None, environment: str) -> Mode:
         if normalized in ("json", "text"):
             return normalized  # type: ignore[return-value]
         config_warning(
-            "DBSBM_LOG_FORMAT", override, "is not one of json, text",
+            "DBSBM_LOG_FORMAT",
+            override,
+            "is not one of json, text",
             "using the format DBSBM_ENV selects",
         )
     return "json" if environment == "production" else "text"

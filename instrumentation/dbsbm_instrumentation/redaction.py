@@ -45,8 +45,13 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # scheme://user:PASSWORD@host  (mysql://, redis://, amqp:// ...)
         ("://", r"(?P<keep>://[^\s:/@'\"]*:)(?P<secret>[^\s@/'\"]+)(?=@)"),
         # Authorization: Bearer|Bot|Basic VALUE  (header line, dict or JSON form)
-        ("authoriz", (rf"(?P<keep>authorization{_SEP}(?:bearer|bot|basic|token)\s+)"
-                      rf"(?P<secret>{_BARE_VALUE})")),
+        (
+            "authoriz",
+            (
+                rf"(?P<keep>authorization{_SEP}(?:bearer|bot|basic|token)\s+)"
+                rf"(?P<secret>{_BARE_VALUE})"
+            ),
+        ),
         # x-apisports-key / x-rapidapi-key / api_key / apikey: VALUE (prefix checked below)
         ("key", rf"(?P<keep>key{_SEP})(?P<secret>{_VALUE})"),
         # password=VALUE, "password": "VALUE", passwd, mysql_password ...
@@ -96,7 +101,7 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
             continue
         for match in pattern.finditer(lower):
             start = match.start()
-            if trigger == "key" and not lower[max(0, start - 10):start].endswith(_KEY_PREFIXES):
+            if trigger == "key" and not lower[max(0, start - 10) : start].endswith(_KEY_PREFIXES):
                 continue
             if trigger != "://" and start and lower[start - 1].isalnum() and trigger != "key":
                 continue  # "bypass=1" is not a password
@@ -119,7 +124,7 @@ def redact(text: str) -> str:
     for start, end in spans:
         if end <= position:
             continue
-        parts.append(text[position:max(start, position)])
+        parts.append(text[position : max(start, position)])
         parts.append(MASK)
         position = end
     parts.append(text[position:])

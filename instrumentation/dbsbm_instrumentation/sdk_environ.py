@@ -28,6 +28,7 @@ def _int_at_least(minimum: int) -> Callable[[str], bool]:
             return int(value) >= minimum  # int() as the SDK parses it
         except ValueError:
             return False
+
     return check
 
 
@@ -40,6 +41,7 @@ def _one_of(*choices: str, fold_case: bool = True) -> Callable[[str], bool]:
     def check(value: str) -> bool:
         value = value.strip()
         return (value.lower() if fold_case else value) in choices
+
     return check
 
 
@@ -54,44 +56,95 @@ def _installed_propagators(value: str) -> bool:
     from importlib.metadata import entry_points
 
     names = {entry.name for entry in entry_points(group="opentelemetry_propagator")}
-    return all(item.strip().lower() == "none" or item.strip() in names
-               for item in value.split(","))
+    return all(item.strip().lower() == "none" or item.strip() in names for item in value.split(","))
 
 
-_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
-             "parentbased_always_off", "parentbased_traceidratio")
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
 _COUNT = "is not an integer >= 0"
 _COMPRESSIONS = ("gzip", "deflate", "none")
 _NOT_COMPRESSION = "is not one of gzip, deflate, none"
 # (variables, check, problem, what the SDK uses once the variable is gone)
 SDK_VARIABLES: tuple[tuple[tuple[str, ...], Callable[[str], bool], str, str], ...] = (
-    (("OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT"),
-     _limit, _COUNT, "using 128"),
-    (("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-      "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"),
-     _limit, _COUNT, "using OTEL_ATTRIBUTE_COUNT_LIMIT or 128"),
+    (
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT"),
+        _limit,
+        _COUNT,
+        "using 128",
+    ),
+    (
+        (
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+        ),
+        _limit,
+        _COUNT,
+        "using OTEL_ATTRIBUTE_COUNT_LIMIT or 128",
+    ),
     (("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",), _limit, _COUNT, "using no limit"),
-    (("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
-     _limit, _COUNT, "using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT or no limit"),
-    (("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BLRP_MAX_QUEUE_SIZE"),
-     _int_at_least(1), "is not an integer > 0", "using 2048"),
-    (("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"),
-     _int_at_least(1), "is not an integer > 0", "using 512"),
-    (("OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT"),
-     _int_at_least(0), "is not an integer >= 0 (milliseconds)", "using 30000"),
-    (("OTEL_TRACES_SAMPLER",), _one_of(*_SAMPLERS), f"is not one of {', '.join(_SAMPLERS)}",
-     "using parentbased_always_on"),
+    (
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+        _limit,
+        _COUNT,
+        "using OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT or no limit",
+    ),
+    (
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BLRP_MAX_QUEUE_SIZE"),
+        _int_at_least(1),
+        "is not an integer > 0",
+        "using 2048",
+    ),
+    (
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"),
+        _int_at_least(1),
+        "is not an integer > 0",
+        "using 512",
+    ),
+    (
+        ("OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT"),
+        _int_at_least(0),
+        "is not an integer >= 0 (milliseconds)",
+        "using 30000",
+    ),
+    (
+        ("OTEL_TRACES_SAMPLER",),
+        _one_of(*_SAMPLERS),
+        f"is not one of {', '.join(_SAMPLERS)}",
+        "using parentbased_always_on",
+    ),
     (("OTEL_TRACES_SAMPLER_ARG",), _ratio, "is not a number from 0 to 1", "using 1.0"),
     # The SDK compares the exemplar filter case-sensitively (and raises).
-    (("OTEL_METRICS_EXEMPLAR_FILTER",),
-     _one_of("trace_based", "always_on", "always_off", fold_case=False),
-     "is not one of trace_based, always_on, always_off", "using trace_based"),
+    (
+        ("OTEL_METRICS_EXEMPLAR_FILTER",),
+        _one_of("trace_based", "always_on", "always_off", fold_case=False),
+        "is not one of trace_based, always_on, always_off",
+        "using trace_based",
+    ),
     (("OTEL_EXPORTER_OTLP_COMPRESSION",), _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using none"),
-    (("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-      "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"),
-     _one_of(*_COMPRESSIONS), _NOT_COMPRESSION, "using OTEL_EXPORTER_OTLP_COMPRESSION or none"),
-    (("OTEL_PROPAGATORS",), _installed_propagators,
-     "names a propagator that is not installed", "using tracecontext,baggage"),
+    (
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        ),
+        _one_of(*_COMPRESSIONS),
+        _NOT_COMPRESSION,
+        "using OTEL_EXPORTER_OTLP_COMPRESSION or none",
+    ),
+    (
+        ("OTEL_PROPAGATORS",),
+        _installed_propagators,
+        "names a propagator that is not installed",
+        "using tracecontext,baggage",
+    ),
 )
 
 
@@ -115,4 +168,3 @@ def check_sdk_variables() -> list[tuple[str, str, str, str]]:
 
 # Found when this module is first imported; bootstrap.read_settings() reports them.
 found_at_import = check_sdk_variables()
-

@@ -144,17 +144,51 @@ R = TypeVar("R")
 # DBSBM's prefix map. "api_response" is the default prefix of its
 # enhanced_cache_api_response decorator but was missing from its map; it shares "api:"
 # (and the api TTL) so clear_prefix("api") also drops cached API responses.
-PREFIXES: Mapping[str, str] = MappingProxyType({
-    "api": "api:", "api_response": "api:", "db_query": "db:", "database": "db:",
-    **{name: f"{name}:" for name in (
-        "user", "guild", "game", "team", "league", "parlay", "img", "session", "weather",
-        "odds", "stats", "analytics")},
-})
-TTLS: Mapping[str, int] = MappingProxyType({
-    "api": 300, "api_response": 300, "db_query": 600, "database": 600, "user": 1800,
-    "guild": 3600, "game": 900, "team": 7200, "league": 14400, "parlay": 300, "img": 86400,
-    "session": 1800, "weather": 1800, "odds": 300, "stats": 3600, "analytics": 7200,
-})
+PREFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "api": "api:",
+        "api_response": "api:",
+        "db_query": "db:",
+        "database": "db:",
+        **{
+            name: f"{name}:"
+            for name in (
+                "user",
+                "guild",
+                "game",
+                "team",
+                "league",
+                "parlay",
+                "img",
+                "session",
+                "weather",
+                "odds",
+                "stats",
+                "analytics",
+            )
+        },
+    }
+)
+TTLS: Mapping[str, int] = MappingProxyType(
+    {
+        "api": 300,
+        "api_response": 300,
+        "db_query": 600,
+        "database": 600,
+        "user": 1800,
+        "guild": 3600,
+        "game": 900,
+        "team": 7200,
+        "league": 14400,
+        "parlay": 300,
+        "img": 86400,
+        "session": 1800,
+        "weather": 1800,
+        "odds": 300,
+        "stats": 3600,
+        "analytics": 7200,
+    }
+)
 DEFAULT_TTL = 300
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -163,7 +197,8 @@ _FALSE = {"", "0", "false", "no", "off"}
 
 def _unknown_prefix(prefix: object) -> ConfigurationException:
     return ConfigurationException(
-        f"unknown cache prefix {prefix!r}; known prefixes: {', '.join(sorted(PREFIXES))}")
+        f"unknown cache prefix {prefix!r}; known prefixes: {', '.join(sorted(PREFIXES))}"
+    )
 
 
 # --- defaults -----------------------------------------------------------------------------
@@ -224,7 +259,8 @@ class CacheSettings:
         if not 0 < self.reconnect_min <= self.reconnect_max <= 3600:
             raise ConfigurationException(
                 f"reconnect_min/reconnect_max: need 0 < {self.reconnect_min!r} <= "
-                f"{self.reconnect_max!r} <= 3600 s")
+                f"{self.reconnect_max!r} <= 3600 s"
+            )
         for name in ("failure_threshold", "local_max_entries", "max_pending_invalidations"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -245,7 +281,8 @@ class CacheSettings:
         disabled = env.get("REDIS_DISABLED", "").strip().lower()
         if disabled not in _TRUE | _FALSE:
             raise ConfigurationException(
-                f"REDIS_DISABLED: {env['REDIS_DISABLED']!r} is not a boolean (true/false)")
+                f"REDIS_DISABLED: {env['REDIS_DISABLED']!r} is not a boolean (true/false)"
+            )
         values["disabled"] = disabled in _TRUE
         if env.get("REDIS_URL"):
             values["url"] = _check_url(env["REDIS_URL"], "REDIS_URL")
@@ -285,7 +322,9 @@ def _check_port(port: object, name: str) -> None:
 
 def _check_ttl(ttl: object, name: str) -> int:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
-        raise ConfigurationException(f"{name}: TTL {ttl!r} is not a positive whole number of seconds")
+        raise ConfigurationException(
+            f"{name}: TTL {ttl!r} is not a positive whole number of seconds"
+        )
     return ttl
 
 
@@ -299,7 +338,8 @@ def _check_url(url: str, name: str) -> str:
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigurationException(
             f"{name}: scheme {parts.scheme + '://' if parts.scheme else '(none)'} is not "
-            "redis://, rediss:// or unix://")
+            "redis://, rediss:// or unix://"
+        )
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationException(f"{name}: no host in the Redis URL")
     if parts.scheme == "unix" and not parts.path:
@@ -314,7 +354,8 @@ def _check_url(url: str, name: str) -> str:
         if check is None:
             raise ConfigurationException(
                 f"{name}: query option {option!r} is not accepted (accepted: "
-                f"{', '.join(sorted(_URL_OPTIONS))}; timeouts are CacheSettings fields)")
+                f"{', '.join(sorted(_URL_OPTIONS))}; timeouts are CacheSettings fields)"
+            )
         if option.startswith("ssl_") and parts.scheme != "rediss":
             raise ConfigurationException(f"{name}: query option {option!r} needs rediss://")
         if not check(value):
@@ -326,12 +367,14 @@ def _check_url(url: str, name: str) -> str:
 # options override the client's arguments, so ?socket_timeout=30 or ?retry_on_timeout
 # would silently undo the short timeouts and single retry of _make_client; those, and
 # options redis-py would only reject at the first connection, are refused up front.
-_URL_OPTIONS: Mapping[str, Callable[[str], bool]] = MappingProxyType({
-    "db": str.isdigit,
-    "client_name": bool,
-    "ssl_cert_reqs": {"none", "optional", "required"}.__contains__,
-    "ssl_ca_certs": bool,
-})
+_URL_OPTIONS: Mapping[str, Callable[[str], bool]] = MappingProxyType(
+    {
+        "db": str.isdigit,
+        "client_name": bool,
+        "ssl_cert_reqs": {"none", "optional", "required"}.__contains__,
+        "ssl_ca_certs": bool,
+    }
+)
 
 
 # --- values and keys ----------------------------------------------------------------------
@@ -369,7 +412,7 @@ def _escape(obj: Any) -> Any:
     if isinstance(obj, dict):
         escaped = {k: _escape(v) for k, v in obj.items()}
         if len(escaped) == 1:
-            (key, value), = escaped.items()
+            ((key, value),) = escaped.items()
             if isinstance(key, str) and key.startswith("$"):
                 return {"$dict": [key, value]}
         return escaped
@@ -379,15 +422,19 @@ def _escape(obj: Any) -> Any:
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    "$dt": _dt.datetime.fromisoformat, "$date": _dt.date.fromisoformat,
-    "$time": _dt.time.fromisoformat, "$td": lambda s: _dt.timedelta(seconds=s),
-    "$dec": decimal.Decimal, "$uuid": uuid.UUID, "$dict": lambda kv: {kv[0]: kv[1]},
+    "$dt": _dt.datetime.fromisoformat,
+    "$date": _dt.date.fromisoformat,
+    "$time": _dt.time.fromisoformat,
+    "$td": lambda s: _dt.timedelta(seconds=s),
+    "$dec": decimal.Decimal,
+    "$uuid": uuid.UUID,
+    "$dict": lambda kv: {kv[0]: kv[1]},
 }
 
 
 def _decode_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         decoder = _DECODERS.get(tag)
         if decoder is not None:
             return decoder(value)
@@ -407,8 +454,11 @@ def _loads(raw: bytes | str) -> Any:
     """Decode a stored value; raises (ValueError, or whatever a tag's decoder raises) for
     bytes we did not write, e.g. the old manager's pickles or another writer's tags."""
     return _decode(raw.decode() if isinstance(raw, bytes) else raw)
-_canonical = json.JSONEncoder(default=_encode, separators=(",", ":"), sort_keys=True,
-                              ensure_ascii=False).encode
+
+
+_canonical = json.JSONEncoder(
+    default=_encode, separators=(",", ":"), sort_keys=True, ensure_ascii=False
+).encode
 
 
 def make_key(namespace: str, *args: Any, **kwargs: Any) -> str:
@@ -439,8 +489,15 @@ _SLOT_ATTRS = [
     for o, t, r in _SLOTS
 ]
 _COMMANDS = {
-    "get": "GET", "set": "SET", "mget": "MGET", "mset": "PIPELINE", "delete": "UNLINK",
-    "exists": "EXISTS", "expire": "EXPIRE", "clear_prefix": "SCAN", "ping": "PING",
+    "get": "GET",
+    "set": "SET",
+    "mget": "MGET",
+    "mset": "PIPELINE",
+    "delete": "UNLINK",
+    "exists": "EXISTS",
+    "expire": "EXPIRE",
+    "clear_prefix": "SCAN",
+    "ping": "PING",
 }
 
 
@@ -496,13 +553,15 @@ class EnhancedCacheManager:
         self._counts = [0] * len(_SLOTS)
         self.evictions = 0
         self._breaker = CircuitBreaker(
-            "cache.redis", failure_threshold=s.failure_threshold,
-            reset_timeout=s.reconnect_min, backoff_max=s.reconnect_max,
-            excluded=(ResponseError, DataError), meter_provider=meter_provider,
+            "cache.redis",
+            failure_threshold=s.failure_threshold,
+            reset_timeout=s.reconnect_min,
+            backoff_max=s.reconnect_max,
+            excluded=(ResponseError, DataError),
+            meter_provider=meter_provider,
         )
         self._breaker.add_listener(self._on_breaker_change)
-        self._tracer = trace.get_tracer("dbsbm_resilience.cache", __version__,
-                                        tracer_provider)
+        self._tracer = trace.get_tracer("dbsbm_resilience.cache", __version__, tracer_provider)
         self._telemetry = shared_per_provider("cache", meter_provider, _CacheTelemetry)
         self._telemetry.caches.add(self)
         self._client: aredis.Redis | None = None if s.disabled else self._make_client()
@@ -516,7 +575,8 @@ class EnhancedCacheManager:
         # operation; a dead Redis would stall every caller for seconds. One immediate
         # retry on connection errors (a pooled connection the server closed) is enough.
         options: dict[str, Any] = {
-            "socket_connect_timeout": s.connect_timeout, "socket_timeout": s.socket_timeout,
+            "socket_connect_timeout": s.connect_timeout,
+            "socket_timeout": s.socket_timeout,
             "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             "health_check_interval": 0,
         }
@@ -526,8 +586,9 @@ class EnhancedCacheManager:
             self._server = (str(kwargs.get("host", kwargs.get("path", ""))), kwargs.get("port"))
             return client
         self._server = (s.host, s.port)
-        return aredis.Redis(host=s.host, port=s.port, db=s.db, username=s.username,
-                            password=s.password, **options)
+        return aredis.Redis(
+            host=s.host, port=s.port, db=s.db, username=s.username, password=s.password, **options
+        )
 
     # -- state -------------------------------------------------------------------------------
 
@@ -544,8 +605,10 @@ class EnhancedCacheManager:
         if new == CLOSED:
             _log.warning("Redis is back: cache uses it again")
         elif old == CLOSED:
-            _log.warning("Redis unavailable: cache serves from its local tier "
-                         "(probing again in %.1f s)", breaker.retry_in)
+            _log.warning(
+                "Redis unavailable: cache serves from its local tier (probing again in %.1f s)",
+                breaker.retry_in,
+            )
 
     def _key(self, prefix: str, key: object) -> str:
         try:
@@ -572,19 +635,25 @@ class EnhancedCacheManager:
 
     # -- the Redis tier ------------------------------------------------------------------------
 
-    async def _redis(self, op: str, prefix: str, command: Callable[..., Awaitable[R]],
-                     *args: Any, **kwargs: Any) -> R:
+    async def _redis(
+        self, op: str, prefix: str, command: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any
+    ) -> R:
         """Run one Redis command with a span and a duration; errors propagate."""
         attrs = self._span_attrs.get((op, prefix))
         if attrs is None:
             attrs = self._span_attrs[op, prefix] = {
-                DB_SYSTEM_NAME: "redis", DB_OPERATION_NAME: _COMMANDS[op],
-                SERVER_ADDRESS: self._server[0], semconv.CACHE_PREFIX: prefix,
+                DB_SYSTEM_NAME: "redis",
+                DB_OPERATION_NAME: _COMMANDS[op],
+                SERVER_ADDRESS: self._server[0],
+                semconv.CACHE_PREFIX: prefix,
             }
             if self._server[1] is not None:
                 attrs[SERVER_PORT] = self._server[1]
-        span = (self._tracer.start_span(_COMMANDS[op], kind=SpanKind.CLIENT, attributes=attrs)
-                if self._spans else INVALID_SPAN)
+        span = (
+            self._tracer.start_span(_COMMANDS[op], kind=SpanKind.CLIENT, attributes=attrs)
+            if self._spans
+            else INVALID_SPAN
+        )
         start = perf_counter()
         # ours is the command's span: opentelemetry-instrumentation-redis, which
         # opentelemetry-instrument loads, would add a second one (it honours this key)
@@ -613,8 +682,9 @@ class EnhancedCacheManager:
         if self._breaker.closed:  # else a late reply must not settle a probe's outcome
             self._breaker.record_failure(exc)
 
-    def _write_failed(self, op: str, exc: BaseException, keys: Iterable[str] = (),
-                      pattern: str | None = None) -> None:
+    def _write_failed(
+        self, op: str, exc: BaseException, keys: Iterable[str] = (), pattern: str | None = None
+    ) -> None:
         """The write may or may not have landed: invalidate later, and stop reading now."""
         self._counts[_SLOT[op, "redis", "error"]] += 1
         _log.debug("Redis %s failed: %s", op, error_type(exc))
@@ -645,7 +715,7 @@ class EnhancedCacheManager:
                 patterns, self._pending_patterns = self._pending_patterns, set()
                 batch = list(keys)
                 for i in range(0, len(batch), 500):
-                    await self._redis("delete", "", client.unlink, *batch[i:i + 500])
+                    await self._redis("delete", "", client.unlink, *batch[i : i + 500])
                 for pattern in list(patterns):
                     await self._scan_unlink(pattern, "")
                     patterns.discard(pattern)
@@ -674,8 +744,9 @@ class EnhancedCacheManager:
         removed = 0
         cursor = 0
         while True:
-            cursor, keys = await self._redis("clear_prefix", prefix, client.scan, cursor,
-                                             match=pattern, count=1000)
+            cursor, keys = await self._redis(
+                "clear_prefix", prefix, client.scan, cursor, match=pattern, count=1000
+            )
             if keys:
                 removed += await self._redis("delete", prefix, client.unlink, *keys)
             if cursor == 0:
@@ -727,8 +798,9 @@ class EnhancedCacheManager:
         try:
             await self._redis("ping", "", self._client.ping)
         except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
-            _log.warning("Redis unreachable (%s): cache serves from its local tier",
-                         error_type(exc))
+            _log.warning(
+                "Redis unreachable (%s): cache serves from its local tier", error_type(exc)
+            )
             self._breaker.trip()
             return False
         return True
@@ -827,11 +899,13 @@ class EnhancedCacheManager:
         if not payloads:
             return True
         if await self._use_redis():
+
             async def pipeline() -> None:
                 async with self._client.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
                     for rkey, payload in payloads.items():
                         pipe.set(rkey, payload, ex=ttl)
                     await pipe.execute()
+
             try:
                 await self._redis("mset", prefix, pipeline)
             except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
@@ -941,13 +1015,15 @@ class EnhancedCacheManager:
 
     def get_stats(self) -> dict[str, Any]:
         """Counters and state, in one dict (DBSBM logs and displays these)."""
-        by_slot = {f"{o}.{t}.{r}": n for (o, t, r), n in zip(_SLOTS, self._counts, strict=True)
-                   if n}
+        by_slot = {
+            f"{o}.{t}.{r}": n for (o, t, r), n in zip(_SLOTS, self._counts, strict=True) if n
+        }
         hits = sum(self._counts[_SLOT["get", t, "hit"]] for t in _TIERS)
         misses = sum(self._counts[_SLOT["get", t, "miss"]] for t in _TIERS)
         return {
-            "mode": "disabled" if self._client is None else
-                    ("fallback" if self.fallback_active else "redis"),
+            "mode": "disabled"
+            if self._client is None
+            else ("fallback" if self.fallback_active else "redis"),
             "breaker_state": self._breaker.state,
             "hits": hits,
             "misses": misses,
@@ -1000,7 +1076,9 @@ async def enhanced_cache_clear_prefix(prefix: str, pattern: str | None = None) -
     return await get_enhanced_cache_manager().clear_prefix(prefix, pattern)
 
 
-def _cached(prefix: str, ttl: int | None) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def _cached(
+    prefix: str, ttl: int | None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     if prefix not in PREFIXES:
         raise _unknown_prefix(prefix)
     if ttl is not None:
@@ -1035,13 +1113,15 @@ def _cached(prefix: str, ttl: int | None) -> Callable[[Callable[P, Awaitable[R]]
     return decorate
 
 
-def enhanced_cache_query(prefix: str = "db_query", ttl: int | None = None) -> Callable[
-        [Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def enhanced_cache_query(
+    prefix: str = "db_query", ttl: int | None = None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Cache an async query function's non-None results under ``prefix`` (DBSBM's)."""
     return _cached(prefix, ttl)
 
 
-def enhanced_cache_api_response(prefix: str = "api_response", ttl: int | None = None) -> Callable[
-        [Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def enhanced_cache_api_response(
+    prefix: str = "api_response", ttl: int | None = None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Cache an async API call's non-None results (``api_response`` shares ``api:``)."""
     return _cached(prefix, ttl)

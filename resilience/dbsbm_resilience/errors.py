@@ -226,7 +226,9 @@ _MYSQL_OPERATIONAL = "pymysql.err.OperationalError"
 def error_type(exc: BaseException) -> str:
     """``error.type`` as semconv asks: the fully qualified class name (builtins bare)."""
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
 
 
 def classify(exc: BaseException) -> ErrorInfo:
@@ -278,7 +280,9 @@ def report_error(
         span.set_status(Status(StatusCode.ERROR, f"{info.type}: {exc}"[:256]))
     if logger is not None:
         logger.log(
-            level, message or str(exc) or info.type, exc_info=exc,
+            level,
+            message or str(exc) or info.type,
+            exc_info=exc,
             extra={ERROR_TYPE: info.type, ERROR_CODE: info.code, ERROR_RETRYABLE: info.retryable},
         )
     return info

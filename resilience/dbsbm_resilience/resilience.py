@@ -114,8 +114,9 @@ _shared_lock = threading.Lock()
 _shared: dict[tuple[str, int], Any] = {}
 
 
-def shared_per_provider(kind: str, meter_provider: MeterProvider | None,
-                        factory: Callable[[metrics.Meter], T]) -> T:
+def shared_per_provider(
+    kind: str, meter_provider: MeterProvider | None, factory: Callable[[metrics.Meter], T]
+) -> T:
     """One instrument set per (kind, meter provider), so many breakers or caches do not
     register the same instrument names twice on one meter (the SDK warns and drops)."""
     key = (kind, id(meter_provider))
@@ -175,14 +176,17 @@ class CircuitBreaker:
         if not isinstance(failure_threshold, int) or failure_threshold < 1:
             raise ConfigurationException(
                 f"circuit breaker {name!r}: failure_threshold must be an integer >= 1, "
-                f"got {failure_threshold!r}")
+                f"got {failure_threshold!r}"
+            )
         if not reset_timeout > 0:
             raise ConfigurationException(
-                f"circuit breaker {name!r}: reset_timeout must be > 0 s, got {reset_timeout!r}")
+                f"circuit breaker {name!r}: reset_timeout must be > 0 s, got {reset_timeout!r}"
+            )
         if backoff_max is not None and backoff_max < reset_timeout:
             raise ConfigurationException(
                 f"circuit breaker {name!r}: backoff_max ({backoff_max}) is below "
-                f"reset_timeout ({reset_timeout})")
+                f"reset_timeout ({reset_timeout})"
+            )
         self.name = name
         self.failure_threshold = failure_threshold
         self.reset_timeout = float(reset_timeout)
@@ -301,13 +305,15 @@ class CircuitBreaker:
         old, self._state = self._state, new
         self.closed = new == CLOSED
         self._telemetry.transitions.add(
-            1, {semconv.BREAKER_NAME: self.name, semconv.BREAKER_STATE: new})
+            1, {semconv.BREAKER_NAME: self.name, semconv.BREAKER_STATE: new}
+        )
         for listener in list(self._listeners):
             try:
                 listener(self, old, new)
             except Exception:  # noqa: BLE001 - a listener must not break the call
-                _log.warning("circuit breaker %r listener %r failed", self.name, listener,
-                             exc_info=True)
+                _log.warning(
+                    "circuit breaker %r listener %r failed", self.name, listener, exc_info=True
+                )
 
     # -- calling through the breaker ----------------------------------------------------
 
@@ -342,6 +348,7 @@ class CircuitBreaker:
     def __call__(self, func: Callable[P, T]) -> Callable[P, T]:
         """Decorate a sync or async function; the closed path is inlined for speed."""
         if inspect.iscoroutinefunction(func):
+
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if self.closed:
@@ -388,8 +395,9 @@ class CircuitBreaker:
         self.record_success()
         return result
 
-    async def _probe_call_async(self, func: Callable[..., Awaitable[T]], args: Any,
-                                kwargs: Any) -> T:
+    async def _probe_call_async(
+        self, func: Callable[..., Awaitable[T]], args: Any, kwargs: Any
+    ) -> T:
         if self.closed:
             return await self.call_async(func, *args, **kwargs)
         if not self.try_probe():
@@ -429,12 +437,17 @@ class RetryPolicy:
         if not isinstance(self.attempts, int) or not 1 <= self.attempts <= 100:
             raise ConfigurationException(f"retry attempts must be 1-100, got {self.attempts!r}")
         if self.base_delay is not None and self.base_delay < 0:
-            raise ConfigurationException(f"retry base_delay must be >= 0 s, got {self.base_delay!r}")
+            raise ConfigurationException(
+                f"retry base_delay must be >= 0 s, got {self.base_delay!r}"
+            )
         if not 0 <= self.max_delay <= 3600:
-            raise ConfigurationException(f"retry max_delay must be 0-3600 s, got {self.max_delay!r}")
+            raise ConfigurationException(
+                f"retry max_delay must be 0-3600 s, got {self.max_delay!r}"
+            )
         if self.exponential_base < 1:
             raise ConfigurationException(
-                f"retry exponential_base must be >= 1, got {self.exponential_base!r}")
+                f"retry exponential_base must be >= 1, got {self.exponential_base!r}"
+            )
 
     def delay(self, retry_number: int, exc: BaseException) -> float | None:
         """Seconds to wait before retry ``retry_number``, or None to give up now."""
@@ -533,18 +546,28 @@ class Retrying:
         kind = info.type
         self._telemetry.retries.add(1, {semconv.RETRY_OPERATION: name, ERROR_TYPE: kind})
         _log.warning(
-            "retrying %s in %.2f s after %s (attempt %d of %d)", name, wait, kind,
-            retry_number + 1, attempts,
-            extra={semconv.RETRY_OPERATION: name, ERROR_TYPE: kind, semconv.ERROR_CODE: info.code,
-                   "dbsbm.retry.attempt": retry_number + 1, "dbsbm.retry.wait": wait},
+            "retrying %s in %.2f s after %s (attempt %d of %d)",
+            name,
+            wait,
+            kind,
+            retry_number + 1,
+            attempts,
+            extra={
+                semconv.RETRY_OPERATION: name,
+                ERROR_TYPE: kind,
+                semconv.ERROR_CODE: info.code,
+                "dbsbm.retry.attempt": retry_number + 1,
+                "dbsbm.retry.wait": wait,
+            },
         )
         return 0.0 if testing else wait
 
     def call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``func`` (sync), retrying as configured."""
         if self.breaker is not None:
-            return self._retry_sync(functools.partial(self.breaker.call, func), args, kwargs,
-                                    _name(func, self.name))
+            return self._retry_sync(
+                functools.partial(self.breaker.call, func), args, kwargs, _name(func, self.name)
+            )
         return self._retry_sync(func, args, kwargs, _name(func, self.name))
 
     async def call_async(
@@ -560,6 +583,7 @@ class Retrying:
         name = _name(func, self.name)
         target: Callable[..., Any] = self.breaker(func) if self.breaker is not None else func
         if inspect.iscoroutinefunction(func):
+
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 try:
@@ -580,8 +604,14 @@ class Retrying:
 
         return wrapper
 
-    def _retry_sync(self, func: Callable[..., T], args: Any, kwargs: Any, name: str,
-                    failed: Exception | None = None) -> T:
+    def _retry_sync(
+        self,
+        func: Callable[..., T],
+        args: Any,
+        kwargs: Any,
+        name: str,
+        failed: Exception | None = None,
+    ) -> T:
         retry_number = 0
         if failed is None:
             try:
@@ -600,8 +630,14 @@ class Retrying:
             except Exception as exc:  # noqa: BLE001 - classified in _next_wait
                 failed = exc
 
-    async def _retry_async(self, func: Callable[..., Awaitable[T]], args: Any, kwargs: Any,
-                           name: str, failed: Exception | None = None) -> T:
+    async def _retry_async(
+        self,
+        func: Callable[..., Awaitable[T]],
+        args: Any,
+        kwargs: Any,
+        name: str,
+        failed: Exception | None = None,
+    ) -> T:
         retry_number = 0
         if failed is None:
             try:
@@ -644,10 +680,20 @@ def retry(
     error type, at most 10 s). ``on`` replaces the taxonomy classifier.
     """
     overrides: dict[str, Any] = {
-        k: v for k, v in {
-            "attempts": attempts, "base_delay": base_delay, "max_delay": max_delay,
-            "exponential_base": exponential_base, "jitter": jitter,
-        }.items() if v is not None
+        k: v
+        for k, v in {
+            "attempts": attempts,
+            "base_delay": base_delay,
+            "max_delay": max_delay,
+            "exponential_base": exponential_base,
+            "jitter": jitter,
+        }.items()
+        if v is not None
     }
-    return Retrying(policy=replace(policy or RetryPolicy(), **overrides), on=on,
-                    breaker=breaker, name=name, meter_provider=meter_provider)
+    return Retrying(
+        policy=replace(policy or RetryPolicy(), **overrides),
+        on=on,
+        breaker=breaker,
+        name=name,
+        meter_provider=meter_provider,
+    )

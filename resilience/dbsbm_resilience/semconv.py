@@ -44,35 +44,54 @@ class Instrument:
 
 # --- cache, circuit breaker, retry ------------------------------------------------------
 CACHE_OPERATIONS = Instrument(
-    "dbsbm.cache.operations", "{operation}", "counter",
+    "dbsbm.cache.operations",
+    "{operation}",
+    "counter",
     "Cache operations by operation, tier (redis|local) and result (hit|miss|ok|error).",
 )
 CACHE_OPERATION_DURATION = Instrument(
-    "dbsbm.cache.operation.duration", "s", "histogram",
+    "dbsbm.cache.operation.duration",
+    "s",
+    "histogram",
     "Duration of cache operations that reached the Redis tier.",
 )
 CACHE_FALLBACK_ACTIVE = Instrument(
-    "dbsbm.cache.fallback.active", "", "gauge",
+    "dbsbm.cache.fallback.active",
+    "",
+    "gauge",
     "1 while the cache serves from its local tier because Redis is unavailable.",
 )
 CACHE_LOCAL_ENTRIES = Instrument(
-    "dbsbm.cache.local.entries", "{entry}", "gauge", "Entries held by the local tier.",
+    "dbsbm.cache.local.entries",
+    "{entry}",
+    "gauge",
+    "Entries held by the local tier.",
 )
 BREAKER_STATE_GAUGE = Instrument(
-    "dbsbm.circuit_breaker.state", "", "gauge",
+    "dbsbm.circuit_breaker.state",
+    "",
+    "gauge",
     "Circuit-breaker state: 0 closed, 1 half-open, 2 open.",
 )
 BREAKER_TRANSITIONS = Instrument(
-    "dbsbm.circuit_breaker.transitions", "{transition}", "counter",
+    "dbsbm.circuit_breaker.transitions",
+    "{transition}",
+    "counter",
     "Circuit-breaker state changes, labelled by the state entered.",
 )
 RETRY_ATTEMPTS = Instrument(
-    "dbsbm.retry.attempts", "{attempt}", "counter",
+    "dbsbm.retry.attempts",
+    "{attempt}",
+    "counter",
     "Retries scheduled after a retryable failure, by operation and error.type.",
 )
 
 _UNIT_SUFFIXES = {
-    "s": "seconds", "ms": "milliseconds", "By": "bytes", "%": "percent", "": "",
+    "s": "seconds",
+    "ms": "milliseconds",
+    "By": "bytes",
+    "%": "percent",
+    "": "",
 }
 
 

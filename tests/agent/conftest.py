@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
 from dbsbm_agent.config import AgentConfig, load_config
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -55,8 +56,7 @@ def discord_stand_in(status: int, body: dict[str, object] | None = None) -> web.
 
     async def me(request: web.Request) -> web.Response:
         app[AUTHORIZATIONS].append(request.headers.get("Authorization"))
-        return web.json_response(body or {"message": "401: Unauthorized", "code": 0},
-                                 status=status)
+        return web.json_response(body or {"message": "401: Unauthorized", "code": 0}, status=status)
 
     app.router.add_get("/api/v10/users/@me", me)
     return app

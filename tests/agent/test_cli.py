@@ -27,19 +27,27 @@ def get(url: str) -> tuple[int, dict[str, object]]:
 
 
 @pytest.fixture
-def agent_process(tmp_path: Path,
-                  redis_server: RedisService) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+def agent_process(
+    tmp_path: Path, redis_server: RedisService
+) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     """A dbsbm-agent probing the session Redis, its base URL and its config file."""
     config = tmp_path / "agent.yaml"
     config.write_text("probes:\n  redis: {interval: 0.2, timeout: 0.2, required: true}\n")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "REDIS_", "OTEL_"))}
-    env |= {"REDIS_URL": redis_server.url, "OTEL_TRACES_EXPORTER": "none",
-            "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    env |= {
+        "REDIS_URL": redis_server.url,
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
     command = shutil.which("dbsbm-agent") or sys.exit("dbsbm-agent is not installed")
     process = subprocess.Popen(
         [command, "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -70,8 +78,9 @@ def test_serves_reloads_and_stops(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     _, stderr = process.communicate(timeout=5)
-    reload_errors = [json.loads(line) for line in stderr.splitlines()
-                     if "configuration reload failed" in line]
+    reload_errors = [
+        json.loads(line) for line in stderr.splitlines() if "configuration reload failed" in line
+    ]
     assert reload_errors, stderr
     assert "probes.redis.timeout: must be a positive number, got -1" in reload_errors[0]["message"]
     assert "Traceback" not in stderr

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable
 
 import pytest
+
+from dbsbm_agent import config as agent_config
 from dbsbm_agent.cli import main
 from dbsbm_agent.config import AgentConfig, ConfigError, load_config
-from dbsbm_agent import config as agent_config
 from dbsbm_instrumentation import slo
 
 from .conftest import TESTDATA
@@ -20,40 +21,30 @@ BAD_CONFIGS = {
     "invalid-timeout-negative.yaml": "probes.redis.timeout: must be a positive number, got -1",
     "invalid-unknown-key.yaml": "probes.redis.tiemout: unknown key for a redis probe",
     "invalid-unknown-top-level-key.yaml": "lsiten: unknown key",
-    "invalid-unknown-kind.yaml":
-        "probes.cache.kind: unknown probe kind 'memcached' "
-        "(known: discord, host, http, mysql, redis)",
-    "invalid-missing-kind.yaml":
-        "probes.cache.kind: required (the name 'cache' is not a probe kind)",
-    "invalid-option-of-other-kind.yaml":
-        "probes.redis.expected_status: unknown key for a redis probe",
+    "invalid-unknown-kind.yaml": "probes.cache.kind: unknown probe kind 'memcached' "
+    "(known: discord, host, http, mysql, redis)",
+    "invalid-missing-kind.yaml": "probes.cache.kind: required (the name 'cache' is not a probe kind)",
+    "invalid-option-of-other-kind.yaml": "probes.redis.expected_status: unknown key for a redis probe",
     "invalid-depends-on-unknown.yaml": "probes.mysql.depends_on: unknown probe 'redsi'",
-    "invalid-dependency-cycle.yaml":
-        "probes.mysql.depends_on: dependency cycle mysql -> redis -> mysql",
-    "invalid-timeout-above-interval.yaml":
-        "probes.redis.timeout: must not exceed the interval (2), got 5",
+    "invalid-dependency-cycle.yaml": "probes.mysql.depends_on: dependency cycle mysql -> redis -> mysql",
+    "invalid-timeout-above-interval.yaml": "probes.redis.timeout: must not exceed the interval (2), got 5",
     "invalid-http-without-url.yaml": "probes.api_sports.url: required for kind http",
-    "invalid-expected-status.yaml":
-        "probes.api_sports.expected_status: must be a list of HTTP status codes 100-599, "
-        "got [200, 700]",
+    "invalid-expected-status.yaml": "probes.api_sports.expected_status: must be a list of HTTP status codes 100-599, "
+    "got [200, 700]",
     "invalid-listen.yaml": "listen: must be HOST:PORT, got '9464'",
     "invalid-host-ratios.yaml": "probes.host.warn_ratio: must be below fail_ratio (0.9), got 0.95",
     "invalid-redis-url.yaml": "probes.redis.url: must be a redis://HOST:PORT/DB URL",
     "invalid-no-probes.yaml": "probes: must name at least one probe",
     "invalid-not-a-mapping.yaml": "must be a mapping with a 'probes' key, got a list",
-    "invalid-yaml-syntax.yaml":
-        "line 4: invalid YAML: expected ',' or ']', but got '<stream end>'",
+    "invalid-yaml-syntax.yaml": "line 4: invalid YAML: expected ',' or ']', but got '<stream end>'",
     "invalid-required-not-bool.yaml": "probes.redis.required: must be true or false, got 'yes'",
     "invalid-not-utf8.yaml": "not UTF-8: byte 0xff at offset 0",
     "invalid-interval-nan.yaml": "probes.redis.interval: must be a positive number, got .nan",
     "invalid-timeout-inf.yaml": "probes.redis.timeout: must be a positive number, got .inf",
-    "invalid-ratio-nan.yaml":
-        "probes.host.warn_ratio: must be a ratio between 0 and 1, got .nan",
-    "invalid-duplicate-key.yaml":
-        "line 5: invalid YAML: duplicate key 'interval' (first on line 3)",
+    "invalid-ratio-nan.yaml": "probes.host.warn_ratio: must be a ratio between 0 and 1, got .nan",
+    "invalid-duplicate-key.yaml": "line 5: invalid YAML: duplicate key 'interval' (first on line 3)",
     "invalid-duplicate-probe.yaml": "line 4: invalid YAML: duplicate key 'mysql' (first on line 2)",
-    "invalid-probe-name.yaml":
-        "probes: probe name 'cache:primary' may only use letters, digits, '_', '.' and '-'",
+    "invalid-probe-name.yaml": "probes: probe name 'cache:primary' may only use letters, digits, '_', '.' and '-'",
 }
 
 
@@ -77,37 +68,54 @@ def test_bad_config(name: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_subprocess_prints_one_line_without_traceback() -> None:
     """Run as a real process, a bad file gives exactly one stderr line and exit code 2."""
     result = subprocess.run(
-        [sys.executable, "-m", "dbsbm_agent.cli", "--config", "invalid-timeout-negative.yaml",
-         "--check-config"],
-        cwd=TESTDATA, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "dbsbm_agent.cli",
+            "--config",
+            "invalid-timeout-negative.yaml",
+            "--check-config",
+        ],
+        cwd=TESTDATA,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "REDIS_"))},
     )
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == ("config error: invalid-timeout-negative.yaml: probes.redis.timeout: "
-                             "must be a positive number, got -1\n")
+    assert result.stderr == (
+        "config error: invalid-timeout-negative.yaml: probes.redis.timeout: "
+        "must be a positive number, got -1\n"
+    )
 
 
-def test_missing_file_and_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_file_and_bad_arguments_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unreadable file and a bad --listen are one line each, exit code 2."""
     assert main(["--config", "/nonexistent/agent.yaml"]) == 2
     assert capsys.readouterr().err == (
-        "config error: /nonexistent/agent.yaml: cannot read: No such file or directory\n")
+        "config error: /nonexistent/agent.yaml: cannot read: No such file or directory\n"
+    )
     good = str(TESTDATA.parent.parent.parent / "agent/agent.example.yaml")
     monkeypatch.setenv("API_SPORTS_KEY", "test")
     assert main(["--config", good, "--listen", "localhost", "--check-config"]) == 2
     assert capsys.readouterr().err == (
-        "dbsbm-agent: error: --listen: must be HOST:PORT, got 'localhost'\n")
+        "dbsbm-agent: error: --listen: must be HOST:PORT, got 'localhost'\n"
+    )
     with pytest.raises(SystemExit) as exited:
         main([])
     assert exited.value.code == 2
     assert capsys.readouterr().err == (
-        "dbsbm-agent: error: the following arguments are required: --config\n")
+        "dbsbm-agent: error: the following arguments are required: --config\n"
+    )
 
 
-def test_shipped_configs_are_valid(capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shipped_configs_are_valid(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """agent.example.yaml and deploy/agent/agent.yaml pass --check-config."""
     monkeypatch.setenv("API_SPORTS_KEY", "test")
     repo = TESTDATA.parent.parent.parent
@@ -139,25 +147,39 @@ def test_defaults_come_from_constants(make_config: Callable[..., AgentConfig]) -
 
 def test_environment_overrides_the_file(make_config: Callable[..., AgentConfig]) -> None:
     """DBSBM's MYSQL_*, REDIS_* and DISCORD_TOKEN win over the file; secrets stay hidden."""
-    config = make_config("""
+    config = make_config(
+        """
         probes:
           mysql: {host: db.example, user: file-user}
           redis: {url: "redis://cache.example:6379/0"}
           discord: {}
-    """, {"MYSQL_HOST": "mysql", "MYSQL_PORT": "3307", "MYSQL_PASSWORD": "s3cret-pw",
-          "MYSQL_DB": "dbsbm", "REDIS_URL": "redis://:redis-pw@redis:6380/2",
-          "DISCORD_TOKEN": "tok.en.value"})
+    """,
+        {
+            "MYSQL_HOST": "mysql",
+            "MYSQL_PORT": "3307",
+            "MYSQL_PASSWORD": "s3cret-pw",
+            "MYSQL_DB": "dbsbm",
+            "REDIS_URL": "redis://:redis-pw@redis:6380/2",
+            "DISCORD_TOKEN": "tok.en.value",
+        },
+    )
     mysql, redis, discord = (config.probes[n] for n in ("mysql", "redis", "discord"))
     assert (mysql.target, mysql.user, mysql.password, mysql.database) == (
-        "mysql:3307", "file-user", "s3cret-pw", "dbsbm")
+        "mysql:3307",
+        "file-user",
+        "s3cret-pw",
+        "dbsbm",
+    )
     assert (redis.target, redis.password, redis.db) == ("redis://redis:6380/2", "redis-pw", 2)
     assert discord.token == "tok.en.value"
     shown = repr(config)
     for secret in ("s3cret-pw", "redis-pw", "tok.en.value"):
         assert secret not in shown
 
-    config = make_config("probes: {redis: {}}", {"REDIS_HOST": "redis", "REDIS_PORT": "6390",
-                                                 "REDIS_DB": "3", "REDIS_PASSWORD": "pw"})
+    config = make_config(
+        "probes: {redis: {}}",
+        {"REDIS_HOST": "redis", "REDIS_PORT": "6390", "REDIS_DB": "3", "REDIS_PASSWORD": "pw"},
+    )
     assert config.probes["redis"].target == "redis://redis:6390/3"
 
 
@@ -168,21 +190,28 @@ def test_bad_environment_value_names_the_variable(
     with pytest.raises(ConfigError) as caught:
         make_config("probes: {mysql: {}}", {"MYSQL_PORT": "abc"})
     assert str(caught.value) == (
-        "config error: environment: MYSQL_PORT: must be a port number 1-65535, got 'abc'")
+        "config error: environment: MYSQL_PORT: must be a port number 1-65535, got 'abc'"
+    )
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    # '²' passes str.isdigit() but not int()
-    ("MYSQL_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
-    ("REDIS_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
-    ("REDIS_DB", "\u00b2", "must be a number, got '\u00b2'"),
-    ("REDIS_URL", "redis://:pw@h:abc/0", "must be a redis://HOST:PORT/DB URL"),
-    ("REDIS_URL", "redis://h:70000/0", "must be a redis://HOST:PORT/DB URL"),
-    ("REDIS_URL", "redis://h/x", "must be a redis://HOST:PORT/DB URL"),
-    ("REDIS_URL", "redis://h/\u00b2", "must be a redis://HOST:PORT/DB URL"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # '²' passes str.isdigit() but not int()
+        ("MYSQL_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
+        ("REDIS_PORT", "\u00b2", "must be a port number 1-65535, got '\u00b2'"),
+        ("REDIS_DB", "\u00b2", "must be a number, got '\u00b2'"),
+        ("REDIS_URL", "redis://:pw@h:abc/0", "must be a redis://HOST:PORT/DB URL"),
+        ("REDIS_URL", "redis://h:70000/0", "must be a redis://HOST:PORT/DB URL"),
+        ("REDIS_URL", "redis://h/x", "must be a redis://HOST:PORT/DB URL"),
+        ("REDIS_URL", "redis://h/\u00b2", "must be a redis://HOST:PORT/DB URL"),
+    ],
+)
 def test_bad_port_or_db_in_environment_names_the_variable(
-    variable: str, value: str, message: str, make_config: Callable[..., AgentConfig],
+    variable: str,
+    value: str,
+    message: str,
+    make_config: Callable[..., AgentConfig],
 ) -> None:
     """Ports and db numbers from the environment are checked, and blamed on the variable."""
     with pytest.raises(ConfigError) as caught:
@@ -204,13 +233,16 @@ def test_http_target_hides_query_and_credentials(
     make_config: Callable[..., AgentConfig],
 ) -> None:
     """The displayed target of an http probe drops userinfo and the query string."""
-    config = make_config("""
+    config = make_config(
+        """
         probes:
           weather:
             kind: http
             url: "https://user:pw@api.weatherapi.com/v1/current.json?key=abc123&q=London"
             headers_from_env: {x-apisports-key: API_KEY}
-    """, {"API_KEY": "k"})
+    """,
+        {"API_KEY": "k"},
+    )
     probe = config.probes["weather"]
     assert probe.target == "https://api.weatherapi.com/v1/current.json"
     assert probe.headers == {"x-apisports-key": "k"}

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 from aiohttp import web
+
 from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig
 from dbsbm_agent.probes import PROBERS, HostReadings, ProbeResult, Recorder, Status
 from dbsbm_instrumentation import semconv
-
 from tests.services import MySQLService, RedisService, free_port
 
 from .conftest import AUTHORIZATIONS, HttpServe, discord_stand_in
@@ -34,8 +34,9 @@ def test_probers_share_one_signature() -> None:
 
 
 @pytest.mark.integration
-async def test_mysql_select_1(mysql_server: MySQLService,
-                              make_config: Callable[..., AgentConfig]) -> None:
+async def test_mysql_select_1(
+    mysql_server: MySQLService, make_config: Callable[..., AgentConfig]
+) -> None:
     """Against a live MariaDB the probe connects, runs SELECT 1 and reports milliseconds."""
     config = make_config("probes: {mysql: {latency_warn: 5}}", mysql_server.env)
     result, _ = await run(config, "mysql")
@@ -46,7 +47,8 @@ async def test_mysql_select_1(mysql_server: MySQLService,
 
 @pytest.mark.integration
 async def test_mysql_wrong_password_fails_with_cause(
-    mysql_server: MySQLService, make_config: Callable[..., AgentConfig],
+    mysql_server: MySQLService,
+    make_config: Callable[..., AgentConfig],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A rejected login is a fail result (not an exception), logged with structured fields."""
@@ -62,13 +64,13 @@ async def test_mysql_wrong_password_fails_with_cause(
 
 
 @pytest.mark.integration
-async def test_redis_round_trip_leaves_no_key(redis_server: RedisService,
-                                              make_config: Callable[..., AgentConfig]) -> None:
+async def test_redis_round_trip_leaves_no_key(
+    redis_server: RedisService, make_config: Callable[..., AgentConfig]
+) -> None:
     """PING plus set/get/delete on the agent's own key passes and deletes the key."""
     import redis.asyncio as aioredis
 
-    config = make_config("probes: {redis: {key: agent-test-key}}",
-                         {"REDIS_URL": redis_server.url})
+    config = make_config("probes: {redis: {key: agent-test-key}}", {"REDIS_URL": redis_server.url})
     result, _ = await run(config, "redis")
     assert result.status is Status.PASS, result.output
     client = aioredis.Redis.from_url(redis_server.url)
@@ -89,9 +91,11 @@ async def test_redis_refused_fails_fast(make_config: Callable[..., AgentConfig])
     assert loop.time() - started < 1.0
 
 
-async def test_http_status_and_latency(http_serve: HttpServe,
-                                       make_config: Callable[..., AgentConfig]) -> None:
+async def test_http_status_and_latency(
+    http_serve: HttpServe, make_config: Callable[..., AgentConfig]
+) -> None:
     """Expected status passes, a slow answer warns, an unexpected status fails."""
+
     async def ok(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
@@ -116,7 +120,8 @@ async def test_http_status_and_latency(http_serve: HttpServe,
     result, registry = await run(config, "ok")
     assert result.status is Status.PASS, result.output
     assert [(o.instrument, o.value) for o in registry.observations] == [
-        (semconv.PROBE_HTTP_STATUS_CODE, 200)]
+        (semconv.PROBE_HTTP_STATUS_CODE, 200)
+    ]
     result, _ = await run(config, "slow")
     assert result.status is Status.WARN
     assert result.output.endswith("above 50 ms")
@@ -134,13 +139,15 @@ async def test_discord_without_token_is_skipped(
     assert result.output == "skipped: no bot token configured (set DISCORD_TOKEN)"
 
 
-async def test_discord_token_rejected(http_serve: HttpServe,
-                                      make_config: Callable[..., AgentConfig]) -> None:
+async def test_discord_token_rejected(
+    http_serve: HttpServe, make_config: Callable[..., AgentConfig]
+) -> None:
     """A 401 from the (loopback stand-in) API fails with "token rejected"."""
     stand_in = discord_stand_in(401)
     base = await http_serve(stand_in)
-    config = make_config(f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}",
-                         {"DISCORD_TOKEN": "bad.token"})
+    config = make_config(
+        f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}", {"DISCORD_TOKEN": "bad.token"}
+    )
     result, registry = await run(config, "discord")
     assert result.status is Status.FAIL
     assert result.output == "token rejected (401)"
@@ -148,12 +155,14 @@ async def test_discord_token_rejected(http_serve: HttpServe,
     assert registry.observations[0].value == 401
 
 
-async def test_discord_token_accepted(http_serve: HttpServe,
-                                      make_config: Callable[..., AgentConfig]) -> None:
+async def test_discord_token_accepted(
+    http_serve: HttpServe, make_config: Callable[..., AgentConfig]
+) -> None:
     """A 200 from /users/@me passes and names the bot user."""
     base = await http_serve(discord_stand_in(200, {"id": "1", "username": "dbsbm"}))
-    config = make_config(f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}",
-                         {"DISCORD_TOKEN": "good.token"})
+    config = make_config(
+        f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}", {"DISCORD_TOKEN": "good.token"}
+    )
     result, _ = await run(config, "discord")
     assert result.status is Status.PASS, result.output
     assert result.output.startswith("token accepted for dbsbm in ")
@@ -162,21 +171,27 @@ async def test_discord_token_accepted(http_serve: HttpServe,
 async def test_discord_unreachable_fails(make_config: Callable[..., AgentConfig]) -> None:
     """Discord's REST API not answering (a closed loopback port) fails with the cause."""
     base = f"http://127.0.0.1:{free_port()}/api/v10"
-    config = make_config(f"probes: {{discord: {{base_url: '{base}'}}}}",
-                         {"DISCORD_TOKEN": "some.token"})
+    config = make_config(
+        f"probes: {{discord: {{base_url: '{base}'}}}}", {"DISCORD_TOKEN": "some.token"}
+    )
     result, registry = await run(config, "discord")
     assert result.status is Status.FAIL
     assert result.output.startswith(f"Discord API at {base}: Cannot connect to host")
     assert registry.observations == []
 
 
-async def test_discord_rate_limited_warns(http_serve: HttpServe,
-                                          make_config: Callable[..., AgentConfig]) -> None:
+async def test_discord_rate_limited_warns(
+    http_serve: HttpServe, make_config: Callable[..., AgentConfig]
+) -> None:
     """A 429 means Discord answered but did not check the token: warn, still ok."""
-    base = await http_serve(discord_stand_in(
-        429, {"message": "You are being rate limited.", "retry_after": 1.5, "global": False}))
-    config = make_config(f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}",
-                         {"DISCORD_TOKEN": "good.token"})
+    base = await http_serve(
+        discord_stand_in(
+            429, {"message": "You are being rate limited.", "retry_after": 1.5, "global": False}
+        )
+    )
+    config = make_config(
+        f"probes: {{discord: {{base_url: '{base}/api/v10'}}}}", {"DISCORD_TOKEN": "good.token"}
+    )
     result, registry = await run(config, "discord")
     assert result.status is Status.WARN
     assert result.ok
@@ -184,21 +199,33 @@ async def test_discord_rate_limited_warns(http_serve: HttpServe,
     assert registry.observations[0].value == 429
 
 
-@pytest.mark.parametrize(("memory", "cpu", "disk", "status", "statuses"), [
-    (0.50, 0.10, 0.20, Status.PASS, ["pass", "pass", "pass"]),
-    (0.80, 0.10, 0.20, Status.WARN, ["warn", "pass", "pass"]),
-    (0.50, 0.95, 0.85, Status.FAIL, ["pass", "fail", "warn"]),
-    (0.79, 0.89, 0.90, Status.FAIL, ["pass", "warn", "fail"]),
-])
-async def test_host_thresholds(memory: float, cpu: float, disk: float, status: Status,
-                               statuses: list[str], monkeypatch: pytest.MonkeyPatch,
-                               make_config: Callable[..., AgentConfig]) -> None:
+@pytest.mark.parametrize(
+    ("memory", "cpu", "disk", "status", "statuses"),
+    [
+        (0.50, 0.10, 0.20, Status.PASS, ["pass", "pass", "pass"]),
+        (0.80, 0.10, 0.20, Status.WARN, ["warn", "pass", "pass"]),
+        (0.50, 0.95, 0.85, Status.FAIL, ["pass", "fail", "warn"]),
+        (0.79, 0.89, 0.90, Status.FAIL, ["pass", "warn", "fail"]),
+    ],
+)
+async def test_host_thresholds(
+    memory: float,
+    cpu: float,
+    disk: float,
+    status: Status,
+    statuses: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    make_config: Callable[..., AgentConfig],
+) -> None:
     """80 % warns and 90 % fails, per resource; the worst one is the probe's status."""
     monkeypatch.setattr(probes, "host_reader", lambda path: HostReadings(memory, cpu, disk))
     result, registry = await run(make_config("probes: {host: {}}"), "host")
     assert result.status is status
     assert [o.measurement for o in registry.observations] == [
-        "memoryUtilization", "cpuUtilization", "diskUtilization"]
+        "memoryUtilization",
+        "cpuUtilization",
+        "diskUtilization",
+    ]
     assert [str(o.status) for o in registry.observations] == statuses
     assert registry.observations[0].observed_value == round(memory * 100, 1)
     assert registry.observations[0].observed_unit == "percent"
@@ -243,8 +270,9 @@ def test_first_cpu_reading_in_a_thread_is_sampled(monkeypatch: pytest.MonkeyPatc
     assert intervals == [probes.CPU_PRIME_SECONDS, None]
 
 
-async def test_host_reads_share_one_thread(monkeypatch: pytest.MonkeyPatch,
-                                           make_config: Callable[..., AgentConfig]) -> None:
+async def test_host_reads_share_one_thread(
+    monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., AgentConfig]
+) -> None:
     """Every run reads in the same thread, where psutil keeps the previous CPU sample."""
     threads: list[str] = []
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
 from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig
 from dbsbm_agent.probes import HostReadings, Status
 from dbsbm_agent.scheduler import Scheduler, instrument
 from dbsbm_instrumentation import semconv
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
 from tests.services import MySQLService, RedisService
 
 from .conftest import HttpServe
@@ -63,17 +63,22 @@ def status(scheduler: Scheduler, name: str) -> Status | None:
 
 @pytest.mark.integration
 async def test_redis_outage_fails_and_skips_dependents(
-    redis_factory: Callable[[], RedisService], make_config: Callable[..., AgentConfig],
-    running: Callable[[AgentConfig], Scheduler], calm_host: None,
+    redis_factory: Callable[[], RedisService],
+    make_config: Callable[..., AgentConfig],
+    running: Callable[[AgentConfig], Scheduler],
+    calm_host: None,
 ) -> None:
     """Redis stopped: its probe fails within one interval, dependents skip; restarted: pass."""
     redis = redis_factory()
-    config = make_config(f"""
+    config = make_config(
+        f"""
         probes:
           redis: {{interval: {INTERVAL}, timeout: {INTERVAL}, required: true}}
           host: {{interval: 30, depends_on: [redis]}}
           host2: {{kind: host, interval: 30, depends_on: [host]}}
-    """, {"REDIS_URL": redis.url})
+    """,
+        {"REDIS_URL": redis.url},
+    )
     scheduler = running(config)
     await wait_until(lambda: status(scheduler, "host2") is not None, 10, "first cycle")
     assert status(scheduler, "redis") is Status.PASS
@@ -91,23 +96,29 @@ async def test_redis_outage_fails_and_skips_dependents(
 
     redis.start()
     await wait_until(lambda: status(scheduler, "redis") is Status.PASS, 10, "redis pass again")
-    await wait_until(lambda: status(scheduler, "host2") not in (Status.SKIP, None), 2,
-                     "dependents run again")
+    await wait_until(
+        lambda: status(scheduler, "host2") not in (Status.SKIP, None), 2, "dependents run again"
+    )
     assert scheduler.failing_required() == []
 
 
 @pytest.mark.integration
 async def test_mysql_outage_and_recovery(
-    mysql_factory: Callable[[], MySQLService], make_config: Callable[..., AgentConfig],
-    running: Callable[[AgentConfig], Scheduler], calm_host: None,
+    mysql_factory: Callable[[], MySQLService],
+    make_config: Callable[..., AgentConfig],
+    running: Callable[[AgentConfig], Scheduler],
+    calm_host: None,
 ) -> None:
     """MariaDB stopped: the probe fails within one interval and readiness drops; back: pass."""
     mysql = mysql_factory()
-    config = make_config(f"""
+    config = make_config(
+        f"""
         probes:
           mysql: {{interval: {INTERVAL}, timeout: {INTERVAL}, latency_warn: 5}}
           host: {{interval: 30, depends_on: [mysql]}}
-    """, mysql.env)
+    """,
+        mysql.env,
+    )
     scheduler = running(config)
     await wait_until(lambda: status(scheduler, "mysql") is Status.PASS, 10, "mysql pass")
 
@@ -124,7 +135,8 @@ async def test_mysql_outage_and_recovery(
 
 @pytest.mark.integration
 async def test_paused_redis_costs_only_the_timeout(
-    redis_factory: Callable[[], RedisService], make_config: Callable[..., AgentConfig],
+    redis_factory: Callable[[], RedisService],
+    make_config: Callable[..., AgentConfig],
 ) -> None:
     """A hung (SIGSTOPped) Redis fails at the probe's timeout."""
     redis = redis_factory()
@@ -139,9 +151,11 @@ async def test_paused_redis_costs_only_the_timeout(
 
 
 async def test_hanging_http_target_fails_at_the_timeout(
-    http_serve: HttpServe, make_config: Callable[..., AgentConfig],
+    http_serve: HttpServe,
+    make_config: Callable[..., AgentConfig],
 ) -> None:
     """A server that sleeps past the timeout fails at the timeout, not when it answers."""
+
     async def hang(_: web.Request) -> web.Response:
         await asyncio.sleep(10)
         return web.Response(text="too late")
@@ -162,9 +176,11 @@ async def test_hanging_http_target_fails_at_the_timeout(
 
 
 async def test_one_cycle_runs_independent_probes_concurrently(
-    http_serve: HttpServe, make_config: Callable[..., AgentConfig],
+    http_serve: HttpServe,
+    make_config: Callable[..., AgentConfig],
 ) -> None:
     """Three 0.3 s probes finish in about 0.3 s; a dependent waits for its dependency."""
+
     async def slow(_: web.Request) -> web.Response:
         await asyncio.sleep(0.3)
         return web.Response(text="ok")
@@ -191,6 +207,7 @@ async def test_prober_bug_is_a_failure_not_a_crash(
     make_config: Callable[..., AgentConfig],
 ) -> None:
     """An exception escaping a prober becomes a fail result; the loop survives."""
+
     async def broken(*_: Any) -> probes.ProbeResult:
         raise RuntimeError("bug")
 
@@ -214,8 +231,9 @@ async def test_stop_survives_a_swallowed_cancellation(
                 pass
         return probes.ProbeResult(Status.PASS)
 
-    scheduler = Scheduler(make_config("probes: {host: {interval: 30, timeout: 30}}"),
-                          probers={"host": stubborn})
+    scheduler = Scheduler(
+        make_config("probes: {host: {interval: 30, timeout: 30}}"), probers={"host": stubborn}
+    )
     scheduler.start()
     await wait_until(lambda: "host" in scheduler._loops, 5, "loop started")
     scheduler._wake["host"].set()
@@ -227,7 +245,8 @@ async def test_stop_survives_a_swallowed_cancellation(
 
 
 async def test_liveness_ignores_targets_but_not_stuck_loops(
-    make_config: Callable[..., AgentConfig], running: Callable[[AgentConfig], Scheduler],
+    make_config: Callable[..., AgentConfig],
+    running: Callable[[AgentConfig], Scheduler],
 ) -> None:
     """Failing probes keep the agent live; a stopped loop does not."""
     config = make_config(f"""
@@ -252,16 +271,19 @@ def points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any],
     for resource in data.resource_metrics if data else []:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
-                found[metric.name] = [(dict(p.attributes or {}), p.value)
-                                      for p in metric.data.data_points]
+                found[metric.name] = [
+                    (dict(p.attributes or {}), p.value) for p in metric.data.data_points
+                ]
     return found
 
 
 async def test_gauges_read_the_latest_results(
-    http_serve: HttpServe, make_config: Callable[..., AgentConfig],
+    http_serve: HttpServe,
+    make_config: Callable[..., AgentConfig],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """probe_success, probe_duration_seconds, extras and health status via InMemoryMetricReader."""
+
     async def ok(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
@@ -285,11 +307,13 @@ async def test_gauges_read_the_latest_results(
     api = {semconv.PROBE_NAME: "api", semconv.PROBE_KIND: "http"}
     host = {semconv.PROBE_NAME: "host", semconv.PROBE_KIND: "host"}
     assert sorted(found[semconv.PROBE_SUCCESS.name], key=str) == sorted(
-        [(api, 1), (host, 1)], key=str)  # discord was skipped: no sample
+        [(api, 1), (host, 1)], key=str
+    )  # discord was skipped: no sample
     durations = {a[semconv.PROBE_NAME]: v for a, v in found[semconv.PROBE_DURATION.name]}
     assert durations.keys() == {"api", "host"} and all(v > 0 for v in durations.values())
     assert found[semconv.PROBE_HTTP_STATUS_CODE.name] == [(api, 200)]
     assert ({**host, semconv.PROBE_HOST_RESOURCE: "memory"}, 0.85) in found[
-        semconv.PROBE_HOST_UTILIZATION.name]
+        semconv.PROBE_HOST_UTILIZATION.name
+    ]
     assert found[semconv.HEALTH_STATUS.name] == [({}, 0.5)]  # memory at 85 % warns
     assert found[semconv.AGENT_CONFIG_RELOAD.name] == [({}, 1)]

@@ -9,11 +9,11 @@ from typing import Any
 import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+
 from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig, load_config
 from dbsbm_agent.probes import HostReadings
 from dbsbm_agent.server import Agent, create_app
-
 from tests.services import RedisService, free_port
 
 # draft-inadarei-api-health-check, the parts we emit.
@@ -26,17 +26,21 @@ HEALTH_SCHEMA = {
         "checks": {
             "type": "object",
             "propertyNames": {"pattern": "^[^:]+:[^:]+$"},
-            "additionalProperties": {"type": "array", "minItems": 1, "items": {
-                "type": "object",
-                "required": ["componentId", "componentType", "status", "time", "output"],
-                "properties": {
-                    "componentType": {"enum": ["datastore", "component", "system"]},
-                    "status": {"enum": ["pass", "warn", "fail"]},
-                    "observedUnit": {"type": "string"},
-                    "observedValue": {"type": "number"},
-                    "time": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT.*Z$"},
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["componentId", "componentType", "status", "time", "output"],
+                    "properties": {
+                        "componentType": {"enum": ["datastore", "component", "system"]},
+                        "status": {"enum": ["pass", "warn", "fail"]},
+                        "observedUnit": {"type": "string"},
+                        "observedValue": {"type": "number"},
+                        "time": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT.*Z$"},
+                    },
                 },
-            }},
+            },
         },
     },
 }
@@ -69,15 +73,22 @@ def busy_memory(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.integration
 async def test_all_working_with_a_warning(
-    redis_server: RedisService, make_config: Callable[..., AgentConfig], client: Client,
+    redis_server: RedisService,
+    make_config: Callable[..., AgentConfig],
+    client: Client,
 ) -> None:
     """Redis up, memory at 85 %, no Discord token: ready, health warn (200), skip in notes."""
-    agent, http = await client(make_config("""
+    agent, http = await client(
+        make_config(
+            """
         probes:
           redis: {required: true}
           host: {}
           discord: {}
-    """, {"REDIS_URL": redis_server.url}))
+    """,
+            {"REDIS_URL": redis_server.url},
+        )
+    )
     response = await http.get("/readyz")
     assert response.status == 503  # nothing has run yet
     assert (await response.json())["failing"] == ["redis", "discord"]
@@ -89,15 +100,25 @@ async def test_all_working_with_a_warning(
     body = await response.json()
     jsonschema.validate(body, HEALTH_SCHEMA)
     assert body["status"] == "warn"
-    assert sorted(body["checks"]) == ["host:cpuUtilization", "host:diskUtilization",
-                                      "host:memoryUtilization", "redis:responseTime"]
+    assert sorted(body["checks"]) == [
+        "host:cpuUtilization",
+        "host:diskUtilization",
+        "host:memoryUtilization",
+        "redis:responseTime",
+    ]
     redis_check = body["checks"]["redis:responseTime"][0]
     assert redis_check["componentId"] == f"redis://127.0.0.1:{redis_server.port}/0"
-    assert (redis_check["componentType"], redis_check["status"],
-            redis_check["observedUnit"]) == ("datastore", "pass", "ms")
+    assert (redis_check["componentType"], redis_check["status"], redis_check["observedUnit"]) == (
+        "datastore",
+        "pass",
+        "ms",
+    )
     memory = body["checks"]["host:memoryUtilization"][0]
     assert (memory["observedValue"], memory["observedUnit"], memory["status"]) == (
-        85.0, "percent", "warn")
+        85.0,
+        "percent",
+        "warn",
+    )
     assert memory["output"] == "memory 85 %, at or above 80 %"
     assert body["notes"] == ["discord: skipped: no bot token configured (set DISCORD_TOKEN)"]
 
@@ -111,27 +132,36 @@ async def test_all_working_with_a_warning(
     assert report["status"] == "warn"
     redis = report["probes"]["redis"]
     assert (redis["runs"], redis["successes"], redis["success_ratio"], redis["last_status"]) == (
-        2, 2, 1.0, "pass")
+        2,
+        2,
+        1.0,
+        "pass",
+    )
     assert redis["average_response_time_ms"] > 0
     assert report["probes"]["discord"]["skipped"] == 2
     assert report["probes"]["discord"]["success_ratio"] is None
 
 
-async def test_required_probe_failing(make_config: Callable[..., AgentConfig],
-                                      client: Client) -> None:
+async def test_required_probe_failing(
+    make_config: Callable[..., AgentConfig], client: Client
+) -> None:
     """A required probe failing: /readyz and /health answer 503, /livez stays 200.
 
     A required probe skipped because its dependency failed is not ready either.
     """
-    agent, http = await client(make_config(f"""
+    agent, http = await client(
+        make_config(f"""
         probes:
           redis: {{url: "redis://127.0.0.1:{free_port()}/0", required: true, timeout: 1}}
           host: {{depends_on: [redis], required: true}}
-    """))
+    """)
+    )
     await agent.scheduler.run_once()
     response = await http.get("/readyz")
     assert (response.status, await response.json()) == (
-        503, {"status": "fail", "failing": ["redis", "host"]})
+        503,
+        {"status": "fail", "failing": ["redis", "host"]},
+    )
     response = await http.get("/health")
     assert response.status == 503
     body = await response.json()
@@ -142,13 +172,16 @@ async def test_required_probe_failing(make_config: Callable[..., AgentConfig],
     assert (await http.get("/livez")).status == 200
 
 
-async def test_optional_probe_failing_only_warns(make_config: Callable[..., AgentConfig],
-                                                 client: Client) -> None:
+async def test_optional_probe_failing_only_warns(
+    make_config: Callable[..., AgentConfig], client: Client
+) -> None:
     """A failing probe that is not required leaves the bot ready; /health says warn."""
-    agent, http = await client(make_config(f"""
+    agent, http = await client(
+        make_config(f"""
         probes:
           redis: {{url: "redis://127.0.0.1:{free_port()}/0", timeout: 1}}
-    """))
+    """)
+    )
     await agent.scheduler.run_once()
     assert (await http.get("/readyz")).status == 200
     response = await http.get("/health")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dbsbm_audit.cli import main
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -11,7 +11,9 @@ def test_baseline_round_trip(run_audit, audit_json, tmp_path: Path) -> None:
     tree = tmp_path / "bot"
     tree.mkdir()
     src = tree / "db.py"
-    body = 'async def q(db_manager, t):\n    return await db_manager.fetch_all(f"SELECT * FROM {t}")\n'
+    body = (
+        'async def q(db_manager, t):\n    return await db_manager.fetch_all(f"SELECT * FROM {t}")\n'
+    )
     src.write_text(body)
     baseline = tmp_path / "baseline.json"
     code, _, err = run_audit(tree, "--write-baseline", baseline)
@@ -25,8 +27,10 @@ def test_baseline_round_trip(run_audit, audit_json, tmp_path: Path) -> None:
     assert code == 0, out
     assert "1 in baseline" in out
 
-    src.write_text(body + 'async def r(db_manager, t):\n'
-                          '    return await db_manager.execute(f"DELETE FROM {t}")\n')
+    src.write_text(
+        body + "async def r(db_manager, t):\n"
+        '    return await db_manager.execute(f"DELETE FROM {t}")\n'
+    )
     doc = audit_json(tree, "--baseline", baseline)
     assert [f["line"] for f in doc["findings"]] == [4]
     assert doc["summary"]["baselined"] == 1

@@ -90,8 +90,13 @@ def test_binary_env_file_is_usage_error(run_audit, tmp_path: Path) -> None:
 def test_argparse_errors_are_one_line_exit_2() -> None:
     """Bad options through the real console script: exit 2, one stderr line, no traceback."""
     for argv in (["--fail-on", "severe", str(SAFE_SQL)], ["--format", "xml", str(SAFE_SQL)], []):
-        proc = subprocess.run([sys.executable, "-m", "dbsbm_audit.cli", *argv],
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "dbsbm_audit.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert proc.returncode == 2, argv
         assert proc.stdout == ""
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("dbsbm-audit: error:")
@@ -100,8 +105,13 @@ def test_argparse_errors_are_one_line_exit_2() -> None:
 
 def test_console_script_runs() -> None:
     """The installed entry point scans and exits with the findings code."""
-    proc = subprocess.run(["dbsbm-audit", str(VULN_SQL), "--format", "json"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        ["dbsbm-audit", str(VULN_SQL), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["summary"]["high"] == 12
 
@@ -111,7 +121,9 @@ def test_this_repository_passes_its_own_audit() -> None:
     repo = Path(__file__).resolve().parents[2]
     paths = [str(repo / p) for p in ("instrumentation", "agent", "examples", "deploy", "scripts")]
     result = subprocess.run(
-        [sys.executable, "-m", "dbsbm_audit.cli", *paths], capture_output=True, text=True,
+        [sys.executable, "-m", "dbsbm_audit.cli", *paths],
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,8 +38,7 @@ def test_required_from_process_env_and_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").chmod(0o600)
     assert scan(ScanOptions(paths=[tmp_path])).env_sources == []
     process = {"DISCORD_TOKEN": "t", "DBSBM_ENV": "production", "REDIS_PASSWORD": "abc"}
-    result = scan(ScanOptions(paths=[tmp_path], env_files=[tmp_path / ".env"],
-                              process_env=process))
+    result = scan(ScanOptions(paths=[tmp_path], env_files=[tmp_path / ".env"], process_env=process))
     assert result.env_sources == [str(tmp_path / ".env"), "process environment"]
     assert _rules(result) == [("DBSBM-ENV-002", "REDIS_PASSWORD")]
     assert result.findings[0].file == "<environment>"
@@ -47,13 +46,17 @@ def test_required_from_process_env_and_env_file(tmp_path: Path) -> None:
 
 def test_weak_passwords_in_env_file(tmp_path: Path) -> None:
     """Short and common passwords are flagged with their line; templates are not."""
-    (tmp_path / "prod.env").write_text("MYSQL_PASSWORD=root\nREDIS_PASSWORD=abc12\nDB_PWD=Xy7#kLm9Qw\n")
+    (tmp_path / "prod.env").write_text(
+        "MYSQL_PASSWORD=root\nREDIS_PASSWORD=abc12\nDB_PWD=Xy7#kLm9Qw\n"
+    )
     (tmp_path / ".env.example").write_text("MYSQL_PASSWORD=changeme\n")
     for p in tmp_path.iterdir():
         p.chmod(0o600)
     result = scan(ScanOptions(paths=[tmp_path]))
     assert [(f.rule_id, f.line) for f in result.findings] == [
-        ("DBSBM-ENV-002", 1), ("DBSBM-ENV-002", 2)]
+        ("DBSBM-ENV-002", 1),
+        ("DBSBM-ENV-002", 2),
+    ]
 
 
 def test_env_file_readable_by_others(tmp_path: Path) -> None:
@@ -81,7 +84,9 @@ def test_env_file_tracked_by_git(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "config/prod.env", "images.env"], check=True)
     result = scan(ScanOptions(paths=[repo]))
-    tracked_findings = [(f.rel_path, f.message) for f in result.findings
-                        if f.rule_id == "DBSBM-ENV-003"]
+    tracked_findings = [
+        (f.rel_path, f.message) for f in result.findings if f.rule_id == "DBSBM-ENV-003"
+    ]
     assert tracked_findings == [
-        ("config/prod.env", "tracked by git and holds MYSQL_PASSWORD, REDIS_PASSWORD")]
+        ("config/prod.env", "tracked by git and holds MYSQL_PASSWORD, REDIS_PASSWORD")
+    ]

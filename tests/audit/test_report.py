@@ -12,12 +12,13 @@ import json
 from pathlib import Path
 
 import jsonschema
-from dbsbm_audit.findings import RULES
 
+from dbsbm_audit.findings import RULES
 from tests.audit.conftest import CORPUS
 
 SARIF_SCHEMA = json.loads(
-    (Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    (Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+)
 
 
 def _validate(doc: dict) -> None:
@@ -33,9 +34,12 @@ def test_sarif_shape(run_audit) -> None:
     _validate(doc)
     run = doc["runs"][0]
     assert run["results"] and all(
-        r["ruleId"] and r["level"] in {"note", "warning", "error"} and r["message"]["text"]
+        r["ruleId"]
+        and r["level"] in {"note", "warning", "error"}
+        and r["message"]["text"]
         and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        for r in run["results"])
+        for r in run["results"]
+    )
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert sorted(rule_ids) == sorted(RULES)
     line_results = [r for r in run["results"] if "region" in r["locations"][0]["physicalLocation"]]

@@ -16,9 +16,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from dbsbm_audit.findings import RULES
 from dbsbm_audit.scanner import ScanOptions, scan
-
 from tests.audit.conftest import CORPUS
 
 _EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9\-, ]+)")
@@ -58,8 +58,9 @@ def scores() -> dict[str, tuple[int, int, int]]:
     return _score(found, expected)
 
 
-def _score(found: set[tuple[str, object, str]],
-           expected: set[tuple[str, object, str]]) -> dict[str, tuple[int, int, int]]:
+def _score(
+    found: set[tuple[str, object, str]], expected: set[tuple[str, object, str]]
+) -> dict[str, tuple[int, int, int]]:
     """(tp, fp, fn) per rule of (place, detail, rule ID) items."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
     for item in found | expected:
@@ -106,25 +107,54 @@ ENV_FILES = [
     ("private/.env", _SECRETS, 0o600, False, set()),
     ("both/.env.production", _SECRETS, 0o644, True, {"DBSBM-ENV-003", "DBSBM-ENV-004"}),
 ]
-_COMPLETE = ("DISCORD_TOKEN=token-from-the-portal\nMYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n"
-             "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr\nDBSBM_ENV=production\n")
+_COMPLETE = (
+    "DISCORD_TOKEN=token-from-the-portal\nMYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n"
+    "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr\nDBSBM_ENV=production\n"
+)
 # (name, --env-file text or None, process environment or None, variables ENV-001 must name)
 ENV_SOURCES = [
     ("complete", _COMPLETE, None, set()),
-    ("exported-quoted", ("export DISCORD_TOKEN='token-from-the-portal'\n"
-                         'export MYSQL_PASSWORD="vK9#pQ2!xL7@mN4$"\n'
-                         "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr  # rotated monthly\n"
-                         "DBSBM_ENV=production\n"), None, set()),
-    ("empty-token", _COMPLETE.replace("DISCORD_TOKEN=token-from-the-portal", "DISCORD_TOKEN="),
-     None, {"DISCORD_TOKEN"}),
-    ("blank-quoted", _COMPLETE.replace("DBSBM_ENV=production", 'DBSBM_ENV="  "'), None,
-     {"DBSBM_ENV"}),
-    ("commented-out", _COMPLETE.replace("REDIS_PASSWORD", "# REDIS_PASSWORD"), None,
-     {"REDIS_PASSWORD"}),
-    ("settings-only", "DBSBM_ENV=production\nLOG_LEVEL=INFO\n", None,
-     {"DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD"}),
-    ("split-sources", "DISCORD_TOKEN=token-from-the-portal\nDBSBM_ENV=production\n",
-     {"MYSQL_PASSWORD": "vK9#pQ2!xL7@mN4$", "REDIS_PASSWORD": ""}, {"REDIS_PASSWORD"}),
+    (
+        "exported-quoted",
+        (
+            "export DISCORD_TOKEN='token-from-the-portal'\n"
+            'export MYSQL_PASSWORD="vK9#pQ2!xL7@mN4$"\n'
+            "REDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr  # rotated monthly\n"
+            "DBSBM_ENV=production\n"
+        ),
+        None,
+        set(),
+    ),
+    (
+        "empty-token",
+        _COMPLETE.replace("DISCORD_TOKEN=token-from-the-portal", "DISCORD_TOKEN="),
+        None,
+        {"DISCORD_TOKEN"},
+    ),
+    (
+        "blank-quoted",
+        _COMPLETE.replace("DBSBM_ENV=production", 'DBSBM_ENV="  "'),
+        None,
+        {"DBSBM_ENV"},
+    ),
+    (
+        "commented-out",
+        _COMPLETE.replace("REDIS_PASSWORD", "# REDIS_PASSWORD"),
+        None,
+        {"REDIS_PASSWORD"},
+    ),
+    (
+        "settings-only",
+        "DBSBM_ENV=production\nLOG_LEVEL=INFO\n",
+        None,
+        {"DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD"},
+    ),
+    (
+        "split-sources",
+        "DISCORD_TOKEN=token-from-the-portal\nDBSBM_ENV=production\n",
+        {"MYSQL_PASSWORD": "vK9#pQ2!xL7@mN4$", "REDIS_PASSWORD": ""},
+        {"REDIS_PASSWORD"},
+    ),
     ("process-only", None, dict(line.split("=", 1) for line in _COMPLETE.splitlines()), set()),
     ("no-source", None, None, set()),  # nothing given, nothing claimed
 ]
@@ -144,8 +174,11 @@ def env_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int,
             subprocess.run(["git", "-C", str(repo), "add", rel], check=True)
         expected |= {(rel, "", rule) for rule in rules}
     result = scan(ScanOptions(paths=[repo]))
-    found = {(f.rel_path, "", f.rule_id) for f in result.findings
-             if f.rule_id in {"DBSBM-ENV-003", "DBSBM-ENV-004"}}
+    found = {
+        (f.rel_path, "", f.rule_id)
+        for f in result.findings
+        if f.rule_id in {"DBSBM-ENV-003", "DBSBM-ENV-004"}
+    }
 
     sources, tree = tmp_path_factory.mktemp("env-sources"), tmp_path_factory.mktemp("tree")
     for name, text, environ, missing in ENV_SOURCES:
@@ -154,8 +187,11 @@ def env_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int,
             env_files.append(sources / f"{name}.env")
             env_files[0].write_text(text)
         result = scan(ScanOptions(paths=[tree], env_files=env_files, process_env=environ))
-        found |= {(name, f.message.split()[0], f.rule_id) for f in result.findings
-                  if f.rule_id == "DBSBM-ENV-001"}
+        found |= {
+            (name, f.message.split()[0], f.rule_id)
+            for f in result.findings
+            if f.rule_id == "DBSBM-ENV-001"
+        }
         expected |= {(name, variable, "DBSBM-ENV-001") for variable in missing}
     return _score(found, expected)
 
@@ -172,8 +208,13 @@ def test_environment_rule_precision_and_recall(
 def test_safe_files_are_silent() -> None:
     """Files with no expectations (the safe snippets) produce no line findings at all."""
     labelled = {rel for rel, _, _ in _expectations()}
-    safe = [p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".expect"
-            and p.relative_to(CORPUS).as_posix() not in labelled]
+    safe = [
+        p
+        for p in CORPUS.rglob("*")
+        if p.is_file()
+        and p.suffix != ".expect"
+        and p.relative_to(CORPUS).as_posix() not in labelled
+    ]
     assert len(safe) >= 6
     result = scan(ScanOptions(paths=safe))
     assert [f for f in result.findings if f.line > 0] == []
@@ -183,7 +224,7 @@ def test_dbsbm_shapes_are_in_the_corpus() -> None:
     """The corpus holds the shapes the issue names, so the scores above cover them."""
     text = {p.name: p.read_text() for p in CORPUS.rglob("*.py")}
     assert '{"x-apisports-key": "' in text["vuln_credentials.py"]
-    assert 'API_KEYS = {' in text["vuln_credentials.py"]
+    assert "API_KEYS = {" in text["vuln_credentials.py"]
     assert 'fetch_one("SELECT * FROM users WHERE id = %s", user_id)' in text["safe_sql.py"]
     assert 'f"SELECT * FROM {table}' in text["vuln_sql.py"]
     assert ".format(" in text["vuln_sql.py"]
@@ -201,8 +242,9 @@ def test_dbsbm_shapes_are_in_the_corpus() -> None:
 def _bandit_issues(test_id: str, path: Path) -> int:
     from bandit.core import config, manager
 
-    mgr = manager.BanditManager(config.BanditConfig(), "file", quiet=True,
-                                profile={"include": {test_id}, "exclude": set()})
+    mgr = manager.BanditManager(
+        config.BanditConfig(), "file", quiet=True, profile={"include": {test_id}, "exclude": set()}
+    )
     mgr.files_list = [str(path)]
     mgr.run_tests()
     return len(mgr.get_issue_list())

@@ -87,7 +87,8 @@ def test_unreadable_directory_is_reported(run_audit, monkeypatch, tmp_path: Path
     monkeypatch.setattr(os, "scandir", scandir)
     result = scan(ScanOptions(paths=[tmp_path]))
     assert [(s.file, s.reason) for s in result.skipped] == [
-        (str(tmp_path / "locked"), "unreadable directory: Permission denied")]
+        (str(tmp_path / "locked"), "unreadable directory: Permission denied")
+    ]
     assert [f.rel_path for f in result.findings] == ["db.py"]
     _, out, _ = run_audit(tmp_path)
     assert f"skipped: {tmp_path / 'locked'}: unreadable directory: Permission denied" in out

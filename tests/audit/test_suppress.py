@@ -8,18 +8,22 @@ from dbsbm_audit.suppress import ALL, suppressions
 
 LINES = [
     'password = "hunter2hunter"  # dbsbm-audit: ignore[DBSBM-CRED-001]',
-    'x = 1  # nosec',
-    'y = 2  # nosec B105, B106',
-    'z = 3  # dbsbm-audit: ignore',
-    'w = 4  # an ordinary comment',
+    "x = 1  # nosec",
+    "y = 2  # nosec B105, B106",
+    "z = 3  # dbsbm-audit: ignore",
+    "w = 4  # an ordinary comment",
 ]
 
 
 def test_parse_suppressions() -> None:
     """Listed IDs are kept per line; bare forms suppress everything."""
     parsed = suppressions(LINES)
-    assert parsed == {1: frozenset({"DBSBM-CRED-001"}), 2: ALL, 3: frozenset({"B105", "B106"}),
-                      4: ALL}
+    assert parsed == {
+        1: frozenset({"DBSBM-CRED-001"}),
+        2: ALL,
+        3: frozenset({"B105", "B106"}),
+        4: ALL,
+    }
 
 
 def test_suppressed_findings_are_dropped(audit_json, tmp_path: Path) -> None:
@@ -28,7 +32,7 @@ def test_suppressed_findings_are_dropped(audit_json, tmp_path: Path) -> None:
     src.write_text(
         'password = "Tr0ub4dor&3xyz"  # dbsbm-audit: ignore[DBSBM-CRED-001]\n'
         'secret = "Tr0ub4dor&3xyz"  # dbsbm-audit: ignore[DBSBM-SQL-001]\n'
-        'def q(cur, t):\n'
+        "def q(cur, t):\n"
         '    cur.execute(f"SELECT * FROM {t}")  # nosec B608\n'
         '    cur.execute(f"DELETE FROM {t}")  # nosec\n'
         '    cur.execute(f"UPDATE {t} SET a = 1")\n'

@@ -56,7 +56,11 @@ SDK_READ_MALFORMED: list[tuple[str, str, dict[str, str]]] = [
 
 
 def run_python(
-    tmp_path: Path, source: str, env: dict[str, str], *prefix: str, timeout: float = 60,
+    tmp_path: Path,
+    source: str,
+    env: dict[str, str],
+    *prefix: str,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``tmp_path/bot.py`` (``prefix`` goes first, e.g.
     ``opentelemetry-instrument``) with a clean OTEL_*/DBSBM_* environment plus ``env``."""
@@ -65,13 +69,19 @@ def run_python(
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
     child_env.update(env)
     return subprocess.run(
-        [*prefix, sys.executable, str(script)], env=child_env, cwd=tmp_path,
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [*prefix, sys.executable, str(script)],
+        env=child_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
-
-def assert_ran_with_one_line_naming(result: subprocess.CompletedProcess[str], variable: str) -> None:
+def assert_ran_with_one_line_naming(
+    result: subprocess.CompletedProcess[str], variable: str
+) -> None:
     """The bad-input contract: the bot ran to the end, and stderr is one line naming it."""
     assert result.returncode == 0, result.stderr
     assert "still running" in result.stdout
@@ -79,6 +89,7 @@ def assert_ran_with_one_line_naming(result: subprocess.CompletedProcess[str], va
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"{variable}=")
+
 
 _REQUESTS = {
     "/v1/traces": ExportTraceServiceRequest,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from dbsbm_instrumentation import bootstrap
 
+from dbsbm_instrumentation import bootstrap
 from tests.bootstrap.support import (
     SDK_READ_MALFORMED,
     OtlpHttpStandIn,
@@ -44,14 +44,19 @@ def _closed_port() -> int:
 
 
 def test_exports_traces_logs_and_process_metrics_with_our_resource(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """Spans, log records and process.* metrics reach the endpoint with our resource."""
-    result = run_python(tmp_path, BOT, {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint,
-        "OTEL_RESOURCE_ATTRIBUTES": "team=bets,region=eu",
-        "DBSBM_ENV": "development",
-    })
+    result = run_python(
+        tmp_path,
+        BOT,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint,
+            "OTEL_RESOURCE_ATTRIBUTES": "team=bets,region=eu",
+            "DBSBM_ENV": "development",
+        },
+    )
     assert result.returncode == 0, result.stderr
     for path in ("/v1/traces", "/v1/logs", "/v1/metrics"):
         otlp_stand_in.wait_for(path)
@@ -68,7 +73,8 @@ def test_exports_traces_logs_and_process_metrics_with_our_resource(
 
 
 def test_secrets_are_redacted_in_exported_spans_and_logs(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """db.query.text and log bodies leave the process with their secrets masked."""
     result = run_python(tmp_path, BOT, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint})
@@ -86,13 +92,17 @@ def test_secrets_are_redacted_in_exported_spans_and_logs(
 
 def test_second_call_returns_the_same_handle_and_warns(tmp_path: Path) -> None:
     """configure_telemetry is idempotent: the second call warns and returns the first handle."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         from dbsbm_instrumentation.bootstrap import configure_telemetry
         first = configure_telemetry(system_metrics=False)
         assert configure_telemetry() is first
         first.shutdown(0.5)
         print("same")
-    """, {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"})
+    """,
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"},
+    )
     assert result.returncode == 0, result.stderr
     assert "same" in result.stdout
     assert "already called" in result.stderr
@@ -101,7 +111,9 @@ def test_second_call_returns_the_same_handle_and_warns(tmp_path: Path) -> None:
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_exit_is_bounded_when_the_collector_is_down(tmp_path: Path, protocol: str) -> None:
     """With nothing listening, the process exits within 2.5 s of its last line (atexit)."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         import logging, time
         from opentelemetry import trace
         from dbsbm_instrumentation.bootstrap import configure_telemetry
@@ -111,12 +123,15 @@ def test_exit_is_bounded_when_the_collector_is_down(tmp_path: Path, protocol: st
             with tracer.start_as_current_span("work"):
                 logging.getLogger("bot").warning("line %d", i)
         print(time.time(), flush=True)
-    """, {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-        "OTEL_EXPORTER_OTLP_TIMEOUT": "10",  # the SDK default, which used to hold exit
-        "PYTHONUNBUFFERED": "1",
-    }, timeout=30)
+    """,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "10",  # the SDK default, which used to hold exit
+            "PYTHONUNBUFFERED": "1",
+        },
+        timeout=30,
+    )
     ended = time.time()
     assert result.returncode == 0, result.stderr
     last_line = float(result.stdout.strip().splitlines()[-1])
@@ -126,7 +141,9 @@ def test_exit_is_bounded_when_the_collector_is_down(tmp_path: Path, protocol: st
 
 def test_unreachable_collector_gives_one_line_per_signal(tmp_path: Path) -> None:
     """Retries are not logged one by one: one WARNING names the endpoint variable."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         import time
         from opentelemetry import trace
         from dbsbm_instrumentation.bootstrap import configure_telemetry
@@ -139,11 +156,13 @@ def test_unreachable_collector_gives_one_line_per_signal(tmp_path: Path) -> None
             time.sleep(0.01)
         print("still running")
         telemetry.shutdown()
-    """, {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "OTEL_METRICS_EXPORTER": "none",
-    })
+    """,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_METRICS_EXPORTER": "none",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "still running" in result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -169,40 +188,61 @@ def test_unreachable_collector_gives_one_line_per_signal(tmp_path: Path) -> None
     ],
 )
 def test_malformed_setting_gives_one_line_naming_it(
-    tmp_path: Path, variable: str, value: str, extra: dict[str, str],
+    tmp_path: Path,
+    variable: str,
+    value: str,
+    extra: dict[str, str],
 ) -> None:
     """A bad variable: one line on stderr naming it, no traceback, the bot keeps running."""
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
-           **extra, variable: value}
-    result = run_python(tmp_path, """
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        **extra,
+        variable: value,
+    }
+    result = run_python(
+        tmp_path,
+        """
         from opentelemetry import trace
         from dbsbm_instrumentation.bootstrap import configure_telemetry
         telemetry = configure_telemetry(system_metrics=False)
         with trace.get_tracer("bot").start_as_current_span("still"):
             print("still running")
         telemetry.shutdown(0.5)
-    """, env)
+    """,
+        env,
+    )
     assert_ran_with_one_line_naming(result, variable)
 
 
 def test_logs_module_imported_first_is_covered_too(tmp_path: Path) -> None:
     """A bot importing dbsbm_instrumentation.logs before bootstrap gets no import crash."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         from dbsbm_instrumentation.logs import configure_logging
         from dbsbm_instrumentation.bootstrap import configure_telemetry
         configure_telemetry(system_metrics=False, logs=False).shutdown(0.5)
         print("still running")
-    """, {"OTEL_PROPAGATORS": "tracecontext,bogus", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "x",
-          "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"})
+    """,
+        {
+            "OTEL_PROPAGATORS": "tracecontext,bogus",
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "x",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "still running" in result.stdout
     lines = sorted(line for line in result.stderr.splitlines() if line.strip())
     assert [line.split("=")[0] for line in lines] == [
-        "OTEL_PROPAGATORS", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"], result.stderr
+        "OTEL_PROPAGATORS",
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    ], result.stderr
 
 
 def test_bad_sdk_variable_is_removed_and_good_ones_are_kept(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The SDK takes its default once the bad value is gone; good and empty values stay."""
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4096")
@@ -219,9 +259,12 @@ def test_bad_sdk_variable_is_removed_and_good_ones_are_kept(
     assert os.environ["OTEL_PROPAGATORS"] == "tracecontext, baggage"
     assert "OTEL_METRICS_EXEMPLAR_FILTER" not in os.environ
     assert "OTEL_BLRP_EXPORT_TIMEOUT" not in os.environ
-    assert [r.getMessage() for r in caplog.records] == [(
-        "OTEL_METRICS_EXEMPLAR_FILTER='ALWAYS_ON' is not one of trace_based, always_on, "
-        "always_off; using trace_based")]
+    assert [r.getMessage() for r in caplog.records] == [
+        (
+            "OTEL_METRICS_EXEMPLAR_FILTER='ALWAYS_ON' is not one of trace_based, always_on, "
+            "always_off; using trace_based"
+        )
+    ]
 
 
 def test_header_names_are_lower_cased_resource_keys_are_not(
@@ -239,7 +282,9 @@ def test_grpc_export_takes_capitalised_headers_and_compression_none(tmp_path: Pa
     """`Authorization=...` over gRPC used to fail every export with "Illegal header key",
     and the spec's compression "none" crashed upstream's gRPC exporter: now the only
     complaint against a closed port is the connection itself."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         import time
         from opentelemetry import trace
         from dbsbm_instrumentation.bootstrap import configure_telemetry
@@ -248,15 +293,17 @@ def test_grpc_export_takes_capitalised_headers_and_compression_none(tmp_path: Pa
             pass
         time.sleep(2.5)
         telemetry.shutdown(0.5)
-    """, {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer x",
-        "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
-        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
-        "OTEL_BSP_SCHEDULE_DELAY": "50",
-        "OTEL_METRICS_EXPORTER": "none",
-    })
+    """,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer x",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_METRICS_EXPORTER": "none",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "Illegal header key" not in result.stderr
     assert "Invalid metadata" not in result.stderr
@@ -308,12 +355,17 @@ def _http_transport(signal: str) -> object:
         exporter.shutdown()
 
 
-def test_http_exporters_use_the_urllib3_transport(monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+def test_http_exporters_use_the_urllib3_transport(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """urllib3, not requests (+ charset_normalizer): 4.3 MB less RSS; CAs as requests."""
-    for name in [n for n in os.environ
-                 if n.startswith(("OTEL_", "DBSBM_")) or n.lower().endswith("_proxy")
-                 or n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]:
+    for name in [
+        n
+        for n in os.environ
+        if n.startswith(("OTEL_", "DBSBM_"))
+        or n.lower().endswith("_proxy")
+        or n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    ]:
         monkeypatch.delenv(name)
     import certifi
 

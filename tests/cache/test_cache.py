@@ -15,8 +15,17 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aredis
-from dbsbm_resilience import cache as cache_module
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from dbsbm_instrumentation import semconv
+from dbsbm_resilience import cache as cache_module
 from dbsbm_resilience.cache import (
     PREFIXES,
     CacheSettings,
@@ -33,15 +42,6 @@ from dbsbm_resilience.cache import (
     make_key,
 )
 from dbsbm_resilience.errors import ConfigurationException
-from opentelemetry import metrics as metrics_api
-from opentelemetry import trace as trace_api
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from tests.services import RedisService
 
 CACHE_DB = 5  # our own database on the shared session server, flushed per test
@@ -84,11 +84,17 @@ async def wait_until(check: Callable[[], bool], timeout: float) -> float:
 
 
 @pytest.mark.integration
-async def test_round_trip_and_prefix_map(cache: EnhancedCacheManager,
-                                         redis_server: RedisService) -> None:
+async def test_round_trip_and_prefix_map(
+    cache: EnhancedCacheManager, redis_server: RedisService
+) -> None:
     """Values round-trip as JSON under the prefix map's Redis key, with the prefix TTL."""
-    row = {"id": 1, "when": dt.datetime(2026, 1, 2, 3, 4), "odds": decimal.Decimal("1.85"),
-           "day": dt.date(2026, 1, 2), "tags": ("a", "b")}
+    row = {
+        "id": 1,
+        "when": dt.datetime(2026, 1, 2, 3, 4),
+        "odds": decimal.Decimal("1.85"),
+        "day": dt.date(2026, 1, 2),
+        "tags": ("a", "b"),
+    }
     assert await cache.set("user", "42", row)
     assert await cache.get("user", "42") == {**row, "tags": ["a", "b"]}
     admin = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
@@ -129,8 +135,9 @@ async def test_clear_prefix_call_shapes(cache: EnhancedCacheManager) -> None:
 
 
 @pytest.mark.integration
-async def test_module_functions(cache: EnhancedCacheManager,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_module_functions(
+    cache: EnhancedCacheManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The module-level enhanced_cache_* functions use the process-wide manager."""
     monkeypatch.setattr(cache_module, "_manager", cache)
     assert cache_module.get_enhanced_cache_manager() is cache
@@ -144,8 +151,9 @@ async def test_module_functions(cache: EnhancedCacheManager,
 
 
 @pytest.mark.integration
-async def test_decorators_cache_and_clear(cache: EnhancedCacheManager,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_decorators_cache_and_clear(
+    cache: EnhancedCacheManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Decorated methods run once per argument set; DBSBM's write path clears them."""
     monkeypatch.setattr(cache_module, "_manager", cache)
     calls = []
@@ -182,9 +190,13 @@ async def test_redis_url_and_spans_switch(redis_server: RedisService) -> None:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     manager = EnhancedCacheManager(
-        CacheSettings.from_env({"REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}"
-                                             f"/{CACHE_DB}"}, spans=False),
-        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]))
+        CacheSettings.from_env(
+            {"REDIS_URL": f"redis://{redis_server.host}:{redis_server.port}/{CACHE_DB}"},
+            spans=False,
+        ),
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
     assert await manager.connect()
     await manager.set("stats", "s", 1)
     assert await manager.get("stats", "s") == 1
@@ -214,16 +226,22 @@ def test_keys_are_stable_across_processes() -> None:
         " dt.date(2026, 1, 1), decimal.Decimal('1.5'), season='2026'))\n"
     )
     for seed in ("1", "12345"):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert out.stdout.strip() == here
     with pytest.raises(TypeError):
         make_key("x", object())
 
 
 @pytest.mark.integration
-async def test_uncacheable_values_and_foreign_bytes(cache: EnhancedCacheManager,
-                                                    redis_server: RedisService) -> None:
+async def test_uncacheable_values_and_foreign_bytes(
+    cache: EnhancedCacheManager, redis_server: RedisService
+) -> None:
     """A value JSON cannot hold is refused (False); non-JSON bytes in Redis read as a miss."""
     assert await cache.set("user", "o", object()) is False
     admin = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
@@ -234,8 +252,15 @@ async def test_uncacheable_values_and_foreign_bytes(cache: EnhancedCacheManager,
 
 
 # user dicts shaped like the value codec's type tags
-TAG_LOOKALIKES = [{"$dec": "abc"}, {"$td": "x"}, {"$dt": "2020-01-01"}, {"$dict": [1, 2]},
-                  {"$": None}, {"a": {"$uuid": 5}}, [{"$x": {"$dt": dt.datetime(2026, 1, 1)}}]]
+TAG_LOOKALIKES = [
+    {"$dec": "abc"},
+    {"$td": "x"},
+    {"$dt": "2020-01-01"},
+    {"$dict": [1, 2]},
+    {"$": None},
+    {"a": {"$uuid": 5}},
+    [{"$x": {"$dt": dt.datetime(2026, 1, 1)}}],
+]
 
 
 @pytest.mark.integration
@@ -256,8 +281,9 @@ async def test_dicts_shaped_like_type_tags_round_trip(cache: EnhancedCacheManage
 
 
 @pytest.mark.integration
-async def test_undecodable_stored_values_are_misses(cache: EnhancedCacheManager,
-                                                    redis_server: RedisService) -> None:
+async def test_undecodable_stored_values_are_misses(
+    cache: EnhancedCacheManager, redis_server: RedisService
+) -> None:
     """A stored value whose tags do not decode (another writer's, an older version's) is
     a miss counted as an error, for get and mget alike; Redis stays in use."""
     admin = aredis.Redis(host=redis_server.host, port=redis_server.port, db=CACHE_DB)
@@ -325,8 +351,11 @@ def test_redis_url_options_are_checked(url: str, option: str) -> None:
 
 def test_redis_url_keeps_our_timeouts() -> None:
     """Accepted query options reach redis-py; the timeouts stay the cache's own."""
-    manager = EnhancedCacheManager(CacheSettings.from_env(
-        {"REDIS_URL": "rediss://h:1/0?db=3&client_name=bot&ssl_cert_reqs=none"}))
+    manager = EnhancedCacheManager(
+        CacheSettings.from_env(
+            {"REDIS_URL": "rediss://h:1/0?db=3&client_name=bot&ssl_cert_reqs=none"}
+        )
+    )
     kwargs = manager._client.connection_pool.connection_kwargs  # type: ignore[union-attr]
     assert (kwargs["db"], kwargs["client_name"], kwargs["ssl_cert_reqs"]) == (3, "bot", "none")
     assert kwargs["socket_timeout"] == manager.settings.socket_timeout
@@ -351,11 +380,24 @@ async def test_bad_prefix_and_ttl() -> None:
 
 def test_from_env_reads_dbsbm_variables() -> None:
     """REDIS_URL wins; otherwise REDIS_HOST/PORT/USERNAME/PASSWORD/DB; TTL overrides apply."""
-    s = CacheSettings.from_env({"REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_DB": "2",
-                                "REDIS_PASSWORD": "pw", "REDIS_DISABLED": "false"},
-                               ttls={"user": 5})
+    s = CacheSettings.from_env(
+        {
+            "REDIS_HOST": "cache",
+            "REDIS_PORT": "6380",
+            "REDIS_DB": "2",
+            "REDIS_PASSWORD": "pw",
+            "REDIS_DISABLED": "false",
+        },
+        ttls={"user": 5},
+    )
     assert (s.host, s.port, s.db, s.password, s.disabled, s.ttl_for("user")) == (
-        "cache", 6380, 2, "pw", False, 5)
+        "cache",
+        6380,
+        2,
+        "pw",
+        False,
+        5,
+    )
     assert "pw" not in repr(s)
     assert CacheSettings.from_env({"REDIS_URL": "redis://h:1/3"}).url == "redis://h:1/3"
     assert CacheSettings.from_env({"REDIS_DISABLED": "1"}).disabled
@@ -367,8 +409,9 @@ def test_from_env_reads_dbsbm_variables() -> None:
 
 async def test_disabled_redis_uses_a_bounded_local_tier() -> None:
     """REDIS_DISABLED runs on the local tier, bounded in entries and in time."""
-    manager = EnhancedCacheManager(CacheSettings(disabled=True, local_max_entries=3,
-                                                 local_max_ttl=0.2))
+    manager = EnhancedCacheManager(
+        CacheSettings(disabled=True, local_max_entries=3, local_max_ttl=0.2)
+    )
     assert await manager.connect() is False
     for i in range(5):
         await manager.set("user", str(i), i)
@@ -433,9 +476,13 @@ async def test_kill_under_load_then_restart(private_redis: RedisService) -> None
     assert local_hits > 0
     private_redis.start()
     back_after = await wait_until(lambda: not manager.fallback_active, RECOVERY_BOUND)
+
     def redis_ops() -> int:
-        return sum(n for name, n in manager.get_stats()["operations"].items()
-                   if ".redis." in name and not name.endswith(".error"))
+        return sum(
+            n
+            for name, n in manager.get_stats()["operations"].items()
+            if ".redis." in name and not name.endswith(".error")
+        )
 
     redis_ops_before = redis_ops()
     await asyncio.sleep(0.2)
@@ -489,8 +536,12 @@ async def test_no_stale_reads_across_an_outage(private_redis: RedisService) -> N
     await manager.set("guild", "g", "new-g")
     await manager.delete("guild", "g")
 
-    stale = {("user", "a"): "old-a", ("user", "b"): "old-b", ("database", "x:db_query:1"): "old-q",
-             ("guild", "g"): "new-g"}
+    stale = {
+        ("user", "a"): "old-a",
+        ("user", "b"): "old-b",
+        ("database", "x:db_query:1"): "old-q",
+        ("guild", "g"): "new-g",
+    }
     seen: list[tuple[tuple[str, str], Any]] = []
 
     async def read_all() -> None:
@@ -561,17 +612,18 @@ async def test_half_open_sends_exactly_one_call_to_redis(private_redis: RedisSer
 
 @pytest.mark.integration
 @pytest.mark.parametrize("opened_by", ["trip", "read failures"])
-async def test_refused_recovery_keeps_the_breaker_open(private_redis: RedisService,
-                                                       opened_by: str) -> None:
+async def test_refused_recovery_keeps_the_breaker_open(
+    private_redis: RedisService, opened_by: str
+) -> None:
     """Redis refusing a recovery command (an ACL user without UNLINK: a ResponseError, which
     the breaker otherwise counts as an answer) keeps the breaker open and the journal
     pending, however the breaker opened; no stale value is read. Once UNLINK is allowed,
     recovery applies the journal."""
     admin = aredis.Redis(host=private_redis.host, port=private_redis.port)
-    await admin.execute_command("ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all",
-                                "-unlink")
-    manager = EnhancedCacheManager(settings(private_redis, username="limited", password="pw",
-                                            **FAST))
+    await admin.execute_command("ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all", "-unlink")
+    manager = EnhancedCacheManager(
+        settings(private_redis, username="limited", password="pw", **FAST)
+    )
     assert await manager.connect()
     await manager.set("user", "a", "old")
     if opened_by == "trip":
@@ -621,8 +673,10 @@ def points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict, float]]:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 if metric.name == name:
-                    found += [(dict(p.attributes), getattr(p, "value", getattr(p, "count", None)))
-                              for p in metric.data.data_points]
+                    found += [
+                        (dict(p.attributes), getattr(p, "value", getattr(p, "count", None)))
+                        for p in metric.data.data_points
+                    ]
     return found
 
 
@@ -634,8 +688,10 @@ async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     manager = EnhancedCacheManager(
-        settings(redis_server, db=CACHE_DB), tracer_provider=tracer_provider,
-        meter_provider=MeterProvider(metric_readers=[reader]))
+        settings(redis_server, db=CACHE_DB),
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
     await manager.set("odds", "1", 1)
     await manager.get("odds", "1")
     await manager.get("odds", "missing")
@@ -652,8 +708,10 @@ async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     manager.breaker.trip()
     await manager.set("odds", "2", 2)
     await manager.get("odds", "2")
-    assert ({semconv.CACHE_OPERATION: "get", semconv.CACHE_TIER: "local",
-             semconv.CACHE_RESULT: "hit"}, 1) in points(reader, semconv.CACHE_OPERATIONS.name)
+    assert (
+        {semconv.CACHE_OPERATION: "get", semconv.CACHE_TIER: "local", semconv.CACHE_RESULT: "hit"},
+        1,
+    ) in points(reader, semconv.CACHE_OPERATIONS.name)
     assert points(reader, semconv.CACHE_FALLBACK_ACTIVE.name) == [({}, 1)]
     assert points(reader, semconv.CACHE_LOCAL_ENTRIES.name) == [({}, 1)]
     assert len(exporter.get_finished_spans()) == 3  # nothing for the local tier
@@ -670,15 +728,17 @@ async def test_one_span_per_command_beside_contrib_redis(redis_server: RedisServ
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     RedisInstrumentor().instrument(tracer_provider=tracer_provider)
     try:
-        manager = EnhancedCacheManager(settings(redis_server, db=CACHE_DB, **FAST),
-                                       tracer_provider=tracer_provider)
+        manager = EnhancedCacheManager(
+            settings(redis_server, db=CACHE_DB, **FAST), tracer_provider=tracer_provider
+        )
         assert await manager.connect()
         await manager.set("odds", "1", 1)
         exporter.clear()
         assert await manager.get("odds", "1") == 1
         spans = exporter.get_finished_spans()
         assert [(s.name, s.instrumentation_scope.name) for s in spans] == [
-            ("GET", "dbsbm_resilience.cache")]
+            ("GET", "dbsbm_resilience.cache")
+        ]
         await manager.mset("odds", {"2": 2, "3": 3})
         await manager.clear_prefix("odds")
         manager.breaker.trip()
@@ -693,7 +753,8 @@ async def test_one_span_per_command_beside_contrib_redis(redis_server: RedisServ
         await bare.get("odds:1")
         await bare.aclose()
         assert [s.instrumentation_scope.name for s in exporter.get_finished_spans()] == [
-            "opentelemetry.instrumentation.redis"]
+            "opentelemetry.instrumentation.redis"
+        ]
         await manager.disconnect()
     finally:
         RedisInstrumentor().uninstrument()
@@ -740,8 +801,9 @@ class CountingTracerProvider(trace_api.NoOpTracerProvider):
 async def test_local_hit_path_makes_no_sdk_calls() -> None:
     """Local-tier gets and sets touch neither a span nor a synchronous metric instrument."""
     meters, tracers = CountingMeterProvider(), CountingTracerProvider()
-    manager = EnhancedCacheManager(CacheSettings(disabled=True), meter_provider=meters,
-                                   tracer_provider=tracers)
+    manager = EnhancedCacheManager(
+        CacheSettings(disabled=True), meter_provider=meters, tracer_provider=tracers
+    )
     await manager.set("user", "1", {"x": 1})
     for _ in range(100):
         assert await manager.get("user", "1") == {"x": 1}

@@ -22,9 +22,9 @@ import aiohttp
 import pymysql
 import pytest
 from aiohttp import web
+
 from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
 from dbsbm_resilience.errors import APIException, RateLimitException
-
 from examples.demo_bot import fault
 from examples.demo_bot.app import control_app, serve
 from examples.demo_bot.bot import DemoBot, ReplySink
@@ -62,16 +62,30 @@ class NoCache:
 
 @pytest.fixture(scope="module")
 def settings(mysql_server: services.MySQLService) -> Iterator[Settings]:
-    connection = pymysql.connect(host=mysql_server.host, port=mysql_server.port,
-                                 user=mysql_server.user, password=mysql_server.password,
-                                 autocommit=True)
+    connection = pymysql.connect(
+        host=mysql_server.host,
+        port=mysql_server.port,
+        user=mysql_server.user,
+        password=mysql_server.password,
+        autocommit=True,
+    )
     with connection, connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DEMO_DATABASE}")
     yield Settings(
-        mysql_host=mysql_server.host, mysql_port=mysql_server.port,
-        mysql_user=mysql_server.user, mysql_password=mysql_server.password,
-        mysql_db=DEMO_DATABASE, pool_min=1, pool_max=4, connect_timeout=10, api_key=API_KEY,
-        api_port=0, control_port=0, rate=1, duration=0, faults="",
+        mysql_host=mysql_server.host,
+        mysql_port=mysql_server.port,
+        mysql_user=mysql_server.user,
+        mysql_password=mysql_server.password,
+        mysql_db=DEMO_DATABASE,
+        pool_min=1,
+        pool_max=4,
+        connect_timeout=10,
+        api_key=API_KEY,
+        api_port=0,
+        control_port=0,
+        rate=1,
+        duration=0,
+        faults="",
     )
 
 
@@ -120,13 +134,16 @@ async def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
 # --- the database ------------------------------------------------------------------------
 
 
-async def test_slow_db_makes_every_read_take_at_least_the_delay(db: DatabaseManager,
-                                                                faults: Faults) -> None:
+async def test_slow_db_makes_every_read_take_at_least_the_delay(
+    db: DatabaseManager, faults: Faults
+) -> None:
     _, fast = await _timed(lambda: db.fetch_one("SELECT 1 AS ok", cache=False))
     assert fast < DELAY, f"a plain read took {fast:.3f} s before any fault"
     faults.update({"slow_db": DELAY})
-    for read in (lambda: db.fetch_one("SELECT 1 AS ok", cache=False),
-                 lambda: db.fetch_all("SELECT 1 AS ok", cache=False)):
+    for read in (
+        lambda: db.fetch_one("SELECT 1 AS ok", cache=False),
+        lambda: db.fetch_all("SELECT 1 AS ok", cache=False),
+    ):
         result, elapsed = await _timed(read)
         assert elapsed >= DELAY, f"slow_db={DELAY} but the read took {elapsed:.3f} s"
         assert result in ({"ok": 1}, [{"ok": 1}]), "the read still answers"
@@ -144,8 +161,9 @@ async def test_db_error_rate_makes_reads_fail(db: DatabaseManager, faults: Fault
 # --- the sports API ----------------------------------------------------------------------
 
 
-async def test_api_latency_delays_every_sports_api_answer(api: SportsAPIClient,
-                                                          faults: Faults) -> None:
+async def test_api_latency_delays_every_sports_api_answer(
+    api: SportsAPIClient, faults: Faults
+) -> None:
     _, fast = await _timed(lambda: api.fixtures(39))
     assert fast < DELAY, f"a plain API call took {fast:.3f} s before any fault"
     faults.update({"api_latency": DELAY})
@@ -155,8 +173,9 @@ async def test_api_latency_delays_every_sports_api_answer(api: SportsAPIClient,
         assert result, "a slow answer is still an answer"
 
 
-async def test_api_error_rate_makes_sports_api_calls_fail_with_500(api: SportsAPIClient,
-                                                                   faults: Faults) -> None:
+async def test_api_error_rate_makes_sports_api_calls_fail_with_500(
+    api: SportsAPIClient, faults: Faults
+) -> None:
     faults.update({"api_error_rate": 1.0})
     for call in (lambda: api.fixtures(39), lambda: api.odds(39000)):
         with pytest.raises(APIException) as failed:
@@ -166,8 +185,9 @@ async def test_api_error_rate_makes_sports_api_calls_fail_with_500(api: SportsAP
     assert await api.fixtures(39), "the API answers again once the fault is cleared"
 
 
-async def test_api_429_rate_answers_429_with_retry_after(api: SportsAPIClient,
-                                                         faults: Faults) -> None:
+async def test_api_429_rate_answers_429_with_retry_after(
+    api: SportsAPIClient, faults: Faults
+) -> None:
     faults.update({"api_429_rate": 1.0})
     with pytest.raises(RateLimitException) as limited:
         await api.fixtures(39)
@@ -178,8 +198,9 @@ async def test_api_429_rate_answers_429_with_retry_after(api: SportsAPIClient,
 
 
 @pytest.fixture
-async def bot(db: DatabaseManager, api: SportsAPIClient, faults: Faults,
-              redis_server: services.RedisService) -> AsyncIterator[DemoBot]:
+async def bot(
+    db: DatabaseManager, api: SportsAPIClient, faults: Faults, redis_server: services.RedisService
+) -> AsyncIterator[DemoBot]:
     """The demo bot with its cogs, fed by the traffic generator's gateway payloads."""
     cache = EnhancedCacheManager(CacheSettings(host=redis_server.host, port=redis_server.port))
     await cache.connect()
@@ -203,7 +224,8 @@ async def _replies(bot: DemoBot, send: Callable[[], None], command: str) -> str:
 
 
 async def test_command_error_rate_makes_slash_and_prefix_commands_fail(
-        bot: DemoBot, faults: Faults, caplog: pytest.LogCaptureFixture) -> None:
+    bot: DemoBot, faults: Faults, caplog: pytest.LogCaptureFixture
+) -> None:
     traffic = TrafficGenerator(bot, rate=1, rng=random.Random(7))
     assert await _replies(bot, traffic.slash_schedule, "schedule") != FAILED_REPLY
     assert await _replies(bot, traffic.prefix_stats, "stats") != FAILED_REPLY
@@ -213,7 +235,9 @@ async def test_command_error_rate_makes_slash_and_prefix_commands_fail(
         assert await _replies(bot, traffic.prefix_stats, "stats") == FAILED_REPLY
     failures = [r for r in caplog.records if "injected failure" in r.getMessage()]
     assert {r.getMessage().split(" failed")[0] for r in failures} == {
-        "slash command /schedule", "prefix command stats"}, [r.getMessage() for r in failures]
+        "slash command /schedule",
+        "prefix command stats",
+    }, [r.getMessage() for r in failures]
     assert all(r.exc_info for r in failures), "the failure is logged with its exception"
 
 
@@ -221,13 +245,16 @@ async def test_command_error_rate_makes_slash_and_prefix_commands_fail(
 
 
 async def _request(method: str, url: str, body: str | None = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, \
-            session.request(method, url, data=body) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, data=body) as response,
+    ):
         return response.status, await response.json()
 
 
-async def test_post_faults_changes_the_faults_and_get_returns_them(control: str,
-                                                                   faults: Faults) -> None:
+async def test_post_faults_changes_the_faults_and_get_returns_them(
+    control: str, faults: Faults
+) -> None:
     status, body = await _request("GET", f"{control}/faults")
     assert status == 200 and body == Faults().as_dict()
     change = {"slow_db": 0.25, "api_error_rate": 0.2, "command_error_rate": 0.5}
@@ -236,8 +263,10 @@ async def test_post_faults_changes_the_faults_and_get_returns_them(control: str,
     assert (await _request("GET", f"{control}/faults"))[1] == body
     assert (faults.slow_db, faults.api_error_rate, faults.command_error_rate) == (0.25, 0.2, 0.5)
     # A bad change is refused whole, with the field named, and changes nothing.
-    for bad, named in (({"api_error_rate": 1.5, "slow_db": 1}, "api_error_rate"),
-                       ({"no_such_fault": 1}, "no_such_fault")):
+    for bad, named in (
+        ({"api_error_rate": 1.5, "slow_db": 1}, "api_error_rate"),
+        ({"no_such_fault": 1}, "no_such_fault"),
+    ):
         status, error = await _request("POST", f"{control}/faults", json.dumps(bad))
         assert status == 400 and named in error["error"], error
     status, error = await _request("POST", f"{control}/faults", "not json")
@@ -247,8 +276,9 @@ async def test_post_faults_changes_the_faults_and_get_returns_them(control: str,
     assert status == 200 and body == Faults().as_dict() == faults.as_dict()
 
 
-async def test_fault_cli_drives_the_control_endpoint(control: str, faults: Faults,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_fault_cli_drives_the_control_endpoint(
+    control: str, faults: Faults, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = control.rsplit(":", 1)[1]
 
     async def cli(*argv: str) -> int:
@@ -256,8 +286,10 @@ async def test_fault_cli_drives_the_control_endpoint(control: str, faults: Fault
 
     assert await cli('{"api_latency": 0.5}') == 0
     assert faults.api_latency == 0.5
-    assert await cli() == 0 and json.loads(capsys.readouterr().out.splitlines()[-1]) == \
-        faults.as_dict()
+    assert (
+        await cli() == 0
+        and json.loads(capsys.readouterr().out.splitlines()[-1]) == faults.as_dict()
+    )
     assert await cli('{"api_latency": -1}') == 2
     assert "api_latency" in capsys.readouterr().err
     assert await cli("reset") == 0 and faults.as_dict() == Faults().as_dict()
@@ -266,8 +298,10 @@ async def test_fault_cli_drives_the_control_endpoint(control: str, faults: Fault
 
 
 async def test_redis_pause_makes_the_cache_fall_back_to_its_local_tier(
-        control: str, redis_factory: Callable[..., services.RedisService],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    control: str,
+    redis_factory: Callable[..., services.RedisService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     redis = redis_factory()  # private: CLIENT PAUSE stalls every client of the server
     monkeypatch.setenv("REDIS_HOST", redis.host)
     monkeypatch.setenv("REDIS_PORT", str(redis.port))

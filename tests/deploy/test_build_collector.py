@@ -44,21 +44,35 @@ def test_builds_once_and_rebuilds_only_when_the_manifest_changes(tmp_path: Path)
     shutil.copy(REPO / "scripts/build-collector.sh", repo / "scripts")
     manifest = repo / "deploy/otel-collector/builder-config.yaml"
     shutil.copy(REPO / "deploy/otel-collector/builder-config.yaml", manifest)
-    version = next(line.split()[-1] for line in manifest.read_text().splitlines()
-                   if "collector/receiver/otlpreceiver" in line)
+    version = next(
+        line.split()[-1]
+        for line in manifest.read_text().splitlines()
+        if "collector/receiver/otlpreceiver" in line
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     _executable(bin_dir / "go", FAKE_GO)
     _executable(tmp_path / "builder", FAKE_BUILDER)
     log = tmp_path / "builds.log"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "FAKE_GOPATH": str(tmp_path / "gopath"), "FAKE_BUILDER": str(tmp_path / "builder"),
-           "BUILDER_VERSION": version, "BUILD_LOG": str(log),
-           "DBSBM_OTELCOL_CACHE": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_GOPATH": str(tmp_path / "gopath"),
+        "FAKE_BUILDER": str(tmp_path / "builder"),
+        "BUILDER_VERSION": version,
+        "BUILD_LOG": str(log),
+        "DBSBM_OTELCOL_CACHE": str(tmp_path / "cache"),
+    }
 
     def build() -> Path:
-        done = subprocess.run(["bash", str(repo / "scripts/build-collector.sh"), "--print-path"],
-                              check=False, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["bash", str(repo / "scripts/build-collector.sh"), "--print-path"],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return Path(done.stdout.splitlines()[-1])
 

@@ -22,8 +22,6 @@ from typing import Any
 
 import pytest
 import yaml
-from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.redaction import SECRET_KEY_PATTERN
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -40,6 +38,8 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 from opentelemetry.trace import SpanKind
 
+from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.redaction import SECRET_KEY_PATTERN
 from tests import services
 
 pytestmark = pytest.mark.integration
@@ -79,8 +79,9 @@ def otelcol() -> Path:
 
 def run_otelcol(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **LOOPBACK_ENV}
-    return subprocess.run([str(binary), *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [str(binary), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
 
 
 def component_types(config: dict[str, Any]) -> dict[str, set[str]]:
@@ -98,9 +99,12 @@ def test_base_config_validates(otelcol: Path) -> None:
 def test_sink_config_validates(otelcol: Path, tmp_path: Path) -> None:
     """The test sink config is valid too, so a pipeline failure is never the sink's."""
     result = subprocess.run(
-        [str(otelcol), "validate", f"--config={SINK_CONFIG}"], capture_output=True,
-        text=True, env={**os.environ, **LOOPBACK_ENV, "SINK_DIR": str(tmp_path)},
-        timeout=60, check=False,
+        [str(otelcol), "validate", f"--config={SINK_CONFIG}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **LOOPBACK_ENV, "SINK_DIR": str(tmp_path)},
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -121,7 +125,8 @@ def test_manifest_lists_exactly_the_components_used(otelcol: Path) -> None:
     built = yaml.safe_load(run_otelcol(otelcol, "components").stdout)
     type_to_module = {
         (section, entry["name"]): entry["module"].split(" ")[0]
-        for section in SECTIONS for entry in built.get(section) or []
+        for section in SECTIONS
+        for entry in built.get(section) or []
     }
     used: set[tuple[str, str]] = set()
     for path in (BASE_CONFIG, SINK_CONFIG):
@@ -133,11 +138,14 @@ def test_manifest_lists_exactly_the_components_used(otelcol: Path) -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     listed = {
         entry["gomod"].split(" ")[0]
-        for section in (*SECTIONS, "providers") for entry in manifest.get(section) or []
+        for section in (*SECTIONS, "providers")
+        for entry in manifest.get(section) or []
     }
     providers = {m for m in listed if "/confmap/provider/" in m}
     assert {p.rsplit("/", 1)[1] for p in providers} == {
-        "envprovider", "fileprovider", "yamlprovider",
+        "envprovider",
+        "fileprovider",
+        "yamlprovider",
     }
     assert listed - providers == {type_to_module[u] for u in used}
 
@@ -153,13 +161,18 @@ def test_collector_blocks_the_attribute_keys_the_bot_masks() -> None:
 def test_prometheus_config_is_valid_without_rules(tmp_path: Path) -> None:
     """promtool accepts prometheus.yml as shipped, and alone (no rules generated yet)."""
     promtool = services.require_binary("promtool", "prometheus")
-    shipped = subprocess.run([promtool, "check", "config", str(PROMETHEUS_CONFIG)],
-                             capture_output=True, text=True, check=False)
+    shipped = subprocess.run(
+        [promtool, "check", "config", str(PROMETHEUS_CONFIG)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert shipped.returncode == 0, shipped.stdout + shipped.stderr
     alone = tmp_path / "prometheus.yml"
     shutil.copy(PROMETHEUS_CONFIG, alone)
-    result = subprocess.run([promtool, "check", "config", str(alone)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [promtool, "check", "config", str(alone)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -181,8 +194,9 @@ def poll(check: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
 def discord_like_token() -> str:
     """A random value shaped like a Discord bot token (the shape the config masks)."""
     alphabet = string.ascii_letters + string.digits
-    first, second, third = ("".join(secrets.choice(alphabet) for _ in range(n))
-                            for n in (23, 6, 27))
+    first, second, third = (
+        "".join(secrets.choice(alphabet) for _ in range(n)) for n in (23, 6, 27)
+    )
     return f"M{first}.{second}.{third}"
 
 
@@ -192,31 +206,40 @@ def send_telemetry(endpoint: str, service_name: str, planted: dict[str, str]) ->
 
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    )
     tracer = tracer_provider.get_tracer("tests.deploy")
     with tracer.start_as_current_span("UPDATE guild_settings", kind=SpanKind.CLIENT) as span:
         span.set_attribute(DB_SYSTEM_NAME, "mysql")
         span.set_attribute(SERVER_ADDRESS, "db.internal")
-        span.set_attribute(DB_QUERY_TEXT,
-                           f"UPDATE guild_settings SET api_key = '{planted['sql']}' WHERE id = 7")
-        span.set_attribute("dbsbm.test.dsn",
-                           f"mysql://dbsbm:{planted['dsn']}@db.internal:3306/dbsbm")
+        span.set_attribute(
+            DB_QUERY_TEXT, f"UPDATE guild_settings SET api_key = '{planted['sql']}' WHERE id = 7"
+        )
+        span.set_attribute(
+            "dbsbm.test.dsn", f"mysql://dbsbm:{planted['dsn']}@db.internal:3306/dbsbm"
+        )
         span.set_attribute("dbsbm.test.note", f"bot ready with {planted['discord']}")
     tracer_provider.shutdown()
 
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
-        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs")))
-    logger_provider.get_logger("tests.deploy").emit(LogRecord(
-        body=(f"login failed: password={planted['log']} "
-              f"Authorization: Bearer {planted['bearer']}"),
-        severity_number=SeverityNumber.WARN, severity_text="WARN",
-        attributes={"dbsbm.test.marker": service_name},
-    ))
+        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs"))
+    )
+    logger_provider.get_logger("tests.deploy").emit(
+        LogRecord(
+            body=(
+                f"login failed: password={planted['log']} Authorization: Bearer {planted['bearer']}"
+            ),
+            severity_number=SeverityNumber.WARN,
+            severity_text="WARN",
+            attributes={"dbsbm.test.marker": service_name},
+        )
+    )
     logger_provider.shutdown()
 
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"), export_interval_millis=60_000)
+        OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"), export_interval_millis=60_000
+    )
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     meter = meter_provider.get_meter("tests.deploy")
     attrs = {semconv.CACHE_TIER: "redis", semconv.CACHE_RESULT: "hit"}
@@ -224,7 +247,8 @@ def send_telemetry(endpoint: str, service_name: str, planted: dict[str, str]) ->
     meter.create_counter(counter.name, counter.unit, counter.description).add(3, attrs)
     histogram = semconv.CACHE_OPERATION_DURATION
     meter.create_histogram(histogram.name, histogram.unit, histogram.description).record(
-        0.004, attrs)
+        0.004, attrs
+    )
     gauge = semconv.CACHE_FALLBACK_ACTIVE
     meter.create_gauge(gauge.name, gauge.unit, gauge.description).set(1)
     meter_provider.shutdown()
@@ -239,15 +263,19 @@ def pipeline(
     """Sink collector + Prometheus + the main collector on the unchanged base config."""
     sink_dir = tmp_path / "sink"
     sink_dir.mkdir()
-    sink = collector_factory(configs=[SINK_CONFIG], env={"SINK_DIR": str(sink_dir)},
-                             name="otelcol-sink")
+    sink = collector_factory(
+        configs=[SINK_CONFIG], env={"SINK_DIR": str(sink_dir)}, name="otelcol-sink"
+    )
     prometheus = prometheus_factory()
-    main = collector_factory(configs=[BASE_CONFIG], env={
-        "TEMPO_OTLP_ENDPOINT": f"{services.LOCALHOST}:{sink.otlp_grpc_port}",
-        "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
-        "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
-        **FAST_ENV,
-    })
+    main = collector_factory(
+        configs=[BASE_CONFIG],
+        env={
+            "TEMPO_OTLP_ENDPOINT": f"{services.LOCALHOST}:{sink.otlp_grpc_port}",
+            "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
+            "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
+            **FAST_ENV,
+        },
+    )
     yield main, prometheus, sink_dir
 
 
@@ -261,8 +289,7 @@ def test_pipeline_delivers_redacted_telemetry(
     """Span, log and metrics reach Tempo's, Loki's and Prometheus' stand-ins, secrets masked."""
     main, prometheus, sink_dir = pipeline
     service_name = f"dbsbm-test-{secrets.token_hex(4)}"
-    planted = {key: f"s3cr3t{key}{secrets.token_hex(8)}"
-               for key in ("sql", "dsn", "log", "bearer")}
+    planted = {key: f"s3cr3t{key}{secrets.token_hex(8)}" for key in ("sql", "dsn", "log", "bearer")}
     planted["discord"] = discord_like_token()
     send_telemetry(main.otlp_http_endpoint, service_name, planted)
 
@@ -272,25 +299,37 @@ def test_pipeline_delivers_redacted_telemetry(
     counter = poll(lambda: series(semconv.CACHE_OPERATIONS.prometheus), "the counter")
     assert counter[0]["value"][1] == "3"
     assert counter[0]["metric"]["service_name"] == service_name
-    poll(lambda: series(semconv.CACHE_OPERATION_DURATION.prometheus + "_bucket"),
-         "the histogram")
+    poll(lambda: series(semconv.CACHE_OPERATION_DURATION.prometheus + "_bucket"), "the histogram")
     poll(lambda: series(semconv.CACHE_FALLBACK_ACTIVE.prometheus), "the gauge")
     calls = poll(lambda: series("traces_span_metrics_calls_total"), "span metrics")
     assert calls[0]["metric"][semconv.label(DB_SYSTEM_NAME)] == "mysql"
-    poll(lambda: series("traces_span_metrics_duration_milliseconds_bucket"),
-         "the span duration histogram")
-    for name in ("system_memory_utilization_ratio", "system_cpu_utilization_ratio",
-                 "system_filesystem_utilization_ratio"):
+    poll(
+        lambda: series("traces_span_metrics_duration_milliseconds_bucket"),
+        "the span duration histogram",
+    )
+    for name in (
+        "system_memory_utilization_ratio",
+        "system_cpu_utilization_ratio",
+        "system_filesystem_utilization_ratio",
+    ):
         poll(lambda n=name: prometheus.query(n), f"host metric {name}")
-    telemetry = (f"http://{services.LOCALHOST}:"
-                 f"{main.control.env['OTELCOL_TELEMETRY_PORT']}/metrics")
+    telemetry = f"http://{services.LOCALHOST}:{main.control.env['OTELCOL_TELEMETRY_PORT']}/metrics"
     with urllib.request.urlopen(telemetry, timeout=5) as response:
         assert "otelcol_receiver_accepted_spans" in response.read().decode()
 
-    traces = poll(lambda: service_name in read_sink(sink_dir / "traces.json")
-                  and read_sink(sink_dir / "traces.json"), "the span in the sink")
-    logs = poll(lambda: service_name in read_sink(sink_dir / "logs.json")
-                and read_sink(sink_dir / "logs.json"), "the log record in the sink")
+    traces = poll(
+        lambda: (
+            service_name in read_sink(sink_dir / "traces.json")
+            and read_sink(sink_dir / "traces.json")
+        ),
+        "the span in the sink",
+    )
+    logs = poll(
+        lambda: (
+            service_name in read_sink(sink_dir / "logs.json") and read_sink(sink_dir / "logs.json")
+        ),
+        "the log record in the sink",
+    )
     assert "mysql://dbsbm:****@db.internal" in traces
     assert "password=****" in logs and "Bearer ****" in logs
 

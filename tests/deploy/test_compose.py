@@ -62,7 +62,8 @@ def test_matches_compose_spec_schema(compose: dict[str, Any]) -> None:
     schema = yaml.safe_load(SCHEMA.read_text())
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose), key=str)
     assert not errors, "\n".join(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors
+    )
 
 
 def test_every_image_is_pinned_to_an_exact_tag(services: dict[str, dict[str, Any]]) -> None:
@@ -77,11 +78,13 @@ def test_every_image_is_pinned_to_an_exact_tag(services: dict[str, dict[str, Any
         repository, _, tag = image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: image {image!r} has no tag"
         assert tag != "latest" and re.search(r"\d+\.\d+", tag), (
-            f"{name}: image {image!r} is not pinned to an exact version")
+            f"{name}: image {image!r} is not pinned to an exact version"
+        )
 
 
-def test_every_service_follows_the_house_pattern(compose: dict[str, Any],
-                                                 services: dict[str, dict[str, Any]]) -> None:
+def test_every_service_follows_the_house_pattern(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
     """Healthcheck, memory limit, restart policy and the shared logging anchor everywhere."""
     logging = compose["x-default-logging"]
     for name, service in services.items():
@@ -103,7 +106,8 @@ def test_dependants_wait_for_healthy_services(services: dict[str, dict[str, Any]
         for dependency, spec in depends.items():
             assert dependency in services, f"{name}: depends on unknown {dependency}"
             assert spec.get("condition") == "service_healthy", (
-                f"{name}: should wait for {dependency} to be healthy")
+                f"{name}: should wait for {dependency} to be healthy"
+            )
 
 
 def test_published_ports_bind_loopback_only(services: dict[str, dict[str, Any]]) -> None:
@@ -120,7 +124,8 @@ def test_published_ports_bind_loopback_only(services: dict[str, dict[str, Any]])
 
 
 def test_grafana_password_from_env_and_no_anonymous_access(
-        services: dict[str, dict[str, Any]]) -> None:
+    services: dict[str, dict[str, Any]],
+) -> None:
     """Grafana's admin password must be supplied (no default) and anonymous auth is off."""
     env = services["grafana"]["environment"]
     password = env["GF_SECURITY_ADMIN_PASSWORD"]
@@ -157,8 +162,9 @@ def test_every_mounted_file_and_build_input_exists(services: dict[str, dict[str,
             assert dockerfile.is_file(), f"{name}: {dockerfile.relative_to(REPO)} missing"
 
 
-def test_named_volumes_are_declared(compose: dict[str, Any],
-                                    services: dict[str, dict[str, Any]]) -> None:
+def test_named_volumes_are_declared(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
     """Data lives in named volumes, each declared at the top level."""
     declared = set(compose.get("volumes", {}))
     for name, service in services.items():
@@ -171,8 +177,10 @@ def test_named_volumes_are_declared(compose: dict[str, Any],
 def test_collector_runs_the_shipped_config(services: dict[str, dict[str, Any]]) -> None:
     """The collector mounts deploy/otel-collector/otelcol-config.yml and sets every endpoint."""
     collector = services["otel-collector"]
-    assert any(str(v).startswith("./deploy/otel-collector/otelcol-config.yml:")
-               for v in collector["volumes"])
+    assert any(
+        str(v).startswith("./deploy/otel-collector/otelcol-config.yml:")
+        for v in collector["volumes"]
+    )
     for variable in ("PROMETHEUS_REMOTE_WRITE_URL", "TEMPO_OTLP_ENDPOINT", "LOKI_OTLP_ENDPOINT"):
         assert variable in collector["environment"], variable
     prometheus = services["prometheus"]["command"]
@@ -190,7 +198,10 @@ def test_agent_healthcheck_calls_livez(services: dict[str, dict[str, Any]]) -> N
 
 def test_tests_take_their_images_from_dotenv(services: dict[str, dict[str, Any]]) -> None:
     """testcontainers (tests/services.py) pull the images compose runs, tag for tag."""
-    for service, variable in (("redis", "REDIS_IMAGE"), ("mysql", "MYSQL_IMAGE"),
-                              ("prometheus", "PROMETHEUS_IMAGE")):
+    for service, variable in (
+        ("redis", "REDIS_IMAGE"),
+        ("mysql", "MYSQL_IMAGE"),
+        ("prometheus", "PROMETHEUS_IMAGE"),
+    ):
         image = interpolate(services[service]["image"], load_dotenv())
         assert image == compose_image(variable), service

@@ -84,7 +84,8 @@ def check_datasource_links(sources: list[dict[str, Any]], *, file: bool) -> None
     # exemplars; tests/e2e asserts that label arrives) opens the trace in Tempo.
     destinations = prometheus["jsonData"]["exemplarTraceIdDestinations"]
     assert {"name": "trace_id", "datasourceUid": tempo["uid"]} in [
-        {k: d.get(k) for k in ("name", "datasourceUid")} for d in destinations], destinations
+        {k: d.get(k) for k in ("name", "datasourceUid")} for d in destinations
+    ], destinations
     # Tempo: a span's "Logs for this span" queries Loki by trace id; the service map
     # reads the span metrics from Prometheus.
     to_logs = tempo["jsonData"]["tracesToLogsV2"]
@@ -93,10 +94,14 @@ def check_datasource_links(sources: list[dict[str, Any]], *, file: bool) -> None
     # Loki: OTLP logs keep trace_id as structured metadata; the derived field turns it
     # into a link to the trace in Tempo.
     value = "$${__value.raw}" if file else "${__value.raw}"
-    fields = [f for f in loki["jsonData"]["derivedFields"] if f.get("datasourceUid") == tempo["uid"]]
+    fields = [
+        f for f in loki["jsonData"]["derivedFields"] if f.get("datasourceUid") == tempo["uid"]
+    ]
     assert fields, "no Loki derived field links to Tempo"
-    assert any(f["matcherType"] == "label" and f["matcherRegex"] == "trace_id"
-               and f["url"] == value for f in fields), fields
+    assert any(
+        f["matcherType"] == "label" and f["matcherRegex"] == "trace_id" and f["url"] == value
+        for f in fields
+    ), fields
 
 
 def stand_in_check_dashboards(datasource_uids: set[str]) -> set[str]:
@@ -121,8 +126,9 @@ def stand_in_check_dashboards(datasource_uids: set[str]) -> set[str]:
             assert panel["datasource"]["uid"] in datasource_uids
             refs = [t["refId"] for t in panel["targets"]]
             assert refs and len(set(refs)) == len(refs)
-            assert all(t["datasource"]["uid"] in datasource_uids and t["expr"]
-                       for t in panel["targets"])
+            assert all(
+                t["datasource"]["uid"] in datasource_uids and t["expr"] for t in panel["targets"]
+            )
     return uids
 
 
@@ -194,14 +200,18 @@ def real_grafana_check(expected: dict[str, set[str]]) -> None:
         wait_for(lambda: get("/api/health")["database"] == "ok", 120, "grafana")
         assert {d["uid"] for d in get("/api/datasources")} == expected["datasources"]
         check_datasource_links(
-            [get(f"/api/datasources/uid/{uid}") for uid in expected["datasources"]], file=False)
+            [get(f"/api/datasources/uid/{uid}") for uid in expected["datasources"]], file=False
+        )
         for uid in expected["dashboards"]:
             assert get(f"/api/dashboards/uid/{uid}")["dashboard"]["uid"] == uid
         # Alert rules are provisioned a moment after the API answers.
         wait_for(
-            lambda: {r["uid"] for r in get("/api/v1/provisioning/alert-rules")}
-            == expected["alert_rules"],
-            60, "grafana alert rules",
+            lambda: (
+                {r["uid"] for r in get("/api/v1/provisioning/alert-rules")}
+                == expected["alert_rules"]
+            ),
+            60,
+            "grafana alert rules",
         )
         points = get("/api/v1/provisioning/contact-points")
         assert any(p["type"] == "discord" for p in points)
@@ -220,6 +230,9 @@ def test_grafana_loads_provisioning(record_property: Any) -> None:
         record_property("grafana_check", f"real Grafana {grafana_image()}")
     else:
         record_property("grafana_check", "stand-in (no Docker engine)")
-        warnings.warn(StandInUsed(
-            "no Docker engine: checked the provisioning files structurally, not with Grafana"
-        ), stacklevel=1)
+        warnings.warn(
+            StandInUsed(
+                "no Docker engine: checked the provisioning files structurally, not with Grafana"
+            ),
+            stacklevel=1,
+        )

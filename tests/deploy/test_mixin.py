@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import semconv
 from deploy.mixin import config as c
 from deploy.mixin import generate
 from tests.services import REPO, PrometheusService, require_binary
@@ -69,7 +69,7 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
     names = set()
     for match in re.finditer(r"(?<![\w.])[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
-        if re.match(r"\s*\(", expr[match.end():]) or match[0] in PROMQL_KEYWORDS:
+        if re.match(r"\s*\(", expr[match.end() :]) or match[0] in PROMQL_KEYWORDS:
             continue
         names.add(match[0])
     return names
@@ -97,19 +97,26 @@ def test_generated_files_are_current() -> None:
     """`generate.py --check` passes: nobody changed a threshold without regenerating."""
     result = subprocess.run(
         [sys.executable, "deploy/mixin/generate.py", "--check"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
 
 def test_check_names_a_stale_file(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`--check` exits 1 and names the file whose content would change."""
     real = generate.outputs()
     stale = RULES[0]
     monkeypatch.setattr(
-        generate, "outputs", lambda: {**real, stale: real[stale] + "# changed\n"},
+        generate,
+        "outputs",
+        lambda: {**real, stale: real[stale] + "# changed\n"},
     )
     assert generate.main(["--check"]) == 1
     assert f"stale: {stale.relative_to(REPO)}" in capsys.readouterr().err
@@ -119,7 +126,10 @@ def test_promtool_check_rules() -> None:
     """Every generated rules file passes `promtool check rules`."""
     promtool = require_binary("promtool", "prometheus")
     result = subprocess.run(
-        [promtool, "check", "rules", *map(str, RULES)], capture_output=True, text=True, timeout=60,
+        [promtool, "check", "rules", *map(str, RULES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -129,7 +139,10 @@ def test_promtool_test_rules() -> None:
     promtool = require_binary("promtool", "prometheus")
     result = subprocess.run(
         [promtool, "test", "rules", *map(str, RULE_TESTS)],
-        capture_output=True, text=True, timeout=120, cwd=REPO / "deploy/prometheus/tests",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO / "deploy/prometheus/tests",
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -158,8 +171,11 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
                 for (alert, labels), rule in expected.items():
                     if alert != name:
                         continue
-                    matching = [e for e in check.get("exp_alerts") or []
-                                if labels <= set(e["exp_labels"].items())]
+                    matching = [
+                        e
+                        for e in check.get("exp_alerts") or []
+                        if labels <= set(e["exp_labels"].items())
+                    ]
                     (firing if matching else quiet).add((alert, labels))
                     for exp in matching:  # promtool compares the rendered text exactly
                         got = exp["exp_annotations"]
@@ -189,7 +205,8 @@ def test_grafana_has_every_prometheus_alert_with_the_same_expression() -> None:
     assert len(grafana) == len(prometheus_alerts())
     for alert in prometheus_alerts():
         [rule] = [
-            r for r in grafana
+            r
+            for r in grafana
             if r["title"].split(" ")[0] == alert["alert"] and r["labels"] == alert["labels"]
         ]
         data = {d["refId"]: d for d in rule["data"]}
@@ -244,7 +261,8 @@ def test_only_defined_datasource_uids_are_referenced() -> None:
 
 
 def test_prometheus_loads_the_rules_and_runs_every_query(
-    prometheus_factory: Callable[..., PrometheusService], tmp_path: Path,
+    prometheus_factory: Callable[..., PrometheusService],
+    tmp_path: Path,
 ) -> None:
     """A real Prometheus loads every rules file and accepts every dashboard and alert query."""
     config = tmp_path / "prometheus.yml"

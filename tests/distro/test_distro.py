@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from dbsbm_instrumentation import distro
 
+from dbsbm_instrumentation import distro
 from tests.bootstrap.support import (
     SDK_READ_MALFORMED,
     OtlpHttpStandIn,
@@ -83,7 +83,8 @@ def _env(stand_in: OtlpHttpStandIn, **extra: str) -> dict[str, str]:
 
 
 def test_bots_own_basicconfig_file_handler_still_gets_its_lines(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """basicConfig with the bot's FileHandler is not a no-op under opentelemetry-instrument."""
     result = run_python(tmp_path, BOT, _env(otlp_stand_in), _instrument())
@@ -93,11 +94,11 @@ def test_bots_own_basicconfig_file_handler_still_gets_its_lines(
 
 
 def test_logs_and_spans_are_exported_with_our_resource(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """Our configurator ran: records and spans arrive with dbsbm's resource, correlated."""
-    result = run_python(tmp_path, BOT, _env(otlp_stand_in, DBSBM_ENV="development"),
-                        _instrument())
+    result = run_python(tmp_path, BOT, _env(otlp_stand_in, DBSBM_ENV="development"), _instrument())
     assert result.returncode == 0, result.stderr
     otlp_stand_in.wait_for("/v1/logs")
     otlp_stand_in.wait_for("/v1/traces")
@@ -112,11 +113,13 @@ def test_logs_and_spans_are_exported_with_our_resource(
 
 
 def test_disabled_instrumentations_are_respected(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=logging,system_metrics turns both of ours off."""
     result = run_python(
-        tmp_path, BOT + "    import time; time.sleep(0.5)\n",
+        tmp_path,
+        BOT + "    import time; time.sleep(0.5)\n",
         _env(otlp_stand_in, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="logging,system_metrics"),
         _instrument(),
     )
@@ -129,8 +132,9 @@ def test_disabled_instrumentations_are_respected(
 
 def test_process_metrics_only_by_default(tmp_path: Path, otlp_stand_in: OtlpHttpStandIn) -> None:
     """The upstream system_metrics instrumentor is replaced: process.* series, no system.*."""
-    result = run_python(tmp_path, BOT + "    import time; time.sleep(0.5)\n",
-                        _env(otlp_stand_in), _instrument())
+    result = run_python(
+        tmp_path, BOT + "    import time; time.sleep(0.5)\n", _env(otlp_stand_in), _instrument()
+    )
     assert result.returncode == 0, result.stderr
     otlp_stand_in.wait_for("/v1/metrics")
     names = otlp_stand_in.metric_names()
@@ -140,7 +144,9 @@ def test_process_metrics_only_by_default(tmp_path: Path, otlp_stand_in: OtlpHttp
 
 @pytest.mark.parametrize("disabled", ["", "logging"], ids=["otlp-logs", "no-otlp-logs"])
 def test_bots_own_file_handler_gets_redacted_lines(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn, disabled: str,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
+    disabled: str,
 ) -> None:
     """A secret logged by the bot is masked in its own basicConfig file, OTLP log export or not."""
     bot = """
@@ -151,8 +157,10 @@ def test_bots_own_file_handler_gets_redacted_lines(
                                          "mysql://u:pw@db/x")
     """
     result = run_python(
-        tmp_path, bot,
-        _env(otlp_stand_in, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=disabled), _instrument(),
+        tmp_path,
+        bot,
+        _env(otlp_stand_in, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=disabled),
+        _instrument(),
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "bot.py.log").read_text() == (
@@ -165,7 +173,8 @@ def _exported_bytes(stand_in: OtlpHttpStandIn, *paths: str) -> bytes:
 
 
 def test_aiohttp_client_gets_stable_metrics_and_no_query_string(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """By default contrib aiohttp-client exports http.client.request.duration and no query key."""
     result = run_python(tmp_path, AIOHTTP_BOT, _env(otlp_stand_in), _instrument())
@@ -183,12 +192,15 @@ def test_aiohttp_client_gets_stable_metrics_and_no_query_string(
 
 
 def test_users_semconv_opt_in_is_not_overwritten(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
 ) -> None:
     """OTEL_SEMCONV_STABILITY_OPT_IN=http/dup set by the user wins: old and new metrics both."""
     result = run_python(
-        tmp_path, AIOHTTP_BOT,
-        _env(otlp_stand_in, OTEL_SEMCONV_STABILITY_OPT_IN="http/dup"), _instrument(),
+        tmp_path,
+        AIOHTTP_BOT,
+        _env(otlp_stand_in, OTEL_SEMCONV_STABILITY_OPT_IN="http/dup"),
+        _instrument(),
     )
     assert result.returncode == 0, result.stderr
     assert "opt-in: http/dup\n" in result.stdout
@@ -254,15 +266,23 @@ def test_our_distro_and_configurator_are_the_registered_entry_points() -> None:
     [case for case in SDK_READ_MALFORMED if case[0] != "OTEL_PROPAGATORS"],
 )
 def test_malformed_sdk_setting_gives_one_line_naming_it(
-    tmp_path: Path, otlp_stand_in: OtlpHttpStandIn,
-    variable: str, value: str, extra: dict[str, str],
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
+    variable: str,
+    value: str,
+    extra: dict[str, str],
 ) -> None:
     """Zero-code: one line naming the variable, no traceback, the bot runs and exports."""
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         from opentelemetry import trace
         with trace.get_tracer("bot").start_as_current_span("still"):
             print("still running")
-    """, _env(otlp_stand_in, **extra, **{variable: value}), _instrument())
+    """,
+        _env(otlp_stand_in, **extra, **{variable: value}),
+        _instrument(),
+    )
     assert_ran_with_one_line_naming(result, variable)
     otlp_stand_in.wait_for("/v1/traces")
 
@@ -273,7 +293,9 @@ def test_unreachable_collector_exits_promptly_without_traceback(tmp_path: Path) 
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     started = time.monotonic()
-    result = run_python(tmp_path, """
+    result = run_python(
+        tmp_path,
+        """
         import logging
         from opentelemetry import trace
         tracer = trace.get_tracer("bot")
@@ -281,8 +303,11 @@ def test_unreachable_collector_exits_promptly_without_traceback(tmp_path: Path) 
             with tracer.start_as_current_span("command.bet"):
                 logging.getLogger("bot").warning("bet %d", i)
         print("done", flush=True)
-    """, {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed}"}, _instrument(),
-        timeout=30)
+    """,
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed}"},
+        _instrument(),
+        timeout=30,
+    )
     wall = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert "done" in result.stdout

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import semconv
 from tests import services
 
 pytestmark = pytest.mark.e2e
@@ -39,8 +39,9 @@ probes:
 
 
 class AgentPipeline:
-    def __init__(self, prometheus: services.PrometheusService,
-                 redis: services.RedisService) -> None:
+    def __init__(
+        self, prometheus: services.PrometheusService, redis: services.RedisService
+    ) -> None:
         self.prometheus = prometheus
         self.redis = redis
 
@@ -61,8 +62,9 @@ class AgentPipeline:
 
 
 @pytest.fixture(scope="module")
-def agent_pipeline(mysql_server: services.MySQLService,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPipeline]:
+def agent_pipeline(
+    mysql_server: services.MySQLService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AgentPipeline]:
     """Redis (private: the test kills it), Prometheus, the collectors and the agent CLI."""
     workdir = tmp_path_factory.mktemp("agent-e2e")
     started: list[Any] = []
@@ -78,34 +80,45 @@ def agent_pipeline(mysql_server: services.MySQLService,
         started.append(redis)
         prometheus = services.start_prometheus(subdir("prometheus"))
         started.append(prometheus)
-        sink = services.start_collector(subdir("sink"), [SINK_CONFIG],
-                                        env={"SINK_DIR": str(subdir("sink-out"))},
-                                        name="otelcol-sink")
+        sink = services.start_collector(
+            subdir("sink"),
+            [SINK_CONFIG],
+            env={"SINK_DIR": str(subdir("sink-out"))},
+            name="otelcol-sink",
+        )
         started.append(sink)
-        collector = services.start_collector(subdir("collector"), [COLLECTOR_CONFIG], env={
-            "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
-            "TEMPO_OTLP_ENDPOINT": sink.otlp_grpc_endpoint,
-            "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
-            "OTELCOL_BATCH_TIMEOUT": "1s",
-        })
+        collector = services.start_collector(
+            subdir("collector"),
+            [COLLECTOR_CONFIG],
+            env={
+                "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
+                "TEMPO_OTLP_ENDPOINT": sink.otlp_grpc_endpoint,
+                "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
+                "OTELCOL_BATCH_TIMEOUT": "1s",
+            },
+        )
         started.append(collector)
         port = services.free_port()
         config = workdir / "agent.yaml"
         config.write_text(AGENT_CONFIG.format(port=port))
         binary = services.require_binary("dbsbm-agent", "the repo (pip install -e .)")
         env = {
-            **os.environ, **mysql_server.env,
-            "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port),
+            **os.environ,
+            **mysql_server.env,
+            "REDIS_HOST": redis.host,
+            "REDIS_PORT": str(redis.port),
             "OTEL_SERVICE_NAME": SERVICE,
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_endpoint,
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
         }
         log = open(workdir / "agent.log", "wb")  # noqa: SIM115 - closed after the agent
-        agent = subprocess.Popen([binary, "--config", str(config)], env=env, stdout=log,
-                                 stderr=subprocess.STDOUT)
-        services.wait_for(lambda: services.http_ok(f"http://127.0.0.1:{port}/livez"), 30,
-                          "dbsbm-agent /livez")
+        agent = subprocess.Popen(
+            [binary, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        services.wait_for(
+            lambda: services.http_ok(f"http://127.0.0.1:{port}/livez"), 30, "dbsbm-agent /livez"
+        )
         yield AgentPipeline(prometheus, redis)
     finally:
         if agent is not None:

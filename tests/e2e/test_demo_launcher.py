@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import semconv
 from tests import services
 
 pytestmark = pytest.mark.e2e
@@ -48,11 +48,25 @@ def test_demo_runs_the_stack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     log_path = tmp_path / "demo.out"
     with open(log_path, "wb") as log:
         demo = subprocess.Popen(
-            ["bash", "scripts/demo.sh", "--no-install", "--workdir", str(tmp_path / "demo"),
-             "--rate", "6", "--duration", "300"],
-            cwd=services.REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                "bash",
+                "scripts/demo.sh",
+                "--no-install",
+                "--workdir",
+                str(tmp_path / "demo"),
+                "--rate",
+                "6",
+                "--duration",
+                "300",
+            ],
+            cwd=services.REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+
         def summary_printed() -> bool:
             assert demo.poll() is None, f"the demo exited:\n{log_path.read_text()[-4000:]}"
             return "dbsbm demo is running" in log_path.read_text()

@@ -28,8 +28,8 @@ from typing import Any
 import pymysql
 import pytest
 import yaml
-from dbsbm_instrumentation import semconv
 
+from dbsbm_instrumentation import semconv
 from examples.demo_bot.settings import TEST_SECRET
 from examples.demo_bot.sports_api import API_KEY_HEADER
 from tests import services
@@ -50,14 +50,16 @@ FAULTS = {"api_429_rate": 0.2, "db_error_rate": 0.25}
 class Pipeline:
     """What the test inspects: Prometheus and the sink's files."""
 
-    def __init__(self, prometheus: services.PrometheusService, sink_dir: Path,
-                 bot_output: str) -> None:
+    def __init__(
+        self, prometheus: services.PrometheusService, sink_dir: Path, bot_output: str
+    ) -> None:
         self.prometheus = prometheus
         self.sink_dir = sink_dir
         self.bot_output = bot_output
 
-    def series(self, name: str, timeout: float = 45.0,
-               selector: bool = True) -> list[dict[str, Any]]:
+    def series(
+        self, name: str, timeout: float = 45.0, selector: bool = True
+    ) -> list[dict[str, Any]]:
         """Series of ``name`` from the demo bot, waiting for the pipeline to deliver them.
 
         With ``selector=False``, ``name`` is a whole series selector of its own.
@@ -76,7 +78,8 @@ class Pipeline:
         while True:
             now = time.time()
             url = f"{self.prometheus.url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
-                {"query": query, "start": now - 3600, "end": now})
+                {"query": query, "start": now - 3600, "end": now}
+            )
             found = [e for series in _get_json(url)["data"] for e in series["exemplars"]]
             if found or time.monotonic() > deadline:
                 return found
@@ -128,8 +131,9 @@ def body_text(record: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pipeline(mysql_server: services.MySQLService,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(
+    mysql_server: services.MySQLService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
     """Run the whole pipeline once for the module; the demo bot runs for DEMO_SECONDS.
 
     Redis is private (the bot fills it with keys); MySQL is the session server, with a
@@ -144,19 +148,27 @@ def pipeline(mysql_server: services.MySQLService,
         started.append(redis)
         prometheus = services.start_prometheus(_subdir(workdir, "prometheus"))
         started.append(prometheus)
-        sink = services.start_collector(_subdir(workdir, "sink-collector"), [SINK_CONFIG],
-                                        env={"SINK_DIR": str(sink_dir)}, name="otelcol-sink")
+        sink = services.start_collector(
+            _subdir(workdir, "sink-collector"),
+            [SINK_CONFIG],
+            env={"SINK_DIR": str(sink_dir)},
+            name="otelcol-sink",
+        )
         started.append(sink)
-        collector = services.start_collector(_subdir(workdir, "collector"), [COLLECTOR_CONFIG], env={
-            "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
-            "TEMPO_OTLP_ENDPOINT": sink.otlp_grpc_endpoint,
-            "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
-            # The collector's own metrics would go to localhost:4318 by default.
-            "OTELCOL_SELF_TELEMETRY_ENDPOINT": sink.otlp_http_endpoint,
-            "OTELCOL_BATCH_TIMEOUT": "1s",
-            "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "2s",
-            "OTELCOL_HOSTMETRICS_INTERVAL": "5s",
-        })
+        collector = services.start_collector(
+            _subdir(workdir, "collector"),
+            [COLLECTOR_CONFIG],
+            env={
+                "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
+                "TEMPO_OTLP_ENDPOINT": sink.otlp_grpc_endpoint,
+                "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
+                # The collector's own metrics would go to localhost:4318 by default.
+                "OTELCOL_SELF_TELEMETRY_ENDPOINT": sink.otlp_http_endpoint,
+                "OTELCOL_BATCH_TIMEOUT": "1s",
+                "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "2s",
+                "OTELCOL_HOSTMETRICS_INTERVAL": "5s",
+            },
+        )
         started.append(collector)
         output = _run_demo_bot(collector, redis, mysql_server, workdir)
         yield Pipeline(prometheus, sink_dir, output)
@@ -171,18 +183,27 @@ def _subdir(parent: Path, name: str) -> Path:
     return path
 
 
-def _run_demo_bot(collector: services.CollectorService, redis: services.RedisService,
-                  mysql: services.MySQLService, workdir: Path) -> str:
+def _run_demo_bot(
+    collector: services.CollectorService,
+    redis: services.RedisService,
+    mysql: services.MySQLService,
+    workdir: Path,
+) -> str:
     """The bot as a user runs it: ``opentelemetry-instrument python -m examples.demo_bot``."""
-    connection = pymysql.connect(host=mysql.host, port=mysql.port, user=mysql.user,
-                                 password=mysql.password, autocommit=True)
+    connection = pymysql.connect(
+        host=mysql.host, port=mysql.port, user=mysql.user, password=mysql.password, autocommit=True
+    )
     with connection, connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS {E2E_DATABASE}")
-    instrument = services.require_binary("opentelemetry-instrument",
-                                         "the repo's Python dependencies (pip install -e .)")
+    instrument = services.require_binary(
+        "opentelemetry-instrument", "the repo's Python dependencies (pip install -e .)"
+    )
     env = {
-        **os.environ, **mysql.env, "MYSQL_DB": E2E_DATABASE,
-        "REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port),
+        **os.environ,
+        **mysql.env,
+        "MYSQL_DB": E2E_DATABASE,
+        "REDIS_HOST": redis.host,
+        "REDIS_PORT": str(redis.port),
         "OTEL_SERVICE_NAME": SERVICE,
         "OTEL_PYTHON_DISTRO": "dbsbm",
         "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
@@ -203,28 +224,43 @@ def _run_demo_bot(collector: services.CollectorService, redis: services.RedisSer
     log_path = workdir / "demo-bot.log"
     with open(log_path, "wb") as log:
         result = subprocess.run(
-            [instrument, sys.executable, "-m", "examples.demo_bot",
-             "--duration", str(DEMO_SECONDS), "--rate", "8"],
-            cwd=services.REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            timeout=DEMO_SECONDS + 90, check=False)
+            [
+                instrument,
+                sys.executable,
+                "-m",
+                "examples.demo_bot",
+                "--duration",
+                str(DEMO_SECONDS),
+                "--rate",
+                "8",
+            ],
+            cwd=services.REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=DEMO_SECONDS + 90,
+            check=False,
+        )
     output = log_path.read_text(errors="replace")
     assert result.returncode == 0, f"demo bot exited with {result.returncode}:\n{output[-4000:]}"
     assert '"event": "demo_bot_ready"' in output, output[-4000:]
     return output
 
 
-@pytest.mark.parametrize("name", [
-    semconv.SPAN_CALLS.prometheus,
-    semconv.DB_OPERATION_DURATION.prometheus + "_bucket",
-    semconv.HTTP_CLIENT_DURATION.prometheus + "_bucket",
-    semconv.DISCORD_COMMAND_DURATION.prometheus + "_bucket",
-    semconv.CACHE_OPERATIONS.prometheus,
-    # The bot's own process, as the Health & host dashboard reads it (system-metrics).
-    semconv.PROCESS_CPU_TIME.prometheus,
-    semconv.PROCESS_MEMORY_USAGE.prometheus,
-])
-def test_metrics_reach_prometheus_under_their_semconv_names(pipeline: Pipeline,
-                                                            name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        semconv.SPAN_CALLS.prometheus,
+        semconv.DB_OPERATION_DURATION.prometheus + "_bucket",
+        semconv.HTTP_CLIENT_DURATION.prometheus + "_bucket",
+        semconv.DISCORD_COMMAND_DURATION.prometheus + "_bucket",
+        semconv.CACHE_OPERATIONS.prometheus,
+        # The bot's own process, as the Health & host dashboard reads it (system-metrics).
+        semconv.PROCESS_CPU_TIME.prometheus,
+        semconv.PROCESS_MEMORY_USAGE.prometheus,
+    ],
+)
+def test_metrics_reach_prometheus_under_their_semconv_names(pipeline: Pipeline, name: str) -> None:
     """Span metrics and the bot's own metrics are queryable by the names semconv spells."""
     assert pipeline.series(name), f"no {name} series for job={SERVICE} in Prometheus"
 
@@ -232,8 +268,10 @@ def test_metrics_reach_prometheus_under_their_semconv_names(pipeline: Pipeline,
 def test_command_metrics_carry_command_names(pipeline: Pipeline) -> None:
     """Discord command durations are labelled with the slash and prefix commands that ran."""
     label = semconv.label(semconv.DISCORD_COMMAND_NAME)
-    names = {s["metric"].get(label) for s in
-             pipeline.series(semconv.DISCORD_COMMAND_DURATION.prometheus + "_count")}
+    names = {
+        s["metric"].get(label)
+        for s in pipeline.series(semconv.DISCORD_COMMAND_DURATION.prometheus + "_count")
+    }
     assert {"bet", "odds", "schedule", "stats"} <= names, names
 
 
@@ -245,12 +283,14 @@ def test_rate_limits_and_failed_queries_show_up_in_prometheus(pipeline: Pipeline
     status = semconv.label("http.response.status_code")
     answered_429 = pipeline.series(
         f'{semconv.HTTP_CLIENT_DURATION.prometheus}_count{{job="{SERVICE}", {status}="429"}}',
-        selector=False)
+        selector=False,
+    )
     assert answered_429, "no HTTP 429 answers in http_client_request_duration_seconds"
     failed = pipeline.series(
-        f'{semconv.DB_OPERATION_DURATION.prometheus}_count'
+        f"{semconv.DB_OPERATION_DURATION.prometheus}_count"
         f'{{job="{SERVICE}", {semconv.label("error.type")}!=""}}',
-        selector=False)
+        selector=False,
+    )
     assert failed, "no failed query (error_type label) in db_client_operation_duration_seconds"
 
 
@@ -264,8 +304,11 @@ def test_traces_and_logs_reach_the_sink(pipeline: Pipeline) -> None:
 
 def test_log_inside_a_command_carries_its_trace_id(pipeline: Pipeline) -> None:
     """A log line written inside /bet has that command's trace id, found among the spans."""
-    bet_logs = [record for resource, record in log_records(pipeline.records("logs"))
-                if service_name(resource) == SERVICE and "bet placed" in body_text(record)]
+    bet_logs = [
+        record
+        for resource, record in log_records(pipeline.records("logs"))
+        if service_name(resource) == SERVICE and "bet placed" in body_text(record)
+    ]
     assert bet_logs, "no 'bet placed' log record reached the sink"
     trace_ids = {record.get("traceId") for record in bet_logs} - {None, ""}
     assert trace_ids, f"'bet placed' records carry no trace id: {bet_logs[0]}"
@@ -282,12 +325,14 @@ SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 2, 3  # OTLP JSON writes enums as integers
 
 def attribute_values(span: dict[str, Any]) -> dict[str, Any]:
     """``{key: value}`` of an OTLP JSON span's attributes (ints arrive as strings)."""
-    return {a["key"]: next(iter(a.get("value", {}).values()), None)
-            for a in span.get("attributes", [])}
+    return {
+        a["key"]: next(iter(a.get("value", {}).values()), None) for a in span.get("attributes", [])
+    }
 
 
 def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
-        pipeline: Pipeline) -> None:
+    pipeline: Pipeline,
+) -> None:
     """Each command is one trace: a SERVER span (the root, for slash commands) whose direct
     CLIENT children are its MySQL, Redis and sports-API calls, each with the attributes dashboards group by.
 
@@ -314,7 +359,8 @@ def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
             if child.get("parentSpanId") != root["spanId"] or child["kind"] != SPAN_KIND_CLIENT:
                 continue
             system = attributes.get("db.system.name") or (
-                "http" if "http.request.method" in attributes else None)
+                "http" if "http.request.method" in attributes else None
+            )
             if system:
                 systems.add(system)
                 seen.setdefault(system, attributes)
@@ -339,13 +385,17 @@ API_KEY_ATTRIBUTE = "http.request.header." + API_KEY_HEADER.replace("-", "_")
 def _carriers_arrived(pipeline: Pipeline) -> list[dict[str, Any]]:
     """Assert the three carriers of the planted secret arrived; the header attributes."""
     # The carriers arrived (redacted), so absence is not just a lost record.
-    assert "planted test secret" in pipeline.text("logs"), \
+    assert "planted test secret" in pipeline.text("logs"), (
         "the log line carrying the test secret never arrived"
-    assert "connection check" in pipeline.text("traces"), \
+    )
+    assert "connection check" in pipeline.text("traces"), (
         "the SQL carrying the test secret never arrived"
-    headers = [attribute_values(span)[API_KEY_ATTRIBUTE]
-               for resource, span in spans(pipeline.records("traces"))
-               if service_name(resource) == SERVICE and API_KEY_ATTRIBUTE in attribute_values(span)]
+    )
+    headers = [
+        attribute_values(span)[API_KEY_ATTRIBUTE]
+        for resource, span in spans(pipeline.records("traces"))
+        if service_name(resource) == SERVICE and API_KEY_ATTRIBUTE in attribute_values(span)
+    ]
     assert headers, f"no API client span carries {API_KEY_ATTRIBUTE} (the captured API key)"
     return headers
 
@@ -369,8 +419,9 @@ def test_planted_secret_is_redacted_from_logs_sql_and_metrics(pipeline: Pipeline
         assert TEST_SECRET not in pipeline.text(kind), f"test secret leaked into {kind}.json"
     for _, span in spans(pipeline.records("traces")):
         others = {k: v for k, v in attribute_values(span).items() if k != API_KEY_ATTRIBUTE}
-        assert TEST_SECRET not in json.dumps([others, span.get("events"), span.get("status")]), \
+        assert TEST_SECRET not in json.dumps([others, span.get("events"), span.get("status")]), (
             f"test secret leaked into span {span['name']!r}"
+        )
     assert TEST_SECRET not in pipeline.bot_output, "the bot's console log shows the test secret"
     assert not _prometheus_labels_leaking(pipeline)
 
@@ -409,6 +460,3 @@ def test_duration_histograms_carry_exemplars_that_link_to_traces(pipeline: Pipel
 def _get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)  # type: ignore[no-any-return]
-
-
-

@@ -8,6 +8,13 @@ import aiohttp
 import pymysql
 import pytest
 import redis.exceptions
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import StatusCode
+
+from dbsbm_instrumentation.semconv import ERROR_CODE, ERROR_RETRYABLE
 from dbsbm_resilience import errors
 from dbsbm_resilience.errors import (
     DBSBMBaseException,
@@ -16,18 +23,23 @@ from dbsbm_resilience.errors import (
     is_retryable,
     report_error,
 )
-from dbsbm_instrumentation.semconv import ERROR_CODE, ERROR_RETRYABLE
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import StatusCode
 
 SUBCLASSES = [
-    "DatabaseException", "CacheException", "APIException", "AuthenticationException",
-    "ValidationException", "ConfigurationException", "ServiceException", "RateLimitException",
-    "NetworkException", "TimeoutException", "ResourceNotFoundException", "ConflictException",
-    "SecurityException", "DataIntegrityException", "ExternalServiceException",
+    "DatabaseException",
+    "CacheException",
+    "APIException",
+    "AuthenticationException",
+    "ValidationException",
+    "ConfigurationException",
+    "ServiceException",
+    "RateLimitException",
+    "NetworkException",
+    "TimeoutException",
+    "ResourceNotFoundException",
+    "ConflictException",
+    "SecurityException",
+    "DataIntegrityException",
+    "ExternalServiceException",
 ]
 
 

@@ -11,9 +11,6 @@ import aiohttp
 import aiohttp.client
 import wrapt
 from aiohttp import web
-from dbsbm_instrumentation import semconv
-from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
-from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds, strip_query
 from opentelemetry.instrumentation._semconv import _OpenTelemetrySemanticConventionStability
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -26,6 +23,9 @@ from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import SpanKind
 
+from dbsbm_instrumentation import semconv
+from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
+from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds, strip_query
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
 
 ROUTES = web.RouteTableDef()
@@ -38,18 +38,21 @@ async def fixtures(request: web.Request) -> web.Response:
 
 @ROUTES.get("/limited")
 async def limited(request: web.Request) -> web.Response:
-    return web.json_response({"errors": {"rateLimit": "Too many requests"}}, status=429,
-                             headers={"Retry-After": "30"})
+    return web.json_response(
+        {"errors": {"rateLimit": "Too many requests"}}, status=429, headers={"Retry-After": "30"}
+    )
 
 
 class TestRetryAfter(TestBase):
     def test_seconds_and_dates(self) -> None:
         """Retry-After is parsed as delta-seconds or an HTTP date; junk gives None."""
         self.assertEqual(retry_after_seconds("30"), 30.0)
-        self.assertEqual(retry_after_seconds("Thu, 01 Jan 2026 00:01:00 GMT",
-                                             now=1767225600.0), 60.0)
-        self.assertEqual(retry_after_seconds("Thu, 01 Jan 2026 00:00:00 GMT",
-                                             now=1767225660.0), 0.0)
+        self.assertEqual(
+            retry_after_seconds("Thu, 01 Jan 2026 00:01:00 GMT", now=1767225600.0), 60.0
+        )
+        self.assertEqual(
+            retry_after_seconds("Thu, 01 Jan 2026 00:00:00 GMT", now=1767225660.0), 0.0
+        )
         self.assertIsNone(retry_after_seconds("soon"))
         self.assertIsNone(retry_after_seconds(None))
 
@@ -62,9 +65,11 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         self.addCleanup(env.stop)
         _OpenTelemetrySemanticConventionStability._initialized = False
         self.addCleanup(setattr, _OpenTelemetrySemanticConventionStability, "_initialized", False)
-        AioHttpClientInstrumentor().instrument(tracer_provider=self.tracer_provider,
-                                               meter_provider=self.meter_provider,
-                                               url_filter=strip_query)
+        AioHttpClientInstrumentor().instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            url_filter=strip_query,
+        )
         self.instrumentor = AiohttpRateLimitInstrumentor()
         self.instrumentor.instrument(meter_provider=self.meter_provider)
         self.runner, self.base = await start_http_server(ROUTES)
@@ -93,10 +98,15 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         duration = metric(self, semconv.HTTP_CLIENT_DURATION.name)
         self.assertEqual(duration.unit, "s")
         (point,) = duration.data.data_points
-        self.assertEqual(dict(point.attributes), {
-            HTTP_REQUEST_METHOD: "GET", HTTP_RESPONSE_STATUS_CODE: 200,
-            SERVER_ADDRESS: "127.0.0.1", SERVER_PORT: self.port,
-        })
+        self.assertEqual(
+            dict(point.attributes),
+            {
+                HTTP_REQUEST_METHOD: "GET",
+                HTTP_RESPONSE_STATUS_CODE: 200,
+                SERVER_ADDRESS: "127.0.0.1",
+                SERVER_PORT: self.port,
+            },
+        )
         self.assertNotIn(semconv.API_RATE_LIMITED.name, metric_names(self))
 
     async def test_429_counted_per_host(self) -> None:
@@ -105,16 +115,18 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         with tracer.start_as_current_span("command"):
             self.assertEqual(await self.get("/limited"), 429)
         (counted,) = points(self, semconv.API_RATE_LIMITED.name)
-        self.assertEqual((counted.value, dict(counted.attributes)),
-                         (1, {SERVER_ADDRESS: "127.0.0.1"}))
+        self.assertEqual(
+            (counted.value, dict(counted.attributes)), (1, {SERVER_ADDRESS: "127.0.0.1"})
+        )
         (retry,) = points(self, semconv.API_RETRY_AFTER.name)
         self.assertEqual((retry.sum, metric(self, semconv.API_RETRY_AFTER.name).unit), (30, "s"))
         request, command = self.get_finished_spans()
         self.assertEqual(request.attributes[ERROR_TYPE], "429")
         (event,) = command.events
         self.assertEqual(event.name, semconv.API_RATE_LIMITED_EVENT)
-        self.assertEqual(dict(event.attributes),
-                         {SERVER_ADDRESS: "127.0.0.1", RETRY_AFTER_SECONDS: 30.0})
+        self.assertEqual(
+            dict(event.attributes), {SERVER_ADDRESS: "127.0.0.1", RETRY_AFTER_SECONDS: 30.0}
+        )
 
     async def test_429_with_raise_for_status(self) -> None:
         """Sessions that raise on 4xx still count the 429, and the error reaches the caller."""
@@ -137,8 +149,7 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
     async def test_uninstrument(self) -> None:
         """uninstrument() removes our wrapper and leaves contrib's tracing alone."""
         self.instrumentor.uninstrument()
-        self.assertNotIsInstance(vars(aiohttp.client.ClientSession)["_request"],
-                                 wrapt.ObjectProxy)
+        self.assertNotIsInstance(vars(aiohttp.client.ClientSession)["_request"], wrapt.ObjectProxy)
         self.assertEqual(await self.get("/limited"), 429)
         self.assertNotIn(semconv.API_RATE_LIMITED.name, metric_names(self))
         self.assertEqual(len(self.get_finished_spans()), 1)

@@ -12,14 +12,6 @@ import aiomysql.cursors
 import pymysql
 import pytest
 import wrapt
-from dbsbm_instrumentation import semconv, slo
-from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor, util
-from dbsbm_instrumentation.aiomysql.util import (
-    DURATION_BUCKETS,
-    connection_attributes,
-    sanitize,
-    statement,
-)
 from opentelemetry.instrumentation.pymysql import PyMySQLInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
@@ -39,6 +31,14 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, S
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import SpanKind, StatusCode
 
+from dbsbm_instrumentation import semconv, slo
+from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor, util
+from dbsbm_instrumentation.aiomysql.util import (
+    DURATION_BUCKETS,
+    connection_attributes,
+    sanitize,
+    statement,
+)
 from tests.instrumentation.helpers import metric, points
 
 
@@ -80,12 +80,14 @@ class TestSanitize(TestBase):
         """Inlined values make a new query per call; the cache stays bounded."""
         conn = SimpleNamespace(host="db", port=3306, db="dbsbm")
         for i in range(util._CACHE_SIZE + 50):
-            self.assertEqual(statement(f"SELECT {i}", conn).span_attributes[DB_QUERY_TEXT],
-                             "SELECT ?")
+            self.assertEqual(
+                statement(f"SELECT {i}", conn).span_attributes[DB_QUERY_TEXT], "SELECT ?"
+            )
         self.assertLessEqual(len(util._statements), util._CACHE_SIZE)
         statement("SELECT 'x'" + " " * util._MAX_CACHED_QUERY, conn)
-        self.assertNotIn(("SELECT 'x'" + " " * util._MAX_CACHED_QUERY, "db", 3306, "dbsbm"),
-                         util._statements)
+        self.assertNotIn(
+            ("SELECT 'x'" + " " * util._MAX_CACHED_QUERY, "db", 3306, "dbsbm"), util._statements
+        )
 
     def test_target_is_a_bucket_boundary(self) -> None:
         """The 100 ms query target is a histogram boundary, so SLO maths is exact there."""
@@ -100,12 +102,19 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
 
     async def asyncSetUp(self) -> None:
         self.instrumentor = AiomysqlInstrumentor()
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
         self.pool = await aiomysql.create_pool(
-            host=self.server.host, port=self.server.port, user=self.server.user,
-            password=self.server.password, db=self.server.database, minsize=1, maxsize=4,
-            autocommit=True, pool_recycle=3600,
+            host=self.server.host,
+            port=self.server.port,
+            user=self.server.user,
+            password=self.server.password,
+            db=self.server.database,
+            minsize=1,
+            maxsize=4,
+            autocommit=True,
+            pool_recycle=3600,
         )
 
     async def asyncTearDown(self) -> None:
@@ -126,12 +135,18 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         (span,) = self.get_finished_spans()
         self.assertEqual(span.name, f"SELECT {self.server.database}")
         self.assertIs(span.kind, SpanKind.CLIENT)
-        self.assertSpanHasAttributes(span, {
-            DB_SYSTEM_NAME: "mysql", DB_NAMESPACE: self.server.database,
-            DB_OPERATION_NAME: "SELECT", SERVER_ADDRESS: self.server.host,
-            SERVER_PORT: self.server.port, DB_RESPONSE_RETURNED_ROWS: 1,
-            DB_QUERY_TEXT: "SELECT ? AS answer, ? AS s, %s AS p",
-        })
+        self.assertSpanHasAttributes(
+            span,
+            {
+                DB_SYSTEM_NAME: "mysql",
+                DB_NAMESPACE: self.server.database,
+                DB_OPERATION_NAME: "SELECT",
+                SERVER_ADDRESS: self.server.host,
+                SERVER_PORT: self.server.port,
+                DB_RESPONSE_RETURNED_ROWS: 1,
+                DB_QUERY_TEXT: "SELECT ? AS answer, ? AS s, %s AS p",
+            },
+        )
         self.assertIs(span.status.status_code, StatusCode.UNSET)
 
     async def test_metrics(self) -> None:
@@ -141,11 +156,16 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         self.assertEqual(duration.unit, "s")
         (point,) = duration.data.data_points
         self.assertEqual(tuple(point.explicit_bounds), DURATION_BUCKETS)
-        self.assertEqual(dict(point.attributes), {
-            DB_SYSTEM_NAME: "mysql", DB_NAMESPACE: self.server.database,
-            DB_OPERATION_NAME: "SELECT", SERVER_ADDRESS: self.server.host,
-            SERVER_PORT: self.server.port,
-        })
+        self.assertEqual(
+            dict(point.attributes),
+            {
+                DB_SYSTEM_NAME: "mysql",
+                DB_NAMESPACE: self.server.database,
+                DB_OPERATION_NAME: "SELECT",
+                SERVER_ADDRESS: self.server.host,
+                SERVER_PORT: self.server.port,
+            },
+        )
         self.assertEqual(point.count, 1)
         rows = metric(self, semconv.DB_RETURNED_ROWS.name)
         self.assertEqual(rows.unit, "{row}")
@@ -158,8 +178,7 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
             self.assertEqual(len(await cur.fetchall()), 2)
         (span,) = self.get_finished_spans()
         self.assertNotIn(DB_RESPONSE_RETURNED_ROWS, span.attributes)
-        self.assertNotIn(semconv.DB_RETURNED_ROWS.name,
-                         {m.name for m in self.get_sorted_metrics()})
+        self.assertNotIn(semconv.DB_RETURNED_ROWS.name, {m.name for m in self.get_sorted_metrics()})
 
     async def test_failing_query(self) -> None:
         """A failing query re-raises, and its span and metric carry error.type."""
@@ -177,8 +196,7 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         async with self.pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute("CREATE TEMPORARY TABLE bets (id INT, stake INT)")
             await cur.executemany("INSERT INTO bets VALUES (%s, %s)", [(1, 5), (2, 10)])
-            await cur.executemany("UPDATE bets SET stake = %s WHERE id = %s",
-                                  [(6, 1), (11, 2)])
+            await cur.executemany("UPDATE bets SET stake = %s WHERE id = %s", [(6, 1), (11, 2)])
         names = [s.attributes[DB_OPERATION_NAME] for s in self.get_finished_spans()]
         self.assertEqual(names, ["CREATE", "INSERT", "UPDATE"])
 
@@ -187,9 +205,11 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         async with self.pool.acquire():
             await self.query("SELECT 1")  # takes a second connection
             name = f"{self.server.host}:{self.server.port}/{self.server.database}"
-            counts = {p.attributes[DB_CLIENT_CONNECTION_STATE]: p.value
-                      for p in points(self, semconv.DB_CONNECTION_COUNT.name)
-                      if p.attributes[DB_CLIENT_CONNECTION_POOL_NAME] == name}
+            counts = {
+                p.attributes[DB_CLIENT_CONNECTION_STATE]: p.value
+                for p in points(self, semconv.DB_CONNECTION_COUNT.name)
+                if p.attributes[DB_CLIENT_CONNECTION_POOL_NAME] == name
+            }
         self.assertEqual(counts, {"used": 1, "idle": 1})
         (maximum,) = points(self, semconv.DB_CONNECTION_MAX.name)
         self.assertEqual(maximum.value, 4)
@@ -197,8 +217,12 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
     async def test_pools_held_weakly(self) -> None:
         """A dropped pool is forgotten: registering it does not keep it alive."""
         pool = await aiomysql.create_pool(
-            host=self.server.host, port=self.server.port, user=self.server.user,
-            password=self.server.password, db=self.server.database, minsize=0,
+            host=self.server.host,
+            port=self.server.port,
+            user=self.server.user,
+            password=self.server.password,
+            db=self.server.database,
+            minsize=0,
         )
         self.assertIn(pool, set(self.instrumentor._pools))
         pool.close()
@@ -211,15 +235,23 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         """instrument_pool() reports a pool created before instrument()."""
         self.instrumentor.uninstrument()
         pool = await aiomysql.create_pool(
-            host=self.server.host, port=self.server.port, user=self.server.user,
-            password=self.server.password, db="mysql", minsize=1, maxsize=2,
+            host=self.server.host,
+            port=self.server.port,
+            user=self.server.user,
+            password=self.server.password,
+            db="mysql",
+            minsize=1,
+            maxsize=2,
         )
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
         self.instrumentor.instrument_pool(pool)
         try:
-            names = {p.attributes[DB_CLIENT_CONNECTION_POOL_NAME]
-                     for p in points(self, semconv.DB_CONNECTION_MAX.name)}
+            names = {
+                p.attributes[DB_CLIENT_CONNECTION_POOL_NAME]
+                for p in points(self, semconv.DB_CONNECTION_MAX.name)
+            }
             self.assertIn(f"{self.server.host}:{self.server.port}/mysql", names)
         finally:
             pool.close()
@@ -237,9 +269,12 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         def response_hook(span, cursor, result):  # type: ignore[no-untyped-def]
             raise RuntimeError("hook bug")
 
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider,
-                                     request_hook=request_hook, response_hook=response_hook)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            request_hook=request_hook,
+            response_hook=response_hook,
+        )
         with self.assertLogs("dbsbm_instrumentation._hooks", logging.WARNING):
             self.assertEqual(await self.query("SELECT 1 AS one"), [{"one": 1}])
         self.assertEqual(seen, ["SELECT 1 AS one"])
@@ -260,8 +295,9 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         self.assertNotIsInstance(vars(aiomysql.pool.Pool)["__init__"], wrapt.ObjectProxy)
         await self.query("SELECT 1")
         self.assertEqual(len(self.get_finished_spans()), 0)
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
 
     async def test_no_double_spans_with_pymysql(self) -> None:
         """aiomysql never reaches pymysql.connect: with both instrumented, one span per query."""
@@ -270,14 +306,19 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
             await self.query("SELECT 1")
             self.assertEqual(len(self.get_finished_spans()), 1)
             # the pymysql instrumentation is live: a pymysql query does get its span
-            conn = pymysql.connect(host=self.server.host, port=self.server.port,
-                                   user=self.server.user, password=self.server.password,
-                                   database=self.server.database)
+            conn = pymysql.connect(
+                host=self.server.host,
+                port=self.server.port,
+                user=self.server.user,
+                password=self.server.password,
+                database=self.server.database,
+            )
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
             conn.close()
             scopes = [s.instrumentation_scope.name for s in self.get_finished_spans()]
-            self.assertEqual(scopes, ["dbsbm_instrumentation.aiomysql",
-                                      "opentelemetry.instrumentation.pymysql"])
+            self.assertEqual(
+                scopes, ["dbsbm_instrumentation.aiomysql", "opentelemetry.instrumentation.pymysql"]
+            )
         finally:
             PyMySQLInstrumentor().uninstrument()

@@ -17,6 +17,14 @@ import pytest
 import redis.asyncio
 import wrapt
 from aiohttp import web
+from discord import app_commands
+from discord.ext import commands
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.test.test_base import TestBase
+from opentelemetry.trace import SpanKind, StatusCode
+
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
 from dbsbm_instrumentation.discord import DiscordInstrumentor
@@ -32,14 +40,6 @@ from dbsbm_instrumentation.discord.util import (
     excluded_events,
 )
 from dbsbm_resilience.errors import DatabaseException
-from discord import app_commands
-from discord.ext import commands
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.test.test_base import TestBase
-from opentelemetry.trace import SpanKind, StatusCode
-
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
 
 NAME = semconv.DISCORD_COMMAND_NAME
@@ -92,8 +92,9 @@ class TestExcludedEvents(TestBase):
 class DiscordTestCase(TestBase, IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.instrumentor = DiscordInstrumentor()
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
         self.errors: list[str] = []
         self.bot = commands.Bot(command_prefix="!", intents=discord.Intents.default())
         self.cog = Betting()
@@ -104,8 +105,9 @@ class DiscordTestCase(TestBase, IsolatedAsyncioTestCase):
             self.errors.append(type(error).__name__)  # swallowed, as bots do
 
         @self.bot.tree.error
-        async def on_app_command_error(interaction: discord.Interaction,
-                                       error: app_commands.AppCommandError) -> None:
+        async def on_app_command_error(
+            interaction: discord.Interaction, error: app_commands.AppCommandError
+        ) -> None:
             self.errors.append(type(error).__name__)
 
         await offline(self.bot)
@@ -142,8 +144,9 @@ class TestCommands(DiscordTestCase):
         self.assertIs(command.status.status_code, StatusCode.ERROR)
         self.assertEqual(command.attributes[ERROR_TYPE], "LookupError")
         (error,) = points(self, semconv.DISCORD_COMMAND_ERRORS.name)
-        self.assertEqual(dict(error.attributes),
-                         {NAME: "broken", TYPE: "prefix", ERROR_TYPE: "LookupError"})
+        self.assertEqual(
+            dict(error.attributes), {NAME: "broken", TYPE: "prefix", ERROR_TYPE: "LookupError"}
+        )
         self.assertEqual(error.value, 1)
 
     async def test_taxonomy_error_puts_its_code_on_the_span(self) -> None:
@@ -151,10 +154,13 @@ class TestCommands(DiscordTestCase):
         await dispatch_message(self.bot, "!settle")
         (command,) = self.spans("prefix settle")
         self.assertIs(command.status.status_code, StatusCode.ERROR)
-        self.assertSpanHasAttributes(command, {
-            ERROR_TYPE: "dbsbm_resilience.errors.DatabaseException",
-            semconv.ERROR_CODE: "DATABASE_ERROR",
-        })
+        self.assertSpanHasAttributes(
+            command,
+            {
+                ERROR_TYPE: "dbsbm_resilience.errors.DatabaseException",
+                semconv.ERROR_CODE: "DATABASE_ERROR",
+            },
+        )
 
     async def test_unknown_prefix_command_gets_no_span(self) -> None:
         """'Command not found' has no name but user input, so it gets no command span."""
@@ -183,8 +189,9 @@ class TestCommands(DiscordTestCase):
         self.assertIs(span.status.status_code, StatusCode.ERROR)
         self.assertEqual(span.attributes[ERROR_TYPE], "ValueError")
         (error,) = points(self, semconv.DISCORD_COMMAND_ERRORS.name)
-        self.assertEqual(dict(error.attributes),
-                         {NAME: "bet place", TYPE: "slash", ERROR_TYPE: "ValueError"})
+        self.assertEqual(
+            dict(error.attributes), {NAME: "bet place", TYPE: "slash", ERROR_TYPE: "ValueError"}
+        )
 
     async def test_listener_error(self) -> None:
         """A listener's exception (swallowed into on_error) marks its CONSUMER span."""
@@ -194,15 +201,19 @@ class TestCommands(DiscordTestCase):
         (span,) = self.spans("event on_bet_settled")
         self.assertIs(span.kind, SpanKind.CONSUMER)
         self.assertEqual(span.attributes[ERROR_TYPE], "RuntimeError")
-        self.assertIn({NAME: "on_bet_settled", TYPE: "event", ERROR_TYPE: "RuntimeError"},
-                      [dict(p.attributes) for p in points(self, semconv.DISCORD_COMMAND_ERRORS.name)])
+        self.assertIn(
+            {NAME: "on_bet_settled", TYPE: "event", ERROR_TYPE: "RuntimeError"},
+            [dict(p.attributes) for p in points(self, semconv.DISCORD_COMMAND_ERRORS.name)],
+        )
 
     async def test_excluded_events(self) -> None:
         """Excluded events get neither span nor metric."""
         self.instrumentor.uninstrument()
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider,
-                                     excluded_events=["message"])
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+            excluded_events=["message"],
+        )
         await dispatch_message(self.bot, "!stats")
         self.assertEqual([s.name for s in self.get_finished_spans()], ["prefix stats"])
 
@@ -214,7 +225,9 @@ class TestCommands(DiscordTestCase):
         (guilds,) = points(self, semconv.DISCORD_GUILDS.name)
         self.assertEqual(guilds.value, 0)
         (shard,) = points(self, semconv.DISCORD_SHARD_CONNECTED.name)
-        self.assertEqual((shard.value, dict(shard.attributes)), (0, {semconv.DISCORD_SHARD_ID: "0"}))
+        self.assertEqual(
+            (shard.value, dict(shard.attributes)), (0, {semconv.DISCORD_SHARD_ID: "0"})
+        )
 
     async def test_connected_client_reports_gateway_latency(self) -> None:
         """An open gateway: its heartbeat latency and shard state are reported per shard.
@@ -226,8 +239,9 @@ class TestCommands(DiscordTestCase):
         with mock.patch.object(self.bot, "ws", gateway):
             (latency,) = points(self, semconv.DISCORD_GATEWAY_LATENCY.name)
             (shard,) = points(self, semconv.DISCORD_SHARD_CONNECTED.name)
-        self.assertEqual((latency.value, dict(latency.attributes)),
-                         (0.123, {semconv.DISCORD_SHARD_ID: "0"}))
+        self.assertEqual(
+            (latency.value, dict(latency.attributes)), (0.123, {semconv.DISCORD_SHARD_ID: "0"})
+        )
         self.assertEqual(shard.value, 1)
 
     async def test_clients_held_weakly(self) -> None:
@@ -242,13 +256,16 @@ class TestCommands(DiscordTestCase):
         """uninstrument() removes every wrapper and commands stop producing spans."""
         self.instrumentor.uninstrument()
         self.assertNotIsInstance(vars(discord.client.Client)["_run_event"], wrapt.ObjectProxy)
-        self.assertNotIsInstance(vars(discord.ext.commands.bot.BotBase)["invoke"], wrapt.ObjectProxy)
+        self.assertNotIsInstance(
+            vars(discord.ext.commands.bot.BotBase)["invoke"], wrapt.ObjectProxy
+        )
         await dispatch_message(self.bot, "!stats")
         await dispatch_slash(self.bot, "odds", {"league": "nba"})
         self.assertEqual(self.cog.calls, ["stats", "odds nba"])
         self.assertEqual(len(self.get_finished_spans()), 0)
-        self.instrumentor.instrument(tracer_provider=self.tracer_provider,
-                                     meter_provider=self.meter_provider)
+        self.instrumentor.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
 
 
 API = web.RouteTableDef()
@@ -267,15 +284,18 @@ class TestOneTracePerCommand(DiscordTestCase):
 
     async def asyncSetUp(self) -> None:
         await super().asyncSetUp()
-        providers = {"tracer_provider": self.tracer_provider,
-                     "meter_provider": self.meter_provider}
+        providers = {"tracer_provider": self.tracer_provider, "meter_provider": self.meter_provider}
         AiomysqlInstrumentor().instrument(**providers)
         AioHttpClientInstrumentor().instrument(**providers)
         RedisInstrumentor().instrument(**providers)
         self.runner, self.base = await start_http_server(API)
         self.pool = await aiomysql.create_pool(
-            host=self.mysql.host, port=self.mysql.port, user=self.mysql.user,
-            password=self.mysql.password, db=self.mysql.database, autocommit=True,
+            host=self.mysql.host,
+            port=self.mysql.port,
+            user=self.mysql.user,
+            password=self.mysql.password,
+            db=self.mysql.database,
+            autocommit=True,
         )
         self.redis = redis.asyncio.Redis.from_url(self.redis_url)
         pool, cache, base = self.pool, self.redis, self.base

@@ -31,12 +31,18 @@ print(json.dumps({name: cls().is_instrumented_by_opentelemetry for name, cls in 
 
 
 def _loaded(disabled: list[str]) -> dict[str, bool]:
-    others = [ep.name for ep in entry_points(group="opentelemetry_instrumentor")
-              if ep.name not in OURS]
-    env = {**os.environ,
-           "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(others + disabled)}
-    result = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
-                            text=True, timeout=120, check=True)
+    others = [
+        ep.name for ep in entry_points(group="opentelemetry_instrumentor") if ep.name not in OURS
+    ]
+    env = {**os.environ, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(others + disabled)}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -50,5 +56,7 @@ class TestEntryPoints(TestBase):
     def test_on_by_default_and_disabled_by_name(self) -> None:
         """All load under opentelemetry-instrument's loader; a disabled name stays off alone."""
         self.assertEqual(_loaded([]), dict.fromkeys(OURS, True))
-        self.assertEqual(_loaded(["aiomysql", "aiohttp-rate-limit"]),
-                         {"aiomysql": False, "discord": True, "aiohttp-rate-limit": False})
+        self.assertEqual(
+            _loaded(["aiomysql", "aiohttp-rate-limit"]),
+            {"aiomysql": False, "discord": True, "aiohttp-rate-limit": False},
+        )

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbsbm_instrumentation import logs
-from dbsbm_resilience.errors import RateLimitException
-from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
-from dbsbm_instrumentation.semconv import ERROR_CODE
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
+
+from dbsbm_instrumentation import logs
+from dbsbm_instrumentation.redaction import RedactingLogRecordExporter
+from dbsbm_instrumentation.semconv import ERROR_CODE
+from dbsbm_resilience.errors import RateLimitException
 
 tracer = TracerProvider().get_tracer("test")
 
@@ -125,13 +126,18 @@ def test_text_formatter_is_readable_with_trace_ids() -> None:
         ({"DBSBM_ENV": "production"}, logs.JsonFormatter, logging.INFO),
         ({"DBSBM_ENV": "development"}, logs.TextFormatter, logging.DEBUG),
         ({"DBSBM_ENV": "production", "DBSBM_LOG_FORMAT": "text"}, logs.TextFormatter, logging.INFO),
-        ({"DBSBM_ENV": "development", "DBSBM_LOG_FORMAT": "json"}, logs.JsonFormatter,
-         logging.DEBUG),
+        (
+            {"DBSBM_ENV": "development", "DBSBM_LOG_FORMAT": "json"},
+            logs.JsonFormatter,
+            logging.DEBUG,
+        ),
         ({}, logs.JsonFormatter, logging.INFO),
     ],
 )
 def test_mode_and_level_follow_dbsbm_env(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected_formatter: type,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    expected_formatter: type,
     expected_level: int,
 ) -> None:
     """DBSBM_ENV picks JSON/INFO or text/DEBUG; DBSBM_LOG_FORMAT overrides the format."""
@@ -159,7 +165,8 @@ def test_mode_argument_wins_and_reconfiguring_replaces_our_handlers(
 
 
 def test_unknown_dbsbm_env_warns_once_and_falls_back_to_production(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """DBSBM_ENV=staging gives one warning naming the variable and production behaviour."""
     monkeypatch.setenv("DBSBM_ENV", "qa-unknown")
@@ -243,9 +250,11 @@ def test_logged_exception_carries_its_error_type_and_code() -> None:
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     logs.install_otlp_bridge(provider)
     logger, stream = _capture(logs.JsonFormatter())
-    for exc, extra in ((RateLimitException("odds API", retry_after=3), {}),
-                       (KeyError("game"), {}),
-                       (ValueError("x"), {ERROR_CODE: "MINE"})):
+    for exc, extra in (
+        (RateLimitException("odds API", retry_after=3), {}),
+        (KeyError("game"), {}),
+        (ValueError("x"), {ERROR_CODE: "MINE"}),
+    ):
         try:
             raise exc
         except Exception:
@@ -288,15 +297,21 @@ def test_clean_record_reaches_handlers_untouched() -> None:
     (record,) = records
     assert record.msg == "user %s bet at odds %s in %s"
     assert record.args == args and all(a is b for a, b in zip(record.args, args))
-    assert stream.getvalue() == "INFO user alice bet at odds 2.5 in {'guild': 7} cache key=odds:42\n"
+    assert (
+        stream.getvalue() == "INFO user alice bet at odds 2.5 in {'guild': 7} cache key=odds:42\n"
+    )
 
 
 def test_bots_own_handler_gets_records_redacted_in_message_extras_and_traceback() -> None:
     """configure_logging alone (no OTLP export) masks secrets for every handler, the bot's too."""
     logs.configure_logging(mode="text")
     logger, stream, records = _plain_capture()
-    logger.warning("connecting with password=%s to %s", "hunter2",
-                   "mysql://u:pw@db/x", extra={"detail": "token=abc123"})
+    logger.warning(
+        "connecting with password=%s to %s",
+        "hunter2",
+        "mysql://u:pw@db/x",
+        extra={"detail": "token=abc123"},
+    )
     try:
         raise ConnectionError("cannot reach redis://:s3cret@cache:6379/0")
     except ConnectionError:

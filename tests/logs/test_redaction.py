@@ -7,6 +7,12 @@ import json
 import logging
 
 import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from dbsbm_instrumentation import logs
 from dbsbm_instrumentation.redaction import (
     RedactingLogRecordExporter,
@@ -14,11 +20,6 @@ from dbsbm_instrumentation.redaction import (
     contains_secret,
     redact,
 )
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 TOKEN = "MTA1234567890123456789012.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 
@@ -72,7 +73,10 @@ def test_secret_inside_a_json_encoded_string_is_masked() -> None:
 @pytest.mark.parametrize("formatter", [logs.JsonFormatter(), logs.TextFormatter()])
 @pytest.mark.parametrize(("text", "secret", "kept"), SECRETS)
 def test_log_lines_are_redacted_in_message_args_extras_and_exceptions(
-    formatter: logging.Formatter, text: str, secret: str, kept: str,
+    formatter: logging.Formatter,
+    text: str,
+    secret: str,
+    kept: str,
 ) -> None:
     """Neither the JSON nor the text line contains the secret, wherever it was logged."""
     stream = io.StringIO()

@@ -9,6 +9,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
 from dbsbm_instrumentation import semconv
 from dbsbm_resilience.errors import (
     CacheException,
@@ -29,8 +32,6 @@ from dbsbm_resilience.resilience import (
     retry,
     set_testing,
 )
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 
 class Clock:
@@ -68,6 +69,7 @@ def metric_points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict, f
 def failing(exc: BaseException):
     def f() -> None:
         raise exc
+
     return f
 
 
@@ -108,8 +110,7 @@ def test_success_resets_the_failure_count(clock: Clock) -> None:
 
 def test_excluded_exceptions_do_not_count(clock: Clock) -> None:
     """Excluded exception types pass through without opening the breaker."""
-    breaker = CircuitBreaker("t", failure_threshold=1, excluded=(ValidationException,),
-                             clock=clock)
+    breaker = CircuitBreaker("t", failure_threshold=1, excluded=(ValidationException,), clock=clock)
     with pytest.raises(ValidationException):
         breaker.call(failing(ValidationException("bad")))
     assert breaker.state == "closed"
@@ -117,8 +118,7 @@ def test_excluded_exceptions_do_not_count(clock: Clock) -> None:
 
 def test_half_open_probe_closes_or_reopens(clock: Clock) -> None:
     """After the timeout one probe runs: success closes, failure reopens with backoff."""
-    breaker = CircuitBreaker("t", failure_threshold=1, reset_timeout=1, backoff_max=8,
-                             clock=clock)
+    breaker = CircuitBreaker("t", failure_threshold=1, reset_timeout=1, backoff_max=8, clock=clock)
     with pytest.raises(ConnectionError):
         breaker.call(failing(ConnectionError()))
     assert breaker.retry_in <= 1
@@ -133,8 +133,7 @@ def test_half_open_probe_closes_or_reopens(clock: Clock) -> None:
 
 def test_backoff_never_exceeds_its_cap(clock: Clock) -> None:
     """Failed probes double the open period, jittered, never above backoff_max."""
-    breaker = CircuitBreaker("t", failure_threshold=1, reset_timeout=1, backoff_max=4,
-                             clock=clock)
+    breaker = CircuitBreaker("t", failure_threshold=1, reset_timeout=1, backoff_max=4, clock=clock)
     breaker.trip()
     waits = []
     for _ in range(8):
@@ -255,8 +254,12 @@ def test_listeners_see_transitions_and_cannot_break_calls(
 def test_breaker_telemetry(clock: Clock) -> None:
     """State is an observable gauge and transitions are counted by state entered."""
     reader = InMemoryMetricReader()
-    breaker = CircuitBreaker("tele", failure_threshold=1, clock=clock,
-                             meter_provider=MeterProvider(metric_readers=[reader]))
+    breaker = CircuitBreaker(
+        "tele",
+        failure_threshold=1,
+        clock=clock,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
     breaker.trip()
     states = metric_points(reader, semconv.BREAKER_STATE_GAUGE.name)
     assert ({semconv.BREAKER_NAME: "tele"}, 2) in states
@@ -277,10 +280,16 @@ def test_breaker_rejects_bad_settings() -> None:
 
 def test_presets_match_dbsbm() -> None:
     """The four presets carry DBSBM's attempts / base / max / exponential base."""
-    table = [(p.attempts, p.base_delay, p.max_delay, p.exponential_base, p.jitter)
-             for p in (DATABASE_RETRY, API_RETRY, CACHE_RETRY, NETWORK_RETRY)]
-    assert table == [(3, 0.5, 10.0, 2.0, True), (5, 1.0, 30.0, 2.0, True),
-                     (2, 0.1, 5.0, 1.5, True), (3, 1.0, 60.0, 2.0, True)]
+    table = [
+        (p.attempts, p.base_delay, p.max_delay, p.exponential_base, p.jitter)
+        for p in (DATABASE_RETRY, API_RETRY, CACHE_RETRY, NETWORK_RETRY)
+    ]
+    assert table == [
+        (3, 0.5, 10.0, 2.0, True),
+        (5, 1.0, 30.0, 2.0, True),
+        (2, 0.1, 5.0, 1.5, True),
+        (3, 1.0, 60.0, 2.0, True),
+    ]
 
 
 def test_delay_grows_with_jitter_and_cap() -> None:
@@ -310,8 +319,9 @@ def test_without_base_delay_waits_follow_the_error_type(
     policy = RetryPolicy(attempts=3, base_delay=None, jitter=False)
     with pytest.raises(type(exc)):
         retry(policy=policy, name="op").call(failing(exc))
-    waits = [r.__dict__["dbsbm.retry.wait"] for r in caplog.records
-             if "dbsbm.retry.wait" in r.__dict__]
+    waits = [
+        r.__dict__["dbsbm.retry.wait"] for r in caplog.records if "dbsbm.retry.wait" in r.__dict__
+    ]
     assert waits == [first, first * 2]
 
 

@@ -40,24 +40,99 @@ from detect_secrets.plugins.keyword import KeywordDetector
 # --- names -------------------------------------------------------------------------------
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase", "pw"}
 _STRONG_WORDS = _PASSWORD_WORDS | {
-    "secret", "secrets", "token", "tokens", "apikey", "apikeys", "credential",
-    "credentials", "authorization", "bearer", "dsn",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "apikey",
+    "apikeys",
+    "credential",
+    "credentials",
+    "authorization",
+    "bearer",
+    "dsn",
 }
 _STRONG_PAIRS = {
-    ("api", "key"), ("api", "keys"), ("access", "key"), ("private", "key"),
-    ("secret", "key"), ("client", "secret"), ("auth", "token"), ("auth", "key"),
-    ("signing", "key"), ("encryption", "key"),
+    ("api", "key"),
+    ("api", "keys"),
+    ("access", "key"),
+    ("private", "key"),
+    ("secret", "key"),
+    ("client", "secret"),
+    ("auth", "token"),
+    ("auth", "key"),
+    ("signing", "key"),
+    ("encryption", "key"),
 }
 # A last word that says the value is *about* a credential, not the credential itself.
 _NOISE_LAST = {
-    "url", "uri", "endpoint", "host", "type", "types", "field", "fields", "name", "names",
-    "header", "headers_name", "prefix", "suffix", "env", "var", "file", "path", "dir", "len",
-    "length", "count", "pattern", "regex", "re", "label", "prompt", "message", "msg", "hint",
-    "help", "placeholder", "id", "ids", "ttl", "expiry", "expires", "limit", "param",
-    "column", "col", "table", "format", "fmt", "template", "kind", "mode", "scheme",
-    "location", "required", "min", "max", "policy", "hash", "hashed", "valid", "set",
-    "present", "ok", "usage", "cache", "attempts", "timeout", "error", "errors",
-    "reset", "text",
+    "url",
+    "uri",
+    "endpoint",
+    "host",
+    "type",
+    "types",
+    "field",
+    "fields",
+    "name",
+    "names",
+    "header",
+    "headers_name",
+    "prefix",
+    "suffix",
+    "env",
+    "var",
+    "file",
+    "path",
+    "dir",
+    "len",
+    "length",
+    "count",
+    "pattern",
+    "regex",
+    "re",
+    "label",
+    "prompt",
+    "message",
+    "msg",
+    "hint",
+    "help",
+    "placeholder",
+    "id",
+    "ids",
+    "ttl",
+    "expiry",
+    "expires",
+    "limit",
+    "param",
+    "column",
+    "col",
+    "table",
+    "format",
+    "fmt",
+    "template",
+    "kind",
+    "mode",
+    "scheme",
+    "location",
+    "required",
+    "min",
+    "max",
+    "policy",
+    "hash",
+    "hashed",
+    "valid",
+    "set",
+    "present",
+    "ok",
+    "usage",
+    "cache",
+    "attempts",
+    "timeout",
+    "error",
+    "errors",
+    "reset",
+    "text",
 }
 _WEAK_LAST = {"key", "keys", "auth", "sig", "signature", "salt", "hmac"}
 
@@ -102,17 +177,58 @@ def is_password_name(name: str) -> bool:
 # --- values ------------------------------------------------------------------------------
 COMMON_PASSWORDS = frozenset(
     {
-        "password", "password1", "password123", "passw0rd", "changeme", "change_me",
-        "changeit", "admin", "admin123", "administrator", "root", "toor", "secret",
-        "123456", "1234567", "12345678", "123456789", "1234567890", "qwerty", "qwerty123",
-        "letmein", "welcome", "default", "test", "test123", "guest", "mysql", "redis",
-        "dbsbm", "discord", "iloveyou", "abc123", "111111", "000000", "pass", "pass123",
+        "password",
+        "password1",
+        "password123",
+        "passw0rd",
+        "changeme",
+        "change_me",
+        "changeit",
+        "admin",
+        "admin123",
+        "administrator",
+        "root",
+        "toor",
+        "secret",
+        "123456",
+        "1234567",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwerty",
+        "qwerty123",
+        "letmein",
+        "welcome",
+        "default",
+        "test",
+        "test123",
+        "guest",
+        "mysql",
+        "redis",
+        "dbsbm",
+        "discord",
+        "iloveyou",
+        "abc123",
+        "111111",
+        "000000",
+        "pass",
+        "pass123",
     }
 )
 _TEMPLATE = re.compile(r"\$\{|\$[A-Z_]|\{\{|\{[A-Za-z_]*\}|^<.*>$|%\(?\w*\)?s|^\*+$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
-_PLACEHOLDER_WORDS = ("your", "example", "placeholder", "redacted", "xxxx", "dummy", "here",
-                      "fake", "sample", "****")
+_PLACEHOLDER_WORDS = (
+    "your",
+    "example",
+    "placeholder",
+    "redacted",
+    "xxxx",
+    "dummy",
+    "here",
+    "fake",
+    "sample",
+    "****",
+)
 _SCHEME_PREFIX = re.compile(r"^(bearer|basic|token|bot)\s+", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^[a-z][a-z_\-]*$")
 
@@ -146,8 +262,12 @@ def is_placeholder_for(name: str, value: str) -> bool:
 def looks_like_key(value: str) -> bool:
     """For values named only by their container (``API_KEYS = {"football": v}``,
     ``[secrets] provider = v``): keys mix letters and digits, settings rarely do."""
-    return (len(value) >= 8 and " " not in value and any(c.isdigit() for c in value)
-            and any(c.isalpha() for c in value))
+    return (
+        len(value) >= 8
+        and " " not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )
 
 
 def weakness(value: str) -> str | None:
@@ -162,8 +282,12 @@ def weakness(value: str) -> str | None:
 # Plugins we do not map: IPPublicDetector (an address is not a secret), the keyword and
 # entropy detectors (used only in the contexts below), basic auth and Discord (own IDs).
 _VENDOR_EXCLUDED: set[type[BasePlugin]] = {
-    KeywordDetector, Base64HighEntropyString, HexHighEntropyString, IPPublicDetector,
-    BasicAuthDetector, DiscordBotTokenDetector,
+    KeywordDetector,
+    Base64HighEntropyString,
+    HexHighEntropyString,
+    IPPublicDetector,
+    BasicAuthDetector,
+    DiscordBotTokenDetector,
 }
 
 
@@ -200,14 +324,19 @@ def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit
     """Format-recognisable secrets on one line (any file type)."""
     for s in _DISCORD.analyze_line(filename=filename, line=line, line_number=lineno):
         yield LineHit("DBSBM-CRED-004", lineno, "Discord bot token")
-    passwords = [s.secret_value for s in
-                 _BASIC_AUTH.analyze_line(filename=filename, line=line, line_number=lineno)]
+    passwords = [
+        s.secret_value
+        for s in _BASIC_AUTH.analyze_line(filename=filename, line=line, line_number=lineno)
+    ]
     if not passwords:
         passwords = _EMPTY_USER_URL.findall(line)
     if any(p and not is_placeholder(p) for p in passwords):
         yield LineHit("DBSBM-CRED-003", lineno, "URL/DSN with an embedded password")
-    elif any(p and not is_placeholder(p)
-             for dsn in _KV_DSN.findall(line) for p in _DSN_PASSWORD.findall(dsn)):
+    elif any(
+        p and not is_placeholder(p)
+        for dsn in _KV_DSN.findall(line)
+        for p in _DSN_PASSWORD.findall(dsn)
+    ):
         yield LineHit("DBSBM-CRED-003", lineno, "key=value DSN with an embedded password")
     for plugin in _VENDORS:
         for s in plugin.analyze_line(filename=filename, line=line, line_number=lineno):
@@ -239,8 +368,7 @@ def is_high_entropy(value: str) -> bool:
         return False
     quoted = f'"{value}"'
     return any(
-        plugin.analyze_line(filename="value.py", line=quoted, line_number=0)
-        for plugin in _ENTROPY
+        plugin.analyze_line(filename="value.py", line=quoted, line_number=0) for plugin in _ENTROPY
     )
 
 
@@ -262,8 +390,11 @@ def _target_name(node: ast.AST) -> str | None:
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
-    if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-            and isinstance(node.slice.value, str)):
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
         return node.slice.value
     return None
 
@@ -313,7 +444,7 @@ def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             positional = args.posonlyargs + args.args
-            pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
             pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d]
             for arg, default in pairs:
                 literal = _str(default)
@@ -379,8 +510,12 @@ def python_findings(
             continue
         if is_strong_name(c.name):
             rule = cred_rule(c.name)
-            if (c.bandit_shape and rule == "DBSBM-CRED-001"
-                    and c.anchor not in bandit_lines and c.line not in bandit_lines):
+            if (
+                c.bandit_shape
+                and rule == "DBSBM-CRED-001"
+                and c.anchor not in bandit_lines
+                and c.line not in bandit_lines
+            ):
                 continue  # bandit did not report it (e.g. its own # nosec)
             weak = weakness(c.value) if is_password_name(c.name) else None
             what = f"hardcoded credential in '{c.name}'" + (f" ({weak})" if weak else "")
@@ -393,8 +528,14 @@ def python_findings(
     return one_per_line(hits)
 
 
-_PREFERENCE = ["DBSBM-CRED-004", "DBSBM-CRED-005", "DBSBM-CRED-003", "DBSBM-CRED-001",
-               "DBSBM-CRED-002", "DBSBM-CRED-006"]
+_PREFERENCE = [
+    "DBSBM-CRED-004",
+    "DBSBM-CRED-005",
+    "DBSBM-CRED-003",
+    "DBSBM-CRED-001",
+    "DBSBM-CRED-002",
+    "DBSBM-CRED-006",
+]
 
 
 def one_per_line(hits: list[LineHit]) -> list[LineHit]:
@@ -421,7 +562,9 @@ def _config_value(raw: str) -> str | None:
         end = raw.find(quote, 1)
         return raw[1:end] if end > 0 else None
     value = raw.split(" #", 1)[0].strip()
-    if value.lower() in {"true", "false", "null", "none", "~"} or re.fullmatch(r"-?\d+(\.\d+)?", value):
+    if value.lower() in {"true", "false", "null", "none", "~"} or re.fullmatch(
+        r"-?\d+(\.\d+)?", value
+    ):
         return None
     return value
 

@@ -55,8 +55,9 @@ def _debug_default(level: ast.expr) -> ast.Call | None:
             continue
         func = node.func
         fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if ((fname == "getenv" or (fname == "get" and "environ" in _dotted(func)))
-                and _is_debug_level(node.args[1])):
+        if (
+            fname == "getenv" or (fname == "get" and "environ" in _dotted(func))
+        ) and _is_debug_level(node.args[1]):
             return node
     return None
 
@@ -76,8 +77,11 @@ def _is_config(node: ast.expr) -> bool:
 
 
 def _is_main_guard(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-            and test.left.id == "__name__")
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+    )
 
 
 def _dotted(node: ast.expr) -> str:
@@ -99,16 +103,23 @@ def _secret_refs(node: ast.AST) -> Iterator[str]:
             yield _dotted(node)
     elif isinstance(node, ast.Subscript):
         key = node.slice
-        if isinstance(key, ast.Constant) and isinstance(key.value, str) and is_strong_name(key.value):
+        if (
+            isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+            and is_strong_name(key.value)
+        ):
             yield key.value
     elif isinstance(node, ast.Call):
         func = node.func
         fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if fname in {"getenv", "get"} and node.args:
             first = node.args[0]
-            if (isinstance(first, ast.Constant) and isinstance(first.value, str)
-                    and is_strong_name(first.value)
-                    and (fname == "getenv" or "environ" in _dotted(func))):
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and is_strong_name(first.value)
+                and (fname == "getenv" or "environ" in _dotted(func))
+            ):
                 yield first.value
         elif fname in _PASS_THROUGH_CALLS:
             if isinstance(func, ast.Attribute):  # "...{}".format(token)
@@ -117,8 +128,19 @@ def _secret_refs(node: ast.AST) -> Iterator[str]:
             else:
                 for arg in node.args:
                     yield from _secret_refs(arg)
-    elif isinstance(node, (ast.JoinedStr, ast.FormattedValue, ast.BinOp, ast.Tuple, ast.List,
-                           ast.Dict, ast.IfExp, ast.Starred)):
+    elif isinstance(
+        node,
+        (
+            ast.JoinedStr,
+            ast.FormattedValue,
+            ast.BinOp,
+            ast.Tuple,
+            ast.List,
+            ast.Dict,
+            ast.IfExp,
+            ast.Starred,
+        ),
+    ):
         for child in ast.iter_child_nodes(node):
             yield from _secret_refs(child)
 
@@ -143,11 +165,18 @@ class _Visitor(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         if _is_true(node.value):
             for target in node.targets:
-                if (isinstance(target, ast.Attribute) and target.attr == "debug"
-                        and _is_app(target.value)):
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "debug"
+                    and _is_app(target.value)
+                ):
                     self._flask_debug(node, f"{_dotted(target)} = True")
-                elif (isinstance(target, ast.Subscript) and _is_config(target.value)
-                      and isinstance(target.slice, ast.Constant) and target.slice.value == "DEBUG"):
+                elif (
+                    isinstance(target, ast.Subscript)
+                    and _is_config(target.value)
+                    and isinstance(target.slice, ast.Constant)
+                    and target.slice.value == "DEBUG"
+                ):
                     self._flask_debug(node, f'{_dotted(target.value)}["DEBUG"] = True')
         self.generic_visit(node)
 
@@ -157,16 +186,21 @@ class _Visitor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if (name == "run" and _dotted(func) != "asyncio.run"
-                and any(k.arg == "debug" and _is_true(k.value) for k in node.keywords)):
+        if (
+            name == "run"
+            and _dotted(func) != "asyncio.run"
+            and any(k.arg == "debug" and _is_true(k.value) for k in node.keywords)
+        ):
             self._flask_debug(node, f"{_dotted(func)}(debug=True)")
         elif name == "update" and isinstance(func, ast.Attribute) and _is_config(func.value):
             # app.config.update(DEBUG=True) or app.config.update({"DEBUG": True})
             pairs = [(k.arg, k.value) for k in node.keywords]
             for arg in node.args:
                 if isinstance(arg, ast.Dict):
-                    pairs += [(k.value if isinstance(k, ast.Constant) else None, v)
-                              for k, v in zip(arg.keys, arg.values)]
+                    pairs += [
+                        (k.value if isinstance(k, ast.Constant) else None, v)
+                        for k, v in zip(arg.keys, arg.values)
+                    ]
             if any(key == "DEBUG" and _is_true(value) for key, value in pairs):
                 self._flask_debug(node, f"{_dotted(func)}(DEBUG=True)")
         if self.check_levels and not self.guards:
@@ -178,18 +212,29 @@ class _Visitor(ast.NodeVisitor):
             default = _debug_default(level) if level is not None else None
             if level is not None and (_is_debug_level(level) or default):
                 arg = "level=DEBUG" if name == "basicConfig" else "DEBUG"
-                when = (f"unless {ast.unparse(default.args[0])} is set" if default
-                        else "set unconditionally")
-                self.hits.append(DebugHit("DBSBM-DEBUG-002", node.lineno,
-                                          f"{_dotted(func)}({arg}) {when}"))
-        if (isinstance(func, ast.Attribute) and func.attr in _LOG_METHODS
-                and "log" in _dotted(func.value).lower()):
+                when = (
+                    f"unless {ast.unparse(default.args[0])} is set"
+                    if default
+                    else "set unconditionally"
+                )
+                self.hits.append(
+                    DebugHit("DBSBM-DEBUG-002", node.lineno, f"{_dotted(func)}({arg}) {when}")
+                )
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _LOG_METHODS
+            and "log" in _dotted(func.value).lower()
+        ):
             refs = sorted({r for arg in node.args for r in _secret_refs(arg)})
             if refs:
-                self.hits.append(DebugHit(
-                    "DBSBM-DEBUG-003", node.lineno,
-                    f"secret-named value {', '.join(repr(r) for r in refs)} passed to "
-                    f"{_dotted(func)}()"))
+                self.hits.append(
+                    DebugHit(
+                        "DBSBM-DEBUG-003",
+                        node.lineno,
+                        f"secret-named value {', '.join(repr(r) for r in refs)} passed to "
+                        f"{_dotted(func)}()",
+                    )
+                )
         self.generic_visit(node)
 
 
@@ -204,7 +249,9 @@ def python_findings(tree: ast.AST, is_test: bool = False) -> list[DebugHit]:
 _PRODUCTION_PATH = re.compile(r"(^|[^a-z])prod(uction)?([^a-z]|$)", re.IGNORECASE)
 _PRODUCTION_SETTING = re.compile(
     r"""^\s*(export\s+)?["']?(DBSBM_ENV|ENV|ENVIRONMENT|APP_ENV|DEPLOYMENT_ENVIRONMENT)["']?"""
-    r"""\s*[:=]\s*["']?prod(uction)?["']?\s*,?\s*(#.*)?$""", re.IGNORECASE)
+    r"""\s*[:=]\s*["']?prod(uction)?["']?\s*,?\s*(#.*)?$""",
+    re.IGNORECASE,
+)
 # A key/value pair anywhere in the line, so one-line mappings count too
 # ("logging": {"level": "DEBUG"},): the key starts the line or follows a space, {, [, "," or ;
 # and its value ends at the line's end, a comma, a closing bracket or a comment.
@@ -212,10 +259,12 @@ _KEY = r"""(?:^|[\s{\[,;])(?:export\s+)?["']?"""
 _VALUE_END = r"""["']?(?=\s*(?:[,}\];#]|$))"""
 _DEBUG_LEVEL = re.compile(
     _KEY + r"""(?:[A-Za-z_]*log_?level|level)["']?\s*[:=]\s*["']?debug""" + _VALUE_END,
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _DEBUG_MODE = re.compile(
     _KEY + r"""(?:debug|[A-Za-z]+_debug)["']?\s*[:=]\s*["']?(?:true|1|yes|on)""" + _VALUE_END,
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _COMMENT = re.compile(r"(?:^|\s)(?:#|;|//).*")  # "level: INFO  # level: DEBUG to debug" is INFO
 
 
@@ -223,7 +272,8 @@ def is_production_config(rel_path: str, lines: list[str]) -> bool:
     """Production by name (``.env.production``, ``config/prod.yaml``) or by its own
     ``DBSBM_ENV=production``."""
     return bool(_PRODUCTION_PATH.search(rel_path)) or any(
-        _PRODUCTION_SETTING.match(line) for line in lines)
+        _PRODUCTION_SETTING.match(line) for line in lines
+    )
 
 
 def config_findings(rel_path: str, lines: list[str]) -> list[DebugHit]:
@@ -233,7 +283,9 @@ def config_findings(rel_path: str, lines: list[str]) -> list[DebugHit]:
     for lineno, line in enumerate(lines, start=1):
         line = _COMMENT.sub("", line)
         if _DEBUG_LEVEL.search(line):
-            hits.append(DebugHit("DBSBM-DEBUG-002", lineno, "DEBUG log level in a production config"))
+            hits.append(
+                DebugHit("DBSBM-DEBUG-002", lineno, "DEBUG log level in a production config")
+            )
         if _DEBUG_MODE.search(line):
             hits.append(DebugHit("DBSBM-DEBUG-001", lineno, "debug mode on in a production config"))
     return hits

@@ -23,10 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbsbm_audit.rules.credentials import PASSWORD_MIN_LENGTH
-
 from dbsbm_audit.rules.credentials import (
     COMMON_PASSWORDS,
+    PASSWORD_MIN_LENGTH,
     is_password_name,
     is_strong_name,
     is_weak_name,
@@ -105,15 +104,17 @@ def weak_password_hits(source: EnvSource) -> list[EnvHit]:
 
 def secret_names(source: EnvSource) -> list[str]:
     """Variables with a non-empty value whose name says secret (password, token, key)."""
-    return sorted(k for k, v in source.values.items()
-                  if v.strip() and (is_strong_name(k) or is_weak_name(k)))
+    return sorted(
+        k for k, v in source.values.items() if v.strip() and (is_strong_name(k) or is_weak_name(k))
+    )
 
 
 def file_mode_hits(path: Path) -> list[EnvHit]:
     mode = path.lstat().st_mode
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        return [EnvHit("DBSBM-ENV-004", 0, f"mode {stat.filemode(mode)}: readable by "
-                                           "group or others")]
+        return [
+            EnvHit("DBSBM-ENV-004", 0, f"mode {stat.filemode(mode)}: readable by group or others")
+        ]
     return []
 
 
@@ -143,18 +144,26 @@ def git_tracked(root: Path) -> set[Path] | None:
     try:
         top = subprocess.run(
             ["git", "-C", str(base), "rev-parse", "--show-toplevel"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
         if top.returncode != 0:
             return None
         listed = subprocess.run(
             ["git", "-C", str(base), "ls-files", "-z", "--full-name"],
-            capture_output=True, timeout=60, check=False,
+            capture_output=True,
+            timeout=60,
+            check=False,
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
     except (OSError, subprocess.SubprocessError):
         return None
     toplevel = Path(top.stdout.strip())
-    return {(toplevel / p.decode("utf-8", "surrogateescape")).resolve()
-            for p in listed.stdout.split(b"\0") if p}
+    return {
+        (toplevel / p.decode("utf-8", "surrogateescape")).resolve()
+        for p in listed.stdout.split(b"\0")
+        if p
+    }

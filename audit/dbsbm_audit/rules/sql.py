@@ -23,8 +23,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 SINKS = {
-    "execute", "executemany", "executescript", "fetch", "fetchrow", "fetchval",
-    "fetch_one", "fetch_all", "fetch_val", "fetch_many", "mogrify",
+    "execute",
+    "executemany",
+    "executescript",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "fetch_one",
+    "fetch_all",
+    "fetch_val",
+    "fetch_many",
+    "mogrify",
 }
 _QUERY_KWARGS = {"query", "sql", "operation", "statement"}
 _SQL_WORDS = re.compile(
@@ -61,22 +70,25 @@ def _collect(body_owner: ast.AST) -> _Scope:
             if isinstance(child, ast.Assign):
                 for target in child.targets:
                     if isinstance(target, ast.Name):
-                        scope.assigns.setdefault(target.id, []).append(
-                            (child.lineno, child.value))
+                        scope.assigns.setdefault(target.id, []).append((child.lineno, child.value))
             elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
                 if child.value is not None:
                     scope.assigns.setdefault(child.target.id, []).append(
-                        (child.lineno, child.value))
+                        (child.lineno, child.value)
+                    )
             elif isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
-                scope.assigns.setdefault(child.target.id, []).append(
-                    (child.lineno, child.value))
-            elif (isinstance(child, (ast.For, ast.AsyncFor)) and isinstance(child.target, ast.Name)
-                  and isinstance(child.iter, (ast.Tuple, ast.List, ast.Set))
-                  and all(isinstance(e, ast.Constant) for e in child.iter.elts)):
+                scope.assigns.setdefault(child.target.id, []).append((child.lineno, child.value))
+            elif (
+                isinstance(child, (ast.For, ast.AsyncFor))
+                and isinstance(child.target, ast.Name)
+                and isinstance(child.iter, (ast.Tuple, ast.List, ast.Set))
+                and all(isinstance(e, ast.Constant) for e in child.iter.elts)
+            ):
                 # `for col in ("a", "b")` assigns each constant in turn. Dated the line before
                 # the `for`: its body may share the line (`for c in (...): cur.execute(...)`).
                 scope.assigns.setdefault(child.target.id, []).extend(
-                    (child.lineno - 1, e) for e in child.iter.elts)
+                    (child.lineno - 1, e) for e in child.iter.elts
+                )
             visit(child)
 
     visit(body_owner)
@@ -121,31 +133,46 @@ class _Classifier:
         if isinstance(node, ast.Name):
             return self.name(node.id, before, depth)
         if isinstance(node, ast.JoinedStr):
-            parts = [self.operand(v.value, before, depth) if isinstance(v, ast.FormattedValue)
-                     else self.expr(v, before, depth) for v in node.values]
+            parts = [
+                self.operand(v.value, before, depth)
+                if isinstance(v, ast.FormattedValue)
+                else self.expr(v, before, depth)
+                for v in node.values
+            ]
             return self._combine(parts, "f-string")
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            parts = [self.operand(node.left, before, depth), self.operand(node.right, before, depth)]
+            parts = [
+                self.operand(node.left, before, depth),
+                self.operand(node.right, before, depth),
+            ]
             return self._combine(parts, "+ concatenation")
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
             left = self.expr(node.left, before, depth)
             right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
             parts = [left] + [self.operand(r, before, depth) for r in right]
             return self._combine(parts, "% formatting")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "format"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+        ):
             base = self.expr(node.func.value, before, depth)
             args = [self.operand(a, before, depth) for a in node.args]
             args += [self.operand(k.value, before, depth) for k in node.keywords]
             return self._combine([base] + args, ".format()")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "join"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "join"
+        ):
             # ", ".join("%s" for _ in ids) builds placeholder lists; what a join holds is
             # out of reach of this intra-function analysis, so it is not judged.
             return Verdict(UNKNOWN, "", _JOIN)
         if isinstance(node, ast.IfExp):
-            return self._combine([self.expr(node.body, before, depth),
-                                  self.expr(node.orelse, before, depth)], "conditional")
+            return self._combine(
+                [self.expr(node.body, before, depth), self.expr(node.orelse, before, depth)],
+                "conditional",
+            )
         return Verdict(UNKNOWN)
 
     @staticmethod
@@ -199,8 +226,11 @@ def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:
             if verdict.text.strip() and not _SQL_WORDS.search(verdict.text):
                 continue  # a string, but not SQL (e.g. a shell or template runner)
             via = f" via '{query.id}'" if isinstance(query, ast.Name) else ""
-            yield SqlHit(call.lineno, f"SQL built with {verdict.how or 'string building'}{via} "
-                                      f"reaches {_receiver(call.func)}.{call.func.attr}()")
+            yield SqlHit(
+                call.lineno,
+                f"SQL built with {verdict.how or 'string building'}{via} "
+                f"reaches {_receiver(call.func)}.{call.func.attr}()",
+            )
 
 
 def _calls_in(owner: ast.AST) -> Iterator[ast.Call]:

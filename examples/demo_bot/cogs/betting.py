@@ -24,15 +24,24 @@ class Betting(commands.Cog):
             return
         await self.bot.db.execute(
             "INSERT INTO users (user_id, username) VALUES (%s, %s) "
-            "ON DUPLICATE KEY UPDATE username = VALUES(username)", user.id, user.name)
+            "ON DUPLICATE KEY UPDATE username = VALUES(username)",
+            user.id,
+            user.name,
+        )
         await self.bot.cache.set("user", f"registered:{user.id}", True)
 
     @app_commands.command(name="bet", description="Bet on a game")
-    async def bet(self, interaction: discord.Interaction, game: int,
-                  pick: Literal["Home", "Draw", "Away"], amount: float) -> None:
+    async def bet(
+        self,
+        interaction: discord.Interaction,
+        game: int,
+        pick: Literal["Home", "Draw", "Away"],
+        amount: float,
+    ) -> None:
         self.bot.maybe_fail("bet")
         found = await self.bot.db.fetch_one(
-            "SELECT game_id, home_team, away_team, status FROM games WHERE game_id = %s", game)
+            "SELECT game_id, home_team, away_team, status FROM games WHERE game_id = %s", game
+        )
         if found is None:
             self.bot.reply("bet", f"No game {game}.")
             return
@@ -43,14 +52,33 @@ class Betting(commands.Cog):
         _, bet_id = await self.bot.db.execute(
             "INSERT INTO bets (user_id, guild_id, game_id, pick, amount, odds) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
-            interaction.user.id, interaction.guild_id, game, pick, amount, price)
+            interaction.user.id,
+            interaction.guild_id,
+            game,
+            pick,
+            amount,
+            price,
+        )
         await self.bot.db.execute(
-            "UPDATE users SET balance = balance - %s WHERE user_id = %s", amount,
-            interaction.user.id)
-        log.info("bet placed", extra={"bet_id": bet_id, "game_id": game, "pick": pick,
-                                      "amount": amount, "odds": price})
-        self.bot.reply("bet", f"Bet #{bet_id}: {amount:.2f} on {pick} "
-                              f"({found['home_team']} v {found['away_team']}) at {price}.")
+            "UPDATE users SET balance = balance - %s WHERE user_id = %s",
+            amount,
+            interaction.user.id,
+        )
+        log.info(
+            "bet placed",
+            extra={
+                "bet_id": bet_id,
+                "game_id": game,
+                "pick": pick,
+                "amount": amount,
+                "odds": price,
+            },
+        )
+        self.bot.reply(
+            "bet",
+            f"Bet #{bet_id}: {amount:.2f} on {pick} "
+            f"({found['home_team']} v {found['away_team']}) at {price}.",
+        )
 
     @app_commands.command(name="odds", description="Odds for a league's next games")
     async def odds(self, interaction: discord.Interaction, league: int) -> None:
@@ -61,8 +89,10 @@ class Betting(commands.Cog):
             odds = await self.bot.api.odds(fixture["fixture"]["id"])
             values = odds["bookmakers"][0]["bets"][0]["values"]
             teams = fixture["teams"]
-            lines.append(f"{teams['home']['name']} v {teams['away']['name']}: "
-                         + " / ".join(v["odd"] for v in values))
+            lines.append(
+                f"{teams['home']['name']} v {teams['away']['name']}: "
+                + " / ".join(v["odd"] for v in values)
+            )
         self.bot.reply("odds", "\n".join(lines) or "No games.")
 
     @app_commands.command(name="schedule", description="A league's upcoming games")
@@ -70,10 +100,18 @@ class Betting(commands.Cog):
         self.bot.maybe_fail("schedule")
         games = await self.bot.db.fetch_all(
             "SELECT game_id, home_team, away_team, start_time FROM games "
-            "WHERE league_id = %s AND status = %s ORDER BY start_time", league, "NS")
-        self.bot.reply("schedule", "\n".join(
-            f"#{g['game_id']} {g['start_time']}: {g['home_team']} v {g['away_team']}"
-            for g in games) or "No games scheduled.")
+            "WHERE league_id = %s AND status = %s ORDER BY start_time",
+            league,
+            "NS",
+        )
+        self.bot.reply(
+            "schedule",
+            "\n".join(
+                f"#{g['game_id']} {g['start_time']}: {g['home_team']} v {g['away_team']}"
+                for g in games
+            )
+            or "No games scheduled.",
+        )
 
 
 async def setup(bot: DemoBot) -> None:

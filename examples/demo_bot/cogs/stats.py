@@ -24,12 +24,17 @@ class Stats(commands.Cog):
         if row is None:
             row = await self.bot.db.fetch_one(
                 "SELECT COUNT(*) AS bets, COALESCE(SUM(amount), 0) AS staked "
-                "FROM bets WHERE user_id = %s", target, cache=False)
+                "FROM bets WHERE user_id = %s",
+                target,
+                cache=False,
+            )
             await self.bot.cache.set("stats", f"user:{target}", row, ttl=120)
         messages = await self.bot.cache.get("user", f"activity:{target}") or 0
         assert row is not None  # an aggregate always returns one row
-        self.bot.reply("stats", f"{target}: {row['bets']} bets, {row['staked']:.2f} staked, "
-                                f"{messages} messages.")
+        self.bot.reply(
+            "stats",
+            f"{target}: {row['bets']} bets, {row['staked']:.2f} staked, {messages} messages.",
+        )
 
     @commands.command(name="leaderboard")
     async def leaderboard(self, ctx: commands.Context[Any]) -> None:
@@ -37,11 +42,13 @@ class Stats(commands.Cog):
         rows = await self.bot.cache.get("stats", "leaderboard")
         if rows is None:
             rows = await self.bot.db.fetch_all(
-                "SELECT username, balance FROM users ORDER BY balance DESC LIMIT %s", 5,
-                cache=False)
+                "SELECT username, balance FROM users ORDER BY balance DESC LIMIT %s", 5, cache=False
+            )
             await self.bot.cache.set("stats", "leaderboard", rows, ttl=60)
-        self.bot.reply("leaderboard", "\n".join(
-            f"{i}. {r['username']} {r['balance']:.2f}" for i, r in enumerate(rows, 1)))
+        self.bot.reply(
+            "leaderboard",
+            "\n".join(f"{i}. {r['username']} {r['balance']:.2f}" for i, r in enumerate(rows, 1)),
+        )
 
 
 async def setup(bot: DemoBot) -> None:

@@ -82,8 +82,9 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Keyword arguments: ``meter_provider``, ``rate_limit_hook``
         (:data:`~dbsbm_instrumentation.aiohttp_client.custom_types.RateLimitHook`).
         """
-        meter = get_meter(__name__, __version__, kwargs.get("meter_provider"),
-                          Schemas.V1_44_0.value)
+        meter = get_meter(
+            __name__, __version__, kwargs.get("meter_provider"), Schemas.V1_44_0.value
+        )
         self._hook: RateLimitHook | None = kwargs.get("rate_limit_hook")
         self._rate_limited = meter.create_counter(
             semconv.API_RATE_LIMITED.name,
@@ -101,9 +102,7 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _uninstrument(self, **kwargs: Any) -> None:
         unwrap_targets(_TARGETS)
 
-    async def _count_rate_limit(
-        self, wrapped: Any, instance: Any, args: Any, kwargs: Any
-    ) -> Any:
+    async def _count_rate_limit(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
             response = await wrapped(*args, **kwargs)
         except aiohttp.ClientResponseError as exc:  # raise_for_status=True

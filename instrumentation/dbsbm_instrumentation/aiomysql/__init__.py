@@ -112,8 +112,8 @@ from dbsbm_instrumentation.aiomysql.util import (
     pool_name,
     statement,
 )
-from dbsbm_resilience.errors import error_type as qualified_error_type
 from dbsbm_instrumentation.version import __version__
+from dbsbm_resilience.errors import error_type as qualified_error_type
 
 __all__ = ["AiomysqlInstrumentor"]
 
@@ -207,9 +207,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return wrapped(*args, **kwargs)
         return self._trace(wrapped, instance, args, kwargs)
 
-    async def _traced_executemany(
-        self, wrapped: Any, instance: Any, args: Any, kwargs: Any
-    ) -> Any:
+    async def _traced_executemany(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if _in_executemany.get() or not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
         token = _in_executemany.set(True)
@@ -235,8 +233,9 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 run_hook(self._request_hook, span, instance, query, query_args)
             result = await wrapped(*args, **kwargs)
             # Unbuffered (SS) cursors have read no rows yet; their rowcount is a sentinel.
-            if instance.description is not None and \
-                    not isinstance(instance, aiomysql.cursors.SSCursor):
+            if instance.description is not None and not isinstance(
+                instance, aiomysql.cursors.SSCursor
+            ):
                 rows = instance.rowcount
                 if rows >= 0:
                     if span.is_recording():
@@ -276,10 +275,12 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _observe_connections(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, (used, idle, _) in self._pool_totals().items():
-            yield Observation(used, {DB_CLIENT_CONNECTION_POOL_NAME: name,
-                                     DB_CLIENT_CONNECTION_STATE: _USED})
-            yield Observation(idle, {DB_CLIENT_CONNECTION_POOL_NAME: name,
-                                     DB_CLIENT_CONNECTION_STATE: _IDLE})
+            yield Observation(
+                used, {DB_CLIENT_CONNECTION_POOL_NAME: name, DB_CLIENT_CONNECTION_STATE: _USED}
+            )
+            yield Observation(
+                idle, {DB_CLIENT_CONNECTION_POOL_NAME: name, DB_CLIENT_CONNECTION_STATE: _IDLE}
+            )
 
     def _observe_max(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, (_, _, maximum) in self._pool_totals().items():

@@ -23,10 +23,27 @@ from dbsbm_instrumentation import slo
 # Semconv's advisory DB buckets are too coarse around the seed's 100 ms target; ours are
 # finer below a second and always contain the target itself as a boundary, so
 # ``histogram_quantile`` and "share of queries under target" are exact at the threshold.
-DURATION_BUCKETS: tuple[float, ...] = tuple(sorted({
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    slo.DB_QUERY_P95_MAX_SECONDS,
-}))
+DURATION_BUCKETS: tuple[float, ...] = tuple(
+    sorted(
+        {
+            0.001,
+            0.0025,
+            0.005,
+            0.01,
+            0.025,
+            0.05,
+            0.075,
+            0.1,
+            0.25,
+            0.5,
+            1.0,
+            2.5,
+            5.0,
+            10.0,
+            slo.DB_QUERY_P95_MAX_SECONDS,
+        }
+    )
+)
 ROWS_BUCKETS: tuple[float, ...] = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000)
 
 MAX_QUERY_LENGTH = 2048
@@ -42,7 +59,9 @@ _LITERALS = re.compile(
     r"|\b0x[0-9a-fA-F]+\b"
     r"|(?<![\w.$])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 )
-_OPERATION = re.compile(r"\s*(?:(?:/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)\s*)*([A-Za-z]{1,20})\b", re.DOTALL)
+_OPERATION = re.compile(
+    r"\s*(?:(?:/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)\s*)*([A-Za-z]{1,20})\b", re.DOTALL
+)
 
 
 class Statement(NamedTuple):
@@ -82,8 +101,9 @@ def statement(query: str | bytes | bytearray, connection: Any) -> Statement:
     """
     if type(query) is bytearray:
         query = bytes(query)  # hashable
-    key = (query,) if connection is None else \
-        (query, connection.host, connection.port, connection.db)
+    key = (
+        (query,) if connection is None else (query, connection.host, connection.port, connection.db)
+    )
     cached = _statements.get(key)
     if cached is not None:
         return cached
@@ -121,4 +141,3 @@ def pool_name(conn_kwargs: dict[str, Any]) -> str:
     host = conn_kwargs.get("host", "localhost")
     port = conn_kwargs.get("port", MYSQL_DEFAULT_PORT)
     return f"{host}:{port}/{conn_kwargs.get('db') or ''}"
-

@@ -92,8 +92,8 @@ from dbsbm_instrumentation.discord.util import (
     excluded_events,
     snowflake_age,
 )
-from dbsbm_resilience.errors import classify
 from dbsbm_instrumentation.version import __version__
+from dbsbm_resilience.errors import classify
 
 __all__ = ["DiscordInstrumentor"]
 
@@ -183,7 +183,9 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             (semconv.DISCORD_SHARD_CONNECTED, self._observe_shards),
         ):
             meter.create_observable_gauge(
-                instrument.name, callbacks=[callback], unit=instrument.unit,
+                instrument.name,
+                callbacks=[callback],
+                unit=instrument.unit,
                 description=instrument.description,
             )
         wrappers: dict[str, Callable[..., Any]] = {
@@ -222,8 +224,9 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         span_attributes: dict[str, Any] = {semconv.DISCORD_COMMAND_TYPE: command_type}
         if guild_id is not None:
             span_attributes[semconv.DISCORD_GUILD_ID] = str(guild_id)
-        span = self._tracer.start_span(f"{command_type} {initial_name}", kind=kind,
-                                       attributes=span_attributes)
+        span = self._tracer.start_span(
+            f"{command_type} {initial_name}", kind=kind, attributes=span_attributes
+        )
         invocation = _Invocation(span)
         token = _current.set(invocation)
         # attach/detach rather than use_span(): cheaper on a path every event takes.
@@ -263,9 +266,13 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         latency = snowflake_age(interaction.id)
         try:
             return await self._run(
-                lambda: wrapped(*args, **kwargs), SpanKind.SERVER, SLASH,
-                interaction.data.get("name", UNKNOWN_COMMAND), lambda: _slash_name(interaction),
-                interaction, interaction.guild_id,
+                lambda: wrapped(*args, **kwargs),
+                SpanKind.SERVER,
+                SLASH,
+                interaction.data.get("name", UNKNOWN_COMMAND),
+                lambda: _slash_name(interaction),
+                interaction,
+                interaction.guild_id,
             )
         finally:
             self._interaction_latency.record(
@@ -279,11 +286,14 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return await wrapped(*args, **kwargs)
         guild = ctx.guild
         return await self._run(
-            lambda: wrapped(*args, **kwargs), SpanKind.SERVER, PREFIX,
+            lambda: wrapped(*args, **kwargs),
+            SpanKind.SERVER,
+            PREFIX,
             ctx.command.qualified_name,
             # a group's subcommand is resolved during invoke and then set as ctx.command
             lambda: ctx.command.qualified_name if ctx.command else UNKNOWN_COMMAND,
-            ctx, guild.id if guild is not None else None,
+            ctx,
+            guild.id if guild is not None else None,
         )
 
     async def _traced_event(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -295,8 +305,13 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # itself, so the span sees the exception and on_error's own time stays outside.
         async def traced(*a: Any, **kw: Any) -> Any:
             return await self._run(
-                lambda: coro(*a, **kw), SpanKind.CONSUMER, EVENT, event_name,
-                lambda: event_name, None, None,
+                lambda: coro(*a, **kw),
+                SpanKind.CONSUMER,
+                EVENT,
+                event_name,
+                lambda: event_name,
+                None,
+                None,
             )
 
         return await wrapped(traced, event_name, *rest, **kwargs)

@@ -48,8 +48,14 @@ def snowflake(at: float | None = None) -> int:
 
 
 def _user(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "discriminator": "0",
-            "global_name": name, "avatar": None, "bot": bot}
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+    }
 
 
 async def offline(bot: discord.Client, *, application_id: int = APPLICATION_ID) -> discord.Client:
@@ -60,27 +66,44 @@ async def offline(bot: discord.Client, *, application_id: int = APPLICATION_ID) 
     await bot.setup_hook()
     state = bot._connection
     state.user = discord.ClientUser(
-        state=state, data=_user(BOT_USER_ID, "dbsbm-bot", True)  # type: ignore[arg-type]
+        state=state,
+        data=_user(BOT_USER_ID, "dbsbm-bot", True),  # type: ignore[arg-type]
     )
     state.application_id = application_id
     return bot
 
 
-def message_payload(content: str, *, author_id: int = USER_ID,
-                    channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+def message_payload(
+    content: str, *, author_id: int = USER_ID, channel_id: int = CHANNEL_ID
+) -> dict[str, Any]:
     """A MESSAGE_CREATE payload (a direct message: no guild to cache)."""
     return {
-        "id": str(snowflake()), "channel_id": str(channel_id), "type": 0, "content": content,
-        "author": _user(author_id, "punter"), "timestamp": discord.utils.utcnow().isoformat(),
-        "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-        "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
+        "id": str(snowflake()),
+        "channel_id": str(channel_id),
+        "type": 0,
+        "content": content,
+        "author": _user(author_id, "punter"),
+        "timestamp": discord.utils.utcnow().isoformat(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
     }
 
 
 def interaction_payload(
-    name: str, options: Mapping[str, Any] | None = None, *, subcommand: str | None = None,
-    application_id: int = APPLICATION_ID, user_id: int = USER_ID,
-    channel_id: int = CHANNEL_ID, created_at: float | None = None,
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    subcommand: str | None = None,
+    application_id: int = APPLICATION_ID,
+    user_id: int = USER_ID,
+    channel_id: int = CHANNEL_ID,
+    created_at: float | None = None,
 ) -> dict[str, Any]:
     """An INTERACTION_CREATE payload for a slash command; ``options`` by Python type."""
     command_options: list[dict[str, Any]] = [
@@ -90,9 +113,15 @@ def interaction_payload(
     if subcommand is not None:
         command_options = [{"name": subcommand, "type": _SUB_COMMAND, "options": command_options}]
     return {
-        "id": str(snowflake(created_at)), "application_id": str(application_id), "type": 2,
-        "token": "offline-interaction-token", "version": 1, "channel_id": str(channel_id),
-        "user": _user(user_id, "punter"), "locale": "en-US", "app_permissions": "0",
+        "id": str(snowflake(created_at)),
+        "application_id": str(application_id),
+        "type": 2,
+        "token": "offline-interaction-token",
+        "version": 1,
+        "channel_id": str(channel_id),
+        "user": _user(user_id, "punter"),
+        "locale": "en-US",
+        "app_permissions": "0",
         "attachment_size_limit": 26_214_400,
         "data": {"id": str(snowflake()), "name": name, "type": 1, "options": command_options},
     }
@@ -105,8 +134,9 @@ async def dispatch_message(bot: discord.Client, content: str, **kwargs: Any) -> 
     await settle(before)
 
 
-async def dispatch_slash(bot: discord.Client, name: str,
-                         options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+async def dispatch_slash(
+    bot: discord.Client, name: str, options: Mapping[str, Any] | None = None, **kwargs: Any
+) -> None:
     """Deliver a slash command as the gateway does and wait for the tree to finish it."""
     state = bot._connection
     application_id = state.application_id or APPLICATION_ID
@@ -120,8 +150,9 @@ async def settle(before: set[asyncio.Task[Any]]) -> None:
     """Wait for the tasks started since ``before``, and for the tasks those start."""
     current = asyncio.current_task()
     while True:
-        pending = {task for task in asyncio.all_tasks() - before
-                   if task is not current and not task.done()}
+        pending = {
+            task for task in asyncio.all_tasks() - before if task is not current and not task.done()
+        }
         if not pending:
             return
         await asyncio.wait(pending)

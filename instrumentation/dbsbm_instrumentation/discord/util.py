@@ -15,16 +15,34 @@ DISCORD_EPOCH_MS = 1420070400000
 
 # Discord drops an interaction not acknowledged within 3 s: keep that a bucket boundary.
 DURATION_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
 )
 LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
 EXCLUDED_EVENTS_ENV = "OTEL_PYTHON_DISCORD_EXCLUDED_EVENTS"
 # Gateway chatter that fires many times a second on a busy bot and carries no work of ours.
-DEFAULT_EXCLUDED_EVENTS = frozenset({
-    "on_socket_raw_receive", "on_socket_raw_send", "on_socket_event_type",
-    "on_typing", "on_raw_typing", "on_presence_update",
-})
+DEFAULT_EXCLUDED_EVENTS = frozenset(
+    {
+        "on_socket_raw_receive",
+        "on_socket_raw_send",
+        "on_socket_event_type",
+        "on_typing",
+        "on_raw_typing",
+        "on_presence_update",
+    }
+)
 
 
 def excluded_events(configured: Any = None) -> frozenset[str]:
@@ -45,4 +63,3 @@ def snowflake_age(snowflake: int, now: float | None = None) -> float:
     """Seconds since Discord created the object with this id (clamped at 0)."""
     created = ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
     return max((time.time() if now is None else now) - created, 0.0)
-
