@@ -245,7 +245,7 @@ class Scanner:
                     self.skipped.append(
                         Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}")
                     )
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
+                except Exception as exc:  # one bad file must not stop the scan
                     self.skipped.append(
                         Skipped(display, f"internal error: {type(exc).__name__}: {exc}")
                     )
@@ -287,13 +287,13 @@ class Scanner:
     def _run_python(self, files: list[_File]) -> None:
         try:
             bandit_hits = run_bandit([f.display for f in files if needs_bandit("\n".join(f.lines))])
-        except Exception as exc:  # noqa: BLE001 - bandit failing must not hide our results
+        except Exception as exc:  # bandit failing must not hide our results
             self.skipped.append(Skipped("<bandit>", f"bandit failed: {type(exc).__name__}: {exc}"))
             bandit_hits = {}
         for f in files:
             try:
                 self._python(f, bandit_hits.get(f.display, []))
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
+            except Exception as exc:  # one bad file must not stop the scan
                 self.skipped.append(
                     Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}")
                 )

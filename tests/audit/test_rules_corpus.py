@@ -77,7 +77,7 @@ def _score(
         print(f"{rule}: tp={tp} fp={fp} fn={fn} precision={precision:.2f} recall={recall:.2f}")
     mistakes = sorted(found ^ expected)
     print("mismatches:", mistakes)
-    return {rule: tuple(c) for rule, c in counts.items()}  # type: ignore[misc]
+    return {rule: (tp, fp, fn) for rule, (tp, fp, fn) in counts.items()}
 
 
 def _assert_scores(rule_id: str, scores: dict[str, tuple[int, int, int]]) -> None:

@@ -322,7 +322,7 @@ class LineHit:
 
 def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit]:
     """Format-recognisable secrets on one line (any file type)."""
-    for s in _DISCORD.analyze_line(filename=filename, line=line, line_number=lineno):
+    if _DISCORD.analyze_line(filename=filename, line=line, line_number=lineno):
         yield LineHit("DBSBM-CRED-004", lineno, "Discord bot token")
     passwords = [
         s.secret_value
@@ -408,24 +408,28 @@ def _str(node: ast.AST | None) -> str | None:
 def _dict_values(node: ast.Dict, owner: str | None) -> Iterator[Candidate]:
     """Values of a dict literal: named by their key, or by the owner when the owner is
     credential-named (``API_KEYS = {"football": "..."}``)."""
-    for key, value in zip(node.keys, node.values):
+    for key, value in zip(node.keys, node.values, strict=True):
         key_name = _str(key)
         if isinstance(value, ast.Dict):
             nested_owner = key_name if key_name and is_strong_name(key_name) else owner
             yield from _dict_values(value, nested_owner)
             continue
         literal = _str(value)
-        if literal is None or value is None:
+        if literal is None:
             continue
-        if key_name is not None and (is_strong_name(key_name) or is_weak_name(key_name)):
-            yield Candidate(key_name, literal, value.lineno, key.lineno, True)  # type: ignore[union-attr]
+        if (
+            key is not None
+            and key_name is not None
+            and (is_strong_name(key_name) or is_weak_name(key_name))
+        ):
+            yield Candidate(key_name, literal, value.lineno, key.lineno, True)
         elif owner is not None:
             yield Candidate(owner, literal, value.lineno, value.lineno, False, via_owner=True)
 
 
 def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
     """``nodes``: every node of the module (one ``ast.walk`` shared by the rule families)."""
-    _mark_owned_dicts(nodes)
+    owned = _owned_dicts(nodes)
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -444,8 +448,9 @@ def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             positional = args.posonlyargs + args.args
-            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
-            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d]
+            defaulted = positional[len(positional) - len(args.defaults) :]
+            pairs = list(zip(defaulted, args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d]
             for arg, default in pairs:
                 literal = _str(default)
                 if literal is not None:
@@ -457,7 +462,7 @@ def candidates(nodes: list[ast.AST]) -> Iterator[Candidate]:
                 yield Candidate(name, literal, node.comparators[0].lineno, node.lineno, True)
     for node in nodes:
         # Dicts owned by a strong name were walked above with their owner.
-        if isinstance(node, ast.Dict) and getattr(node, "_dbsbm_owner", None) is None:
+        if isinstance(node, ast.Dict) and id(node) not in owned:
             yield from _dict_values(node, None)
 
 
@@ -482,18 +487,20 @@ def _call_candidates(node: ast.Call) -> Iterator[Candidate]:
             yield Candidate(name, literal, node.args[1].lineno, node.lineno, False)
 
 
-def _mark_owned_dicts(nodes: list[ast.AST]) -> None:
-    """Tag dict literals assigned to strong names so ``candidates`` walks them once."""
+def _owned_dicts(nodes: list[ast.AST]) -> set[int]:
+    """ids of dict literals assigned to strong names, which ``candidates`` walks with their
+    owner, so the plain walk skips them."""
+    owned: set[int] = set()
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [n for n in map(_target_name, targets) if n]
-            if any(is_strong_name(n) for n in names):
-                node.value._dbsbm_owner = names[0]  # type: ignore[attr-defined]
+            if any(n and is_strong_name(n) for n in map(_target_name, targets)):
+                owned.add(id(node.value))
         elif isinstance(node, ast.Call):
             for kw in node.keywords:
                 if kw.arg and isinstance(kw.value, ast.Dict) and is_strong_name(kw.arg):
-                    kw.value._dbsbm_owner = kw.arg  # type: ignore[attr-defined]
+                    owned.add(id(kw.value))
+    return owned
 
 
 BANDIT_CRED_TESTS = {"B105", "B106", "B107"}

@@ -62,6 +62,12 @@ def _debug_default(level: ast.expr) -> ast.Call | None:
     return None
 
 
+def _str_key(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
 def _is_true(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
@@ -180,7 +186,7 @@ class _Visitor(ast.NodeVisitor):
                     self._flask_debug(node, f'{_dotted(target.value)}["DEBUG"] = True')
         self.generic_visit(node)
 
-    def _flask_debug(self, node: ast.AST, shape: str) -> None:
+    def _flask_debug(self, node: ast.stmt | ast.expr, shape: str) -> None:
         self.hits.append(DebugHit("DBSBM-DEBUG-001", node.lineno, f"Flask debug mode on: {shape}"))
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -197,10 +203,7 @@ class _Visitor(ast.NodeVisitor):
             pairs = [(k.arg, k.value) for k in node.keywords]
             for arg in node.args:
                 if isinstance(arg, ast.Dict):
-                    pairs += [
-                        (k.value if isinstance(k, ast.Constant) else None, v)
-                        for k, v in zip(arg.keys, arg.values)
-                    ]
+                    pairs += [(_str_key(k), v) for k, v in zip(arg.keys, arg.values, strict=True)]
             if any(key == "DEBUG" and _is_true(value) for key, value in pairs):
                 self._flask_debug(node, f"{_dotted(func)}(DEBUG=True)")
         if self.check_levels and not self.guards:
@@ -211,14 +214,14 @@ class _Visitor(ast.NodeVisitor):
                 level = node.args[0]
             default = _debug_default(level) if level is not None else None
             if level is not None and (_is_debug_level(level) or default):
-                arg = "level=DEBUG" if name == "basicConfig" else "DEBUG"
+                shown = "level=DEBUG" if name == "basicConfig" else "DEBUG"
                 when = (
                     f"unless {ast.unparse(default.args[0])} is set"
                     if default
                     else "set unconditionally"
                 )
                 self.hits.append(
-                    DebugHit("DBSBM-DEBUG-002", node.lineno, f"{_dotted(func)}({arg}) {when}")
+                    DebugHit("DBSBM-DEBUG-002", node.lineno, f"{_dotted(func)}({shown}) {when}")
                 )
         if (
             isinstance(func, ast.Attribute)
