@@ -18,7 +18,8 @@ import circuitbreaker
 import pybreaker
 import tenacity
 
-from dbsbm_resilience.resilience import CircuitBreaker, retry
+from dbsbm_resilience.breaker import CircuitBreaker
+from dbsbm_resilience.retry import retry
 
 NUMBER = 100_000
 REPEAT = 7

@@ -65,8 +65,9 @@ does not add a second span. The local tier pays no SDK call: operations are
 counted in plain per-process counters reported by the observable counter
 ``dbsbm.cache.operations`` (operation, tier, result), beside the observable gauges
 ``dbsbm.cache.fallback.active`` and ``dbsbm.cache.local.entries``; the breaker reports
-``dbsbm.circuit_breaker.state``. A sampled SDK span costs 40-60 µs around a loopback GET
-of ~140 µs; ``CacheSettings(spans=False)`` keeps the metrics and drops the spans.
+``dbsbm.circuit_breaker.state``. A sampled SDK span is a large share of a loopback GET
+(``benchmarks/bench_cache.py``); ``CacheSettings(spans=False)`` keeps the metrics and
+drops the spans.
 ``tracer_provider``/``meter_provider`` default to the global ones, resolved lazily.
 
 API
@@ -108,13 +109,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ResponseError
 
 from dbsbm_resilience import semconv
+from dbsbm_resilience._telemetry import shared_per_provider
+from dbsbm_resilience.breaker import BREAKER_FAILURE_THRESHOLD, CLOSED, CircuitBreaker
 from dbsbm_resilience.errors import ConfigurationException, error_type
-from dbsbm_resilience.resilience import (
-    BREAKER_FAILURE_THRESHOLD,
-    CLOSED,
-    CircuitBreaker,
-    shared_per_provider,
-)
 from dbsbm_resilience.version import __version__
 
 __all__ = [
@@ -473,7 +470,7 @@ def make_key(namespace: str, *args: Any, **kwargs: Any) -> str:
 
 # --- telemetry ------------------------------------------------------------------------------
 # Operation counts are plain list slots bumped in the hot path and reported through an
-# observable counter: a local-tier hit costs a list increment, not an SDK call (~5-15 µs).
+# observable counter: a local-tier hit costs a list increment, not an SDK call.
 
 _OPS = ("get", "set", "mget", "mset", "delete", "exists", "expire", "clear_prefix", "ping")
 _TIERS = ("redis", "local")
@@ -612,7 +609,7 @@ class EnhancedCacheManager:
 
     def _key(self, prefix: str, key: object) -> str:
         try:
-            return self._prefixes[prefix] + key  # type: ignore[operator]
+            return self._prefixes[prefix] + key  # type: ignore[operator]  # non-str keys: except TypeError
         except KeyError:
             raise _unknown_prefix(prefix) from None
         except TypeError:
@@ -623,15 +620,19 @@ class EnhancedCacheManager:
             return self.settings.ttl_for(prefix)
         return _check_ttl(ttl, "ttl")
 
-    async def _use_redis(self) -> bool:
-        """Closed breaker: yes. Open and due: the one caller that wins the probe recovers."""
-        if self._client is None:
-            return False
+    async def _redis_client(self) -> aredis.Redis | None:
+        """The client if Redis may be used now, else None.
+
+        Closed breaker: yes. Open and due: the one caller that wins the probe recovers.
+        """
+        client = self._client
+        if client is None:
+            return None
         if self._breaker.closed:
-            return True
-        if self._breaker.try_probe():
-            return await self._recover()
-        return False
+            return client
+        if self._breaker.try_probe() and await self._recover():
+            return client
+        return None
 
     # -- the Redis tier ------------------------------------------------------------------------
 
@@ -720,7 +721,7 @@ class EnhancedCacheManager:
                     await self._scan_unlink(pattern, "")
                     patterns.discard(pattern)
                 keys = set()
-        except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+        except Exception as exc:  # callers never see a Redis error
             self._pending_keys |= keys
             self._pending_patterns |= patterns
             _log.debug("Redis probe failed: %s", error_type(exc))
@@ -794,10 +795,10 @@ class EnhancedCacheManager:
         if not self._breaker.closed:
             # mid-outage: only the recovery probe may re-enable Redis (it applies the
             # invalidation journal first); resetting the breaker here would skip that
-            return await self._use_redis()
+            return await self._redis_client() is not None
         try:
             await self._redis("ping", "", self._client.ping)
-        except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+        except Exception as exc:  # callers never see a Redis error
             _log.warning(
                 "Redis unreachable (%s): cache serves from its local tier", error_type(exc)
             )
@@ -810,17 +811,19 @@ class EnhancedCacheManager:
         if self._client is not None:
             try:
                 await self._client.aclose()
-            except Exception as exc:  # noqa: BLE001 - closing a dead connection may fail
+            except Exception as exc:  # closing a dead connection may fail
                 _log.debug("closing Redis failed: %s", error_type(exc))
 
     async def get(self, prefix: str, key: str) -> Any:
         """The cached value, or None on a miss (Redis errors are misses)."""
         rkey = self._key(prefix, key)
         b = self._breaker
-        if self._client is not None and (b.closed or (b.probe_due() and await self._use_redis())):
+        if self._client is not None and (
+            b.closed or (b.probe_due() and await self._redis_client() is not None)
+        ):
             try:
                 raw = await self._redis("get", prefix, self._client.get, rkey)
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+            except Exception as exc:  # callers never see a Redis error
                 self._read_failed("get", exc)
                 return self._local_get(rkey)
             if raw is None:
@@ -828,7 +831,7 @@ class EnhancedCacheManager:
                 return None
             try:
                 value = _loads(raw)
-            except Exception:  # noqa: BLE001 - not ours (e.g. the old manager's pickles): a miss
+            except Exception:  # not ours (e.g. the old manager's pickles): a miss
                 self._counts[_SLOT["get", "redis", "error"]] += 1
                 return None
             self._counts[_REDIS_GET_HIT] += 1
@@ -845,10 +848,10 @@ class EnhancedCacheManager:
             _log.warning("cache set %s: value not cacheable (%s)", prefix, exc)
             self._counts[_SLOT["set", "local", "error"]] += 1
             return False
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
             try:
-                await self._redis("set", prefix, self._client.set, rkey, payload, ex=ttl)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+                await self._redis("set", prefix, client.set, rkey, payload, ex=ttl)
+            except Exception as exc:  # callers never see a Redis error
                 self._write_failed("set", exc, keys=(rkey,))
             else:
                 self._counts[_SLOT["set", "redis", "ok"]] += 1
@@ -865,10 +868,10 @@ class EnhancedCacheManager:
         rkeys = [self._key(prefix, k) for k in keys]
         if not keys:
             return {}
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
             try:
-                raws = await self._redis("mget", prefix, self._client.mget, rkeys)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+                raws = await self._redis("mget", prefix, client.mget, rkeys)
+            except Exception as exc:  # callers never see a Redis error
                 self._read_failed("mget", exc)
             else:
                 found = {}
@@ -876,7 +879,7 @@ class EnhancedCacheManager:
                     if raw is not None:
                         try:
                             found[key] = _loads(raw)
-                        except Exception:  # noqa: BLE001 - not ours: a miss, as in get
+                        except Exception:  # not ours: a miss, as in get
                             self._counts[_SLOT["mget", "redis", "error"]] += 1
                 self._counts[_SLOT["mget", "redis", "hit" if found else "miss"]] += 1
                 return found
@@ -898,17 +901,17 @@ class EnhancedCacheManager:
             return False
         if not payloads:
             return True
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
 
             async def pipeline() -> None:
-                async with self._client.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
+                async with client.pipeline(transaction=False) as pipe:
                     for rkey, payload in payloads.items():
                         pipe.set(rkey, payload, ex=ttl)
                     await pipe.execute()
 
             try:
                 await self._redis("mset", prefix, pipeline)
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+            except Exception as exc:  # callers never see a Redis error
                 self._write_failed("mset", exc, keys=payloads)
             else:
                 self._counts[_SLOT["mset", "redis", "ok"]] += 1
@@ -924,10 +927,10 @@ class EnhancedCacheManager:
         """Remove ``key`` from both tiers; during an outage, from Redis on recovery."""
         rkey = self._key(prefix, key)
         local_hit = self._local.pop(rkey, None) is not None
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
             try:
-                n = await self._redis("delete", prefix, self._client.unlink, rkey)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+                n = await self._redis("delete", prefix, client.unlink, rkey)
+            except Exception as exc:  # callers never see a Redis error
                 self._write_failed("delete", exc, keys=(rkey,))
             else:
                 self._counts[_SLOT["delete", "redis", "ok"]] += 1
@@ -939,10 +942,10 @@ class EnhancedCacheManager:
 
     async def exists(self, prefix: str, key: str) -> bool:
         rkey = self._key(prefix, key)
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
             try:
-                n = await self._redis("exists", prefix, self._client.exists, rkey)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+                n = await self._redis("exists", prefix, client.exists, rkey)
+            except Exception as exc:  # callers never see a Redis error
                 self._read_failed("exists", exc)
             else:
                 self._counts[_SLOT["exists", "redis", "hit" if n else "miss"]] += 1
@@ -959,10 +962,10 @@ class EnhancedCacheManager:
         entry = self._local.get(rkey)
         if entry is not None:
             self._local[rkey] = (monotonic() + min(ttl, self._local_ttl), entry[1])
-        if await self._use_redis():
+        if (client := await self._redis_client()) is not None:
             try:
-                ok = await self._redis("expire", prefix, self._client.expire, rkey, ttl)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+                ok = await self._redis("expire", prefix, client.expire, rkey, ttl)
+            except Exception as exc:  # callers never see a Redis error
                 self._write_failed("expire", exc, keys=(rkey,))
             else:
                 self._counts[_SLOT["expire", "redis", "ok"]] += 1
@@ -982,10 +985,10 @@ class EnhancedCacheManager:
             raise _unknown_prefix(prefix)
         glob = f"{prefix_value}*{pattern}*" if pattern else f"{prefix_value}*"
         local_removed = self._local_clear(prefix_value, glob if pattern else None)
-        if await self._use_redis():
+        if await self._redis_client() is not None:
             try:
                 removed = await self._scan_unlink(glob, prefix)
-            except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+            except Exception as exc:  # callers never see a Redis error
                 self._write_failed("clear_prefix", exc, pattern=glob)
             else:
                 self._counts[_SLOT["clear_prefix", "redis", "ok"]] += 1
@@ -1003,11 +1006,11 @@ class EnhancedCacheManager:
         """
         if self._client is None:
             return True
-        if not await self._use_redis():
+        if await self._redis_client() is None:
             return False
         try:
             await self._redis("ping", "", self._client.ping)
-        except Exception as exc:  # noqa: BLE001 - callers never see a Redis error
+        except Exception as exc:  # callers never see a Redis error
             self._read_failed("ping", exc)
             return False
         self._counts[_SLOT["ping", "redis", "ok"]] += 1
@@ -1100,9 +1103,9 @@ def _cached(
             except (TypeError, ValueError):
                 return await func(*args, **kwargs)  # arguments without a stable key
             manager = get_enhanced_cache_manager()
-            cached = await manager.get(prefix, key)
+            cached: R | None = await manager.get(prefix, key)
             if cached is not None:
-                return cached  # type: ignore[no-any-return]
+                return cached
             result = await func(*args, **kwargs)
             if result is not None:
                 await manager.set(prefix, key, result, ttl)

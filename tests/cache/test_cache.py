@@ -42,6 +42,7 @@ from dbsbm_resilience.cache import (
     make_key,
 )
 from dbsbm_resilience.errors import ConfigurationException
+from tests.resilience.helpers import metric_points
 from tests.services import RedisService
 
 CACHE_DB = 5  # our own database on the shared session server, flushed per test
@@ -201,7 +202,7 @@ async def test_redis_url_and_spans_switch(redis_server: RedisService) -> None:
     await manager.set("stats", "s", 1)
     assert await manager.get("stats", "s") == 1
     assert exporter.get_finished_spans() == ()
-    assert points(reader, semconv.CACHE_OPERATION_DURATION.name)
+    assert metric_points(reader, semconv.CACHE_OPERATION_DURATION.name)
     await manager.disconnect()
 
 
@@ -356,7 +357,8 @@ def test_redis_url_keeps_our_timeouts() -> None:
             {"REDIS_URL": "rediss://h:1/0?db=3&client_name=bot&ssl_cert_reqs=none"}
         )
     )
-    kwargs = manager._client.connection_pool.connection_kwargs  # type: ignore[union-attr]
+    assert manager._client is not None
+    kwargs = manager._client.connection_pool.connection_kwargs
     assert (kwargs["db"], kwargs["client_name"], kwargs["ssl_cert_reqs"]) == (3, "bot", "none")
     assert kwargs["socket_timeout"] == manager.settings.socket_timeout
     assert kwargs["socket_connect_timeout"] == manager.settings.connect_timeout
@@ -461,7 +463,7 @@ async def test_kill_under_load_then_restart(private_redis: RedisService) -> None
             try:
                 if await manager.get("game", key) is None:
                     await manager.set("game", key, {"n": n, "i": i})
-            except BaseException as exc:  # noqa: BLE001 - any error reaching us is a failure
+            except BaseException as exc:  # any error reaching us is a failure
                 errors.append(exc)
             ops += 1
             i += 1
@@ -666,20 +668,6 @@ async def test_missing_database_keeps_the_fallback(redis_server: RedisService) -
 # --- telemetry ---------------------------------------------------------------------------------
 
 
-def points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict, float]]:
-    data = reader.get_metrics_data()
-    found = []
-    for rm in data.resource_metrics if data else []:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    found += [
-                        (dict(p.attributes), getattr(p, "value", getattr(p, "count", None)))
-                        for p in metric.data.data_points
-                    ]
-    return found
-
-
 @pytest.mark.integration
 async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     """Redis operations get spans and durations; every operation is counted by tier and result."""
@@ -699,11 +687,11 @@ async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     assert [s.name for s in spans] == ["SET", "GET", "GET"]
     assert spans[1].attributes["db.system.name"] == "redis"
     assert spans[1].attributes[semconv.CACHE_PREFIX] == "odds"
-    ops = points(reader, semconv.CACHE_OPERATIONS.name)
+    ops = metric_points(reader, semconv.CACHE_OPERATIONS.name)
     attrs = {semconv.CACHE_OPERATION: "get", semconv.CACHE_TIER: "redis"}
     assert ({**attrs, semconv.CACHE_RESULT: "hit"}, 1) in ops
     assert ({**attrs, semconv.CACHE_RESULT: "miss"}, 1) in ops
-    durations = points(reader, semconv.CACHE_OPERATION_DURATION.name)
+    durations = metric_points(reader, semconv.CACHE_OPERATION_DURATION.name)
     assert ({semconv.CACHE_OPERATION: "get"}, 2) in durations
     manager.breaker.trip()
     await manager.set("odds", "2", 2)
@@ -711,9 +699,9 @@ async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     assert (
         {semconv.CACHE_OPERATION: "get", semconv.CACHE_TIER: "local", semconv.CACHE_RESULT: "hit"},
         1,
-    ) in points(reader, semconv.CACHE_OPERATIONS.name)
-    assert points(reader, semconv.CACHE_FALLBACK_ACTIVE.name) == [({}, 1)]
-    assert points(reader, semconv.CACHE_LOCAL_ENTRIES.name) == [({}, 1)]
+    ) in metric_points(reader, semconv.CACHE_OPERATIONS.name)
+    assert metric_points(reader, semconv.CACHE_FALLBACK_ACTIVE.name) == [({}, 1)]
+    assert metric_points(reader, semconv.CACHE_LOCAL_ENTRIES.name) == [({}, 1)]
     assert len(exporter.get_finished_spans()) == 3  # nothing for the local tier
     await manager.disconnect()
 
