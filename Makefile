@@ -12,5 +12,5 @@ test:  ## what CI runs: install what is missing, then pytest
 bench:  ## every benchmark, ours beside its baseline
 	@set -e; for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(PYTHON) $$bench; done
 
-generate:  ## rules, alerts, dashboards and docs from instrumentation/.../thresholds.py
+generate:  ## Prometheus rules and tests, Grafana provisioning, runbook and thresholds from deploy/mixin/dbsbm_mixin
 	$(PYTHON) deploy/mixin/generate.py

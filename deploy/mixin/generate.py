@@ -1,49 +1,60 @@
 """Write every generated deploy file, or with ``--check`` report the stale ones.
 
-Usage: ``python deploy/mixin/generate.py [--check]``. ``--check`` writes nothing and exits 1
-naming each file that differs from what slo.py, config.py and semconv.py produce (CI and
-tests/deploy/test_mixin.py run it), so a changed number cannot ship without its rules.
-Files in the generated folders that the mixin no longer produces count as stale too.
+Usage: ``python deploy/mixin/generate.py [--check]`` (or ``make generate``). ``--check``
+writes nothing and exits 1 naming each file that differs from what the definitions in
+``dbsbm_mixin`` produce (CI and tests/deploy/test_mixin.py run it), so a changed number
+cannot ship without its rules. Files in the generated folders that nothing produces any
+more count as stale too.
+
+``dbsbm_mixin`` imports because Python puts this script's folder on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from dbsbm_mixin import dashboards, docs, grafana, prometheus, promtool
+
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # run as a script: make ``deploy.mixin`` importable
-    sys.path.insert(0, str(REPO))
 
-from deploy.mixin import dashboards, docs, grafana, prometheus  # noqa: E402
-
-RULES_DIR = REPO / "deploy/prometheus/rules"
-PROVISIONING = REPO / "deploy/grafana/provisioning"
-DASHBOARDS_DIR = PROVISIONING / "dashboards" / dashboards.DASHBOARDS_DIR
+# Every output: each producer returns {repo-relative path: text}. A new output is one entry.
+PRODUCERS: tuple[Callable[[], dict[Path, str]], ...] = (
+    prometheus.rule_files,
+    promtool.test_files,
+    grafana.files,
+    dashboards.files,
+    docs.files,
+)
+# Folders holding only generated files: whatever nothing produces there is removed.
+GENERATED_GLOBS = (
+    prometheus.RULES_DIR / "*.yml",
+    promtool.TESTS_DIR / "*-test.yaml",
+    dashboards.PROVISIONING / dashboards.DASHBOARDS_DIR / "*.json",
+)
 
 
 def outputs() -> dict[Path, str]:
-    files = {RULES_DIR / name: text for name, text in prometheus.rule_files().items()}
-    files[PROVISIONING / "alerting/alerts.yaml"] = grafana.alerting()
-    files[PROVISIONING / "datasources/datasources.yaml"] = grafana.datasources()
-    files[PROVISIONING / "dashboards/dbsbm.yaml"] = dashboards.provider()
-    files.update(
-        {DASHBOARDS_DIR / name: text for name, text in dashboards.dashboard_files().items()}
-    )
-    files[REPO / "docs/runbook.md"] = docs.runbook()
-    files[REPO / "docs/thresholds.md"] = docs.thresholds_table()
+    """``{absolute path: text}`` of every generated file."""
+    files: dict[Path, str] = {}
+    for produce in PRODUCERS:
+        produced = produce()
+        clash = files.keys() & {REPO / p for p in produced}
+        assert not clash, f"produced twice: {sorted(map(str, clash))}"
+        files.update({REPO / path: text for path, text in produced.items()})
     return files
 
 
 def _leftovers(expected: dict[Path, str]) -> list[Path]:
     """Generated-folder files nothing produces any more (a renamed area or dashboard)."""
-    found = [*RULES_DIR.glob("*.yml"), *DASHBOARDS_DIR.glob("*.json")]
+    found = [path for pattern in GENERATED_GLOBS for path in REPO.glob(str(pattern))]
     return sorted(p for p in found if p not in expected)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report stale files, write none")
     args = parser.parse_args(argv)
     expected = outputs()

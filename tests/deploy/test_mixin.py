@@ -1,8 +1,9 @@
 """The deploy mixin's outputs: current, valid for promtool, tested, and consistent.
 
-The promtool tests in deploy/prometheus/tests are hand-written, so they check the generated
-rules rather than repeat them. The other checks read the committed files as Prometheus and
-Grafana would, and compare them with each other and with semconv.py.
+The promtool tests in deploy/prometheus/tests are generated from each alert's test cases, with
+expected annotations rendered by the mixin and compared by promtool with Prometheus' own
+rendering. The other checks read the committed files as Prometheus and Grafana would, and
+compare them with each other and with semconv.py.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import generate
 import pytest
 import yaml
 
 from dbsbm_instrumentation import semconv
-from deploy.mixin import config as c
-from deploy.mixin import generate
+from dbsbm_mixin import config as c
 from tests.services import REPO, PrometheusService, require_binary
 
 RULES = sorted((REPO / "deploy/prometheus/rules").glob("*.yml"))
@@ -135,7 +136,7 @@ def test_promtool_check_rules() -> None:
 
 
 def test_promtool_test_rules() -> None:
-    """The hand-written promtool unit tests pass against the generated rules."""
+    """The generated promtool unit tests pass against the generated rules."""
     promtool = require_binary("promtool", "prometheus")
     result = subprocess.run(
         [promtool, "test", "rules", *map(str, RULE_TESTS)],

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dbsbm_agent import config as agent_config
 from dbsbm_instrumentation import semconv, slo
-from deploy.mixin import config as c
-from deploy.mixin.output import yaml_text
+from dbsbm_mixin import config as c
+from dbsbm_mixin.output import yaml_text
 
 SCHEMA_VERSION = 39
 DASHBOARDS_DIR = "dbsbm"  # provisioning/dashboards/dbsbm/*.json
@@ -538,6 +539,15 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         ),
     ),
 )
+
+
+PROVISIONING = Path("deploy/grafana/provisioning/dashboards")
+
+
+def files() -> dict[Path, str]:
+    """The file provider and one JSON file per dashboard."""
+    dashboards = {PROVISIONING / DASHBOARDS_DIR / n: t for n, t in dashboard_files().items()}
+    return {PROVISIONING / "dbsbm.yaml": provider(), **dashboards}
 
 
 def dashboard_files() -> dict[str, str]:

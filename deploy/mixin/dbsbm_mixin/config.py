@@ -9,6 +9,7 @@ is spelled twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
     DB_CLIENT_CONNECTION_POOL_NAME,
@@ -53,6 +54,7 @@ COMMAND_TYPE = label(semconv.DISCORD_COMMAND_TYPE)
 BREAKER = label(semconv.BREAKER_NAME)
 RETRY_OPERATION = label(semconv.RETRY_OPERATION)
 PROBE = label(semconv.PROBE_NAME)
+PROBE_KIND = label(semconv.PROBE_KIND)
 HOST_STATE = label(semconv.HOST_STATE)
 MOUNTPOINT = label(semconv.HOST_FILESYSTEM_MOUNTPOINT)
 DEVICE = label(semconv.HOST_FILESYSTEM_DEVICE)
@@ -80,6 +82,9 @@ LATENCY_QUANTILE = 0.95  # the seed's latency targets are p95
 DASHBOARD_QUANTILES = (0.50, 0.95)  # latency panels draw these
 RATE_LIMITED_RESPONSES_MAX = 0  # 429s tolerated per RATE_WINDOW before alerting
 
+# critical: a person now (pages); warning: the same day (a ticket); info: context only.
+Severity = Literal["critical", "warning", "info"]
+
 
 @dataclass(frozen=True)
 class BurnRateWindow:
@@ -88,7 +93,7 @@ class BurnRateWindow:
     long: str
     short: str
     factor: float
-    severity: str  # "critical" pages, "warning" opens a ticket
+    severity: Severity
     for_: str
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbsbm_instrumentation import semconv
-from deploy.mixin import config as c
+from dbsbm_mixin import config as c
 
 
 @dataclass(frozen=True)
