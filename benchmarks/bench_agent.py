@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import shutil
@@ -25,17 +26,19 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import psutil
 
 from dbsbm_agent.config import load_config
-from dbsbm_agent.probes import read_host
+from dbsbm_agent.probers.host import read_host
 from dbsbm_agent.scheduler import Scheduler
-from tests import services
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+# The private redis-server and MariaDB the tests use (tests/ is not an installed package).
+services = importlib.import_module("tests.services")
 
 RSS_TARGET_MB = 40.0
 CYCLE_TARGET_MS = 50.0
@@ -149,7 +152,7 @@ async def bench_cycle(config_path: Path, env: dict[str, str], cycles: int) -> No
         config.source, config.listen, probes, tuple(n for n in config.order if n != "discord")
     )
     scheduler = Scheduler(config)
-    mysql, redis_probe, api = probes["mysql"], probes["redis"], probes["api"]
+    mysql, redis_probe, api = (probes[n].settings for n in ("mysql", "redis", "api"))
 
     async def direct() -> None:
         async def sql() -> None:
@@ -182,13 +185,13 @@ async def bench_cycle(config_path: Path, env: dict[str, str], cycles: int) -> No
 
         await asyncio.gather(sql(), cache(), http(), asyncio.to_thread(read_host, "/"))
 
-    async def measure(run: object) -> tuple[list[float], list[float]]:
+    async def measure(run: Callable[[], Awaitable[None]]) -> tuple[list[float], list[float]]:
         walls, cpus = [], []
         for _ in range(5):
-            await run()  # type: ignore[operator]
+            await run()
         for _ in range(cycles):
             wall, cpu = time.perf_counter(), time.process_time()
-            await run()  # type: ignore[operator]
+            await run()
             walls.append((time.perf_counter() - wall) * 1000)
             cpus.append((time.process_time() - cpu) * 1000)
         return walls, cpus

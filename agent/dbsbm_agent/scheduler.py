@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider
@@ -26,8 +27,9 @@ from opentelemetry.metrics import Observation as MetricObservation
 
 from dbsbm_instrumentation import semconv
 
-from .config import AgentConfig, ProbeConfig
-from .probes import PROBERS, Prober, ProbeResult, Recorder, Status
+from .config import AgentConfig
+from .probers import KINDS, PROBERS
+from .probers.base import ProbeConfig, Prober, ProbeResult, Recorder, Status
 
 logger = logging.getLogger("dbsbm_agent")
 
@@ -39,7 +41,7 @@ HEALTH_VALUES = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0}
 
 @dataclass
 class ProbeStats:
-    """Per-probe bookkeeping for /report (seed task 3.4's statistics)."""
+    """Per-probe bookkeeping for /report: runs, successes, skips, durations, failure streak."""
 
     runs: int = 0
     successes: int = 0
@@ -98,7 +100,7 @@ class Scheduler:
                     self._wake[dependent].set()
         return result
 
-    def _skip_for_dependencies(self, probe: ProbeConfig) -> ProbeResult | None:
+    def _skip_for_dependencies(self, probe: ProbeConfig[Any]) -> ProbeResult | None:
         for dependency in probe.depends_on:
             result = self.results.get(dependency)
             if result is None or result.ok:
@@ -111,7 +113,7 @@ class Scheduler:
             )
         return None
 
-    async def _call(self, probe: ProbeConfig) -> ProbeResult:
+    async def _call(self, probe: ProbeConfig[Any]) -> ProbeResult:
         prober = self.probers[probe.kind]
         registry = Recorder()
         wall = datetime.now(UTC)
@@ -254,10 +256,10 @@ def instrument(
     provider = meter_provider or metrics.get_meter_provider()
     meter = provider.get_meter("dbsbm_agent")
 
-    def attributes(probe: ProbeConfig) -> dict[str, str]:
+    def attributes(probe: ProbeConfig[Any]) -> dict[str, str]:
         return {semconv.PROBE_NAME: probe.name, semconv.PROBE_KIND: probe.kind}
 
-    def ran() -> Iterable[tuple[ProbeConfig, ProbeResult]]:
+    def ran() -> Iterable[tuple[ProbeConfig[Any], ProbeResult]]:
         current = scheduler()
         for name, result in list(current.results.items()):
             if result.status is not Status.SKIP:
@@ -294,8 +296,8 @@ def instrument(
     callbacks = {
         semconv.PROBE_SUCCESS: success,
         semconv.PROBE_DURATION: duration,
-        semconv.PROBE_HTTP_STATUS_CODE: extra(semconv.PROBE_HTTP_STATUS_CODE),
-        semconv.PROBE_HOST_UTILIZATION: extra(semconv.PROBE_HOST_UTILIZATION),
+        # Each kind's own probe_<kind>_* instruments (two kinds may share one).
+        **{spec: extra(spec) for kind in KINDS.values() for spec in kind.instruments},
         semconv.HEALTH_STATUS: health,
         semconv.AGENT_CONFIG_RELOAD: reload,
     }

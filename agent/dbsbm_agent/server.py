@@ -20,17 +20,11 @@ from aiohttp import web
 from dbsbm_instrumentation.version import __version__
 
 from .config import AgentConfig, ConfigError, load_config
-from .probes import ProbeResult, Status
+from .probers import KINDS
+from .probers.base import ProbeResult, Status
 from .scheduler import Scheduler
 
 HEALTH_JSON = "application/health+json"
-_COMPONENT_TYPES = {
-    "mysql": "datastore",
-    "redis": "datastore",
-    "http": "component",
-    "discord": "component",
-    "host": "system",
-}
 
 logger = logging.getLogger("dbsbm_agent")
 
@@ -78,7 +72,7 @@ def health_document(scheduler: Scheduler) -> dict[str, Any]:
         probe = scheduler.config.probes[name]
         base = {
             "componentId": probe.target,
-            "componentType": _COMPONENT_TYPES[probe.kind],
+            "componentType": KINDS[probe.kind].component_type,
             "time": _iso(result.time),
         }
         measured = [o for o in result.observations if o.measurement]

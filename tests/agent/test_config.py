@@ -23,14 +23,18 @@ BAD_CONFIGS = {
     "invalid-unknown-top-level-key.yaml": "lsiten: unknown key",
     "invalid-unknown-kind.yaml": "probes.cache.kind: unknown probe kind 'memcached' "
     "(known: discord, host, http, mysql, redis)",
-    "invalid-missing-kind.yaml": "probes.cache.kind: required (the name 'cache' is not a probe kind)",
-    "invalid-option-of-other-kind.yaml": "probes.redis.expected_status: unknown key for a redis probe",
+    "invalid-missing-kind.yaml": "probes.cache.kind: "
+    "required (the name 'cache' is not a probe kind)",
+    "invalid-option-of-other-kind.yaml": "probes.redis.expected_status: "
+    "unknown key for a redis probe",
     "invalid-depends-on-unknown.yaml": "probes.mysql.depends_on: unknown probe 'redsi'",
-    "invalid-dependency-cycle.yaml": "probes.mysql.depends_on: dependency cycle mysql -> redis -> mysql",
-    "invalid-timeout-above-interval.yaml": "probes.redis.timeout: must not exceed the interval (2), got 5",
+    "invalid-dependency-cycle.yaml": "probes.mysql.depends_on: "
+    "dependency cycle mysql -> redis -> mysql",
+    "invalid-timeout-above-interval.yaml": "probes.redis.timeout: "
+    "must not exceed the interval (2), got 5",
     "invalid-http-without-url.yaml": "probes.api_sports.url: required for kind http",
-    "invalid-expected-status.yaml": "probes.api_sports.expected_status: must be a list of HTTP status codes 100-599, "
-    "got [200, 700]",
+    "invalid-expected-status.yaml": "probes.api_sports.expected_status: "
+    "must be a list of HTTP status codes 100-599, got [200, 700]",
     "invalid-listen.yaml": "listen: must be HOST:PORT, got '9464'",
     "invalid-host-ratios.yaml": "probes.host.warn_ratio: must be below fail_ratio (0.9), got 0.95",
     "invalid-redis-url.yaml": "probes.redis.url: must be a redis://HOST:PORT/DB URL",
@@ -42,9 +46,11 @@ BAD_CONFIGS = {
     "invalid-interval-nan.yaml": "probes.redis.interval: must be a positive number, got .nan",
     "invalid-timeout-inf.yaml": "probes.redis.timeout: must be a positive number, got .inf",
     "invalid-ratio-nan.yaml": "probes.host.warn_ratio: must be a ratio between 0 and 1, got .nan",
-    "invalid-duplicate-key.yaml": "line 5: invalid YAML: duplicate key 'interval' (first on line 3)",
+    "invalid-duplicate-key.yaml": "line 5: invalid YAML: "
+    "duplicate key 'interval' (first on line 3)",
     "invalid-duplicate-probe.yaml": "line 4: invalid YAML: duplicate key 'mysql' (first on line 2)",
-    "invalid-probe-name.yaml": "probes: probe name 'cache:primary' may only use letters, digits, '_', '.' and '-'",
+    "invalid-probe-name.yaml": "probes: probe name 'cache:primary' "
+    "may only use letters, digits, '_', '.' and '-'",
 }
 
 
@@ -125,7 +131,7 @@ def test_shipped_configs_are_valid(
 
 
 def test_defaults_come_from_constants(make_config: Callable[..., AgentConfig]) -> None:
-    """Intervals, timeouts and ratios default to the agent's constants, latency limits to the SLOs."""
+    """Intervals, timeouts and ratios default to each kind's constants, latency limits to SLOs."""
     config = make_config("""
         probes:
           mysql: {}
@@ -137,9 +143,9 @@ def test_defaults_come_from_constants(make_config: Callable[..., AgentConfig]) -
         probe = config.probes[name]
         assert probe.interval == agent_config.PROBE_INTERVAL_SECONDS[name]
         assert probe.timeout == agent_config.PROBE_TIMEOUT_SECONDS
-    assert config.probes["host"].warn_ratio == agent_config.RESOURCE_WARN_RATIO
-    assert config.probes["host"].fail_ratio == agent_config.RESOURCE_FAIL_RATIO
-    assert config.probes["mysql"].latency_warn == slo.DB_QUERY_P95_MAX_SECONDS
+    assert config.probes["host"].settings.warn_ratio == agent_config.RESOURCE_WARN_RATIO
+    assert config.probes["host"].settings.fail_ratio == agent_config.RESOURCE_FAIL_RATIO
+    assert config.probes["mysql"].settings.latency_warn == slo.DB_QUERY_P95_MAX_SECONDS
     assert [n for n, p in config.probes.items() if p.required] == ["mysql", "discord"]
     assert config.listen == "127.0.0.1:9464"
     assert config.probes["discord"].target == "https://discord.com/api/v10"
@@ -164,14 +170,24 @@ def test_environment_overrides_the_file(make_config: Callable[..., AgentConfig])
         },
     )
     mysql, redis, discord = (config.probes[n] for n in ("mysql", "redis", "discord"))
-    assert (mysql.target, mysql.user, mysql.password, mysql.database) == (
+    mysql_settings, redis_settings = mysql.settings, redis.settings
+    assert (
+        mysql.target,
+        mysql_settings.user,
+        mysql_settings.password,
+        mysql_settings.database,
+    ) == (
         "mysql:3307",
         "file-user",
         "s3cret-pw",
         "dbsbm",
     )
-    assert (redis.target, redis.password, redis.db) == ("redis://redis:6380/2", "redis-pw", 2)
-    assert discord.token == "tok.en.value"
+    assert (redis.target, redis_settings.password, redis_settings.db) == (
+        "redis://redis:6380/2",
+        "redis-pw",
+        2,
+    )
+    assert discord.settings.token == "tok.en.value"
     shown = repr(config)
     for secret in ("s3cret-pw", "redis-pw", "tok.en.value"):
         assert secret not in shown
@@ -245,5 +261,5 @@ def test_http_target_hides_query_and_credentials(
     )
     probe = config.probes["weather"]
     assert probe.target == "https://api.weatherapi.com/v1/current.json"
-    assert probe.headers == {"x-apisports-key": "k"}
+    assert probe.settings.headers == {"x-apisports-key": "k"}
     assert "abc123" not in repr(probe)

@@ -10,9 +10,11 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 
-from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig
-from dbsbm_agent.probes import PROBERS, HostReadings, ProbeResult, Recorder, Status
+from dbsbm_agent.probers import PROBERS
+from dbsbm_agent.probers import host as host_prober
+from dbsbm_agent.probers.base import ProbeResult, Recorder, Status
+from dbsbm_agent.probers.host import HostReadings
 from dbsbm_instrumentation import semconv
 from tests.services import MySQLService, RedisService, free_port
 
@@ -58,7 +60,7 @@ async def test_mysql_wrong_password_fails_with_cause(
     assert result.status is Status.FAIL
     assert "Access denied" in result.output
     record = caplog.records[-1]
-    assert (record.probe, record.probe_kind) == ("mysql", "mysql")  # type: ignore[attr-defined]
+    assert (record.__dict__["probe"], record.__dict__["probe_kind"]) == ("mysql", "mysql")
     assert record.__dict__["error.type"] == "OperationalError"
     assert "nope" not in caplog.text
 
@@ -218,7 +220,7 @@ async def test_host_thresholds(
     make_config: Callable[..., AgentConfig],
 ) -> None:
     """80 % warns and 90 % fails, per resource; the worst one is the probe's status."""
-    monkeypatch.setattr(probes, "host_reader", lambda path: HostReadings(memory, cpu, disk))
+    monkeypatch.setattr(host_prober, "host_reader", lambda path: HostReadings(memory, cpu, disk))
     result, registry = await run(make_config("probes: {host: {}}"), "host")
     assert result.status is status
     assert [o.measurement for o in registry.observations] == [
@@ -236,17 +238,17 @@ async def test_host_reads_psutil_off_the_event_loop(
 ) -> None:
     """The real reader returns ratios in 0..1 and runs in a worker thread."""
     threads: list[str] = []
-    real = probes.read_host
+    real = host_prober.read_host
 
     def reader(path: str) -> HostReadings:
         threads.append(threading.current_thread().name)
         return real(path)
 
-    probes.host_reader = reader
+    host_prober.host_reader = reader
     try:
         result, registry = await run(make_config("probes: {host: {}}"), "host")
     finally:
-        probes.host_reader = real
+        host_prober.host_reader = real
     assert threads and threads[0] != threading.main_thread().name
     assert all(0 <= o.value <= 1 for o in registry.observations)
     assert result.status in (Status.PASS, Status.WARN, Status.FAIL)
@@ -264,10 +266,10 @@ def test_first_cpu_reading_in_a_thread_is_sampled(monkeypatch: pytest.MonkeyPatc
         return real(interval=interval)
 
     monkeypatch.setattr(psutil, "cpu_percent", cpu_percent)
-    thread = threading.Thread(target=lambda: [probes.read_host("/") for _ in range(2)])
+    thread = threading.Thread(target=lambda: [host_prober.read_host("/") for _ in range(2)])
     thread.start()
     thread.join()
-    assert intervals == [probes.CPU_PRIME_SECONDS, None]
+    assert intervals == [host_prober.CPU_PRIME_SECONDS, None]
 
 
 async def test_host_reads_share_one_thread(
@@ -280,7 +282,7 @@ async def test_host_reads_share_one_thread(
         threads.append(threading.current_thread().name)
         return HostReadings(0.1, 0.1, 0.1)
 
-    monkeypatch.setattr(probes, "host_reader", reader)
+    monkeypatch.setattr(host_prober, "host_reader", reader)
     config = make_config("probes: {host: {}}")
     for _ in range(3):
         await run(config, "host")

@@ -12,9 +12,10 @@ from aiohttp import web
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig
-from dbsbm_agent.probes import HostReadings, Status
+from dbsbm_agent.probers import host as host_prober
+from dbsbm_agent.probers.base import ProbeResult, Status
+from dbsbm_agent.probers.host import HostReadings
 from dbsbm_agent.scheduler import Scheduler, instrument
 from dbsbm_instrumentation import semconv
 from tests.services import MySQLService, RedisService
@@ -43,7 +44,7 @@ async def running() -> AsyncIterator[Callable[[AgentConfig], Scheduler]]:
 @pytest.fixture
 def calm_host(monkeypatch: pytest.MonkeyPatch) -> None:
     """Host readings well below the thresholds, so the machine's load cannot fail a test."""
-    monkeypatch.setattr(probes, "host_reader", lambda path: HostReadings(0.1, 0.1, 0.1))
+    monkeypatch.setattr(host_prober, "host_reader", lambda path: HostReadings(0.1, 0.1, 0.1))
 
 
 async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
@@ -208,7 +209,7 @@ async def test_prober_bug_is_a_failure_not_a_crash(
 ) -> None:
     """An exception escaping a prober becomes a fail result; the loop survives."""
 
-    async def broken(*_: Any) -> probes.ProbeResult:
+    async def broken(*_: Any) -> ProbeResult:
         raise RuntimeError("bug")
 
     scheduler = Scheduler(make_config("probes: {host: {}}"), probers={"host": broken})
@@ -222,14 +223,14 @@ async def test_stop_survives_a_swallowed_cancellation(
     """A prober that eats a cancellation (as 3.11's wait_for can) cannot hang stop()."""
     calls: list[int] = []
 
-    async def stubborn(*_: Any) -> probes.ProbeResult:
+    async def stubborn(*_: Any) -> ProbeResult:
         calls.append(1)
         if len(calls) > 1:  # the first cycle passes; the loop's run hangs
             try:
                 await asyncio.sleep(30)
             except asyncio.CancelledError:
                 pass
-        return probes.ProbeResult(Status.PASS)
+        return ProbeResult(Status.PASS)
 
     scheduler = Scheduler(
         make_config("probes: {host: {interval: 30, timeout: 30}}"), probers={"host": stubborn}
@@ -290,7 +291,7 @@ async def test_gauges_read_the_latest_results(
     app = web.Application()
     app.router.add_get("/", ok)
     base = await http_serve(app)
-    monkeypatch.setattr(probes, "host_reader", lambda path: HostReadings(0.85, 0.1, 0.2))
+    monkeypatch.setattr(host_prober, "host_reader", lambda path: HostReadings(0.85, 0.1, 0.2))
     config = make_config(f"""
         probes:
           api: {{kind: http, url: "{base}/", latency_warn: 5}}

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from dbsbm_agent import probes
 from dbsbm_agent.config import AgentConfig, load_config
-from dbsbm_agent.probes import HostReadings
+from dbsbm_agent.probers import host as host_prober
+from dbsbm_agent.probers.host import HostReadings
 from dbsbm_agent.server import Agent, create_app
 from tests.services import RedisService, free_port
 
@@ -68,7 +68,7 @@ async def client() -> AsyncIterator[Client]:
 @pytest.fixture(autouse=True)
 def busy_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory at 85 % (warn), CPU and disk low, whatever this machine is doing."""
-    monkeypatch.setattr(probes, "host_reader", lambda path: HostReadings(0.85, 0.1, 0.2))
+    monkeypatch.setattr(host_prober, "host_reader", lambda path: HostReadings(0.85, 0.1, 0.2))
 
 
 @pytest.mark.integration

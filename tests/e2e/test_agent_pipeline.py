@@ -2,7 +2,7 @@
 
 Real processes only: the agent CLI exports over OTLP to the built collector running
 ``deploy/otel-collector/otelcol-config.yml`` unchanged, which remote-writes to Prometheus.
-A second collector (``tests/deploy/otelcol-sink.yml``) stands in for Tempo and Loki.
+A second collector (``devstack/otelcol-sink.yml``) stands in for Tempo and Loki.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 SERVICE = "dbsbm-agent-e2e"
 COLLECTOR_CONFIG = services.REPO / "deploy/otel-collector/otelcol-config.yml"
-SINK_CONFIG = services.REPO / "tests/deploy/otelcol-sink.yml"
+SINK_CONFIG = services.SINK_CONFIG
 AGENT_CONFIG = """\
 listen: "127.0.0.1:{port}"
 probes:
@@ -112,10 +112,11 @@ def agent_pipeline(
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
         }
-        log = open(workdir / "agent.log", "wb")  # noqa: SIM115 - closed after the agent
-        agent = subprocess.Popen(
-            [binary, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        # The agent writes to its own copy of the descriptor; ours can close at once.
+        with open(workdir / "agent.log", "wb") as log:
+            agent = subprocess.Popen(
+                [binary, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         services.wait_for(
             lambda: services.http_ok(f"http://127.0.0.1:{port}/livez"), 30, "dbsbm-agent /livez"
         )

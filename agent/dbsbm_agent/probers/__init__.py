@@ -1,0 +1,32 @@
+"""The probe kinds: one module each, found here and gathered into :data:`KINDS`.
+
+Every module in this package except :mod:`.base` is a probe kind and declares
+``KIND``, a :class:`~.base.ProbeKind`. The config schema (which kinds exist, which keys
+each accepts), the runner's prober map, /health's component types and the extra
+instruments are all built from :data:`KINDS`, so adding a kind is adding a module
+(see CONTRIBUTING.md, "Adding a probe kind").
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from .base import ProbeKind, Prober
+
+
+def _discover() -> dict[str, ProbeKind[Any]]:
+    kinds: dict[str, ProbeKind[Any]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        if info.name == "base":
+            continue
+        kind = importlib.import_module(f"{__name__}.{info.name}").KIND
+        if not isinstance(kind, ProbeKind) or kind.name != info.name:
+            raise TypeError(f"{__name__}.{info.name}.KIND must be a ProbeKind named {info.name!r}")
+        kinds[kind.name] = kind
+    return kinds
+
+
+KINDS: dict[str, ProbeKind[Any]] = _discover()
+PROBERS: dict[str, Prober] = {name: kind.prober for name, kind in KINDS.items()}
