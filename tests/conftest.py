@@ -1,4 +1,4 @@
-"""Shared fixtures: real services from tests/services.py, torn down after use.
+"""Shared fixtures: real services from the dev stack (tests/services.py), torn down after use.
 
 Session-scoped servers serve tests that only read and write; tests that stop, kill or
 pause a server take a private one from the ``*_factory`` fixtures.
@@ -8,58 +8,76 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import pytest
 
 from tests import services
 
 
-def _factory(start: Callable[..., object], name: str) -> Iterator[Callable[..., object]]:
-    started: list[object] = []
+class _Service(Protocol):
+    def close(self) -> None: ...
+
+
+P = ParamSpec("P")
+S = TypeVar("S", bound=_Service)
+
+
+@contextmanager
+def _started(start: Callable[Concatenate[Path, P], S], name: str) -> Iterator[Callable[P, S]]:
+    """A maker of services, each in a folder of its own; all closed and removed at exit."""
+    started: list[S] = []
     dirs: list[Path] = []
 
-    def make(*args: object, **kwargs: object) -> object:
+    def make(*args: P.args, **kwargs: P.kwargs) -> S:
         workdir = services.service_dir(name)
         dirs.append(workdir)
         service = start(workdir, *args, **kwargs)
         started.append(service)
         return service
 
-    yield make
-    for service in reversed(started):
-        service.close()  # type: ignore[attr-defined]
-    for workdir in dirs:
-        shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        yield make
+    finally:
+        for service in reversed(started):
+            service.close()
+        for workdir in dirs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
-def redis_factory() -> Iterator[Callable[..., services.RedisService]]:
-    yield from _factory(services.start_redis, "redis")  # type: ignore[misc]
+def redis_factory() -> Iterator[Callable[[], services.RedisService]]:
+    with _started(services.start_redis, "redis") as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[services.RedisService]:
-    for make in _factory(services.start_redis, "redis"):
-        yield make()  # type: ignore[misc]
+    with _started(services.start_redis, "redis") as make:
+        yield make()
 
 
 @pytest.fixture
-def mysql_factory() -> Iterator[Callable[..., services.MySQLService]]:
-    yield from _factory(services.start_mysql, "mysql")  # type: ignore[misc]
+def mysql_factory() -> Iterator[Callable[[], services.MySQLService]]:
+    with _started(services.start_mysql, "mysql") as make:
+        yield make
 
 
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[services.MySQLService]:
-    for make in _factory(services.start_mysql, "mysql"):
-        yield make()  # type: ignore[misc]
+    with _started(services.start_mysql, "mysql") as make:
+        yield make()
 
 
 @pytest.fixture
 def prometheus_factory() -> Iterator[Callable[..., services.PrometheusService]]:
-    yield from _factory(services.start_prometheus, "prometheus")  # type: ignore[misc]
+    with _started(services.start_prometheus, "prometheus") as make:
+        yield make
 
 
 @pytest.fixture
 def collector_factory() -> Iterator[Callable[..., services.CollectorService]]:
-    yield from _factory(services.start_collector, "otelcol")  # type: ignore[misc]
+    with _started(services.start_collector, "otelcol") as make:
+        yield make

@@ -59,7 +59,7 @@ class DemoBot(commands.Bot):
         self.api = api
         self.faults = faults
         self.sink = sink
-        self.tree.on_error = self._on_app_command_error  # type: ignore[method-assign]
+        self.tree.error(self._on_app_command_error)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

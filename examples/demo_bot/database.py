@@ -99,8 +99,8 @@ class DatabaseManager:
         # The SQL comment carries the planted test secret (see settings.TEST_SECRET): the
         # statement reaches span attributes, where redaction must remove it.
         await self.fetch_one(
-            f"SELECT 1 AS ok /* connection check, api_key={TEST_SECRET} */",  # dbsbm-audit: ignore[DBSBM-SQL-001] constant, planted on purpose
-            cache=False,
+            f"SELECT 1 AS ok /* connection check, api_key={TEST_SECRET} */",
+            cache=False,  # dbsbm-audit: ignore[DBSBM-SQL-001] constant, planted on purpose
         )
         for statement in SCHEMA:
             await self._run(statement, ())
@@ -159,12 +159,14 @@ class DatabaseManager:
     async def fetch_one(
         self, query: str, *args: Any, cache_ttl: int | None = None, cache: bool = True
     ) -> dict[str, Any] | None:
-        return await self._cached(query, args, False, cache_ttl, cache)  # type: ignore[no-any-return]
+        row: dict[str, Any] | None = await self._cached(query, args, False, cache_ttl, cache)
+        return row
 
     async def fetch_all(
         self, query: str, *args: Any, cache_ttl: int | None = None, cache: bool = True
     ) -> list[dict[str, Any]]:
-        return await self._cached(query, args, True, cache_ttl, cache)  # type: ignore[no-any-return]
+        rows: list[dict[str, Any]] = await self._cached(query, args, True, cache_ttl, cache)
+        return rows
 
     async def execute(self, query: str, *args: Any) -> tuple[int, int]:
         result = await self._run(query, args)

@@ -2,26 +2,22 @@
 
 Starts, in order: redis-server, MariaDB (a data directory under ``.demo/``), Prometheus
 (``deploy/prometheus/prometheus.yml`` with the remote-write receiver), a file-sink
-collector standing in for Tempo and Loki (``tests/deploy/otelcol-sink.yml``, writing to
+collector standing in for Tempo and Loki (``devstack/otelcol-sink.yml``, writing to
 ``.demo/telemetry/``), our collector running ``deploy/otel-collector/otelcol-config.yml``
 unchanged (its endpoints come from the environment), the health agent, and the demo bot
 under ``opentelemetry-instrument``. Ctrl-C (or ``--duration``) stops them in reverse order.
 
-Self-contained on purpose: product code does not import ``tests/``.
+The services come from ``devstack/``, as the tests' do, always as local processes and on
+the usual ports when those are free, so the printed URLs stay the same run after run.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,59 +25,31 @@ from pathlib import Path
 import yaml
 
 from dbsbm_instrumentation import semconv
+from devstack.collector import (
+    COLLECTOR_CONFIG,
+    SINK_CONFIG,
+    CollectorPorts,
+    collector_binary,
+    collector_process,
+    validate_config,
+)
+from devstack.mysql import MYSQL_USER, mariadb_process
+from devstack.process import (
+    LOOPBACK,
+    REPO,
+    DevStackError,
+    Process,
+    SetupError,
+    http_ok,
+    pick_port,
+    require_binary,
+)
+from devstack.prometheus import prometheus_process
+from devstack.redis import redis_process
 from examples.demo_bot.settings import TEST_SECRET, OneLineParser
 
-REPO = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
-COLLECTOR_CONFIG = REPO / "deploy/otel-collector/otelcol-config.yml"
-SINK_CONFIG = REPO / "tests/deploy/otelcol-sink.yml"
-PROMETHEUS_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
 AGENT_CONFIG = REPO / "examples/demo_bot/agent.yaml"
-MYSQL_USER, MYSQL_DB = "dbsbm", "dbsbm"
-
-
-class LaunchError(Exception):
-    """A process of the stack failed to start; the message says which and shows its log."""
-
-
-class SetupError(LaunchError):
-    """Something the demo needs is missing or invalid (a binary, a config): exit code 2."""
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        # As servers bind: a port in TIME_WAIT from the last run is free to reuse.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
-def pick_port(preferred: int) -> int:
-    """The usual port when it is free (stable URLs to print), else any free one."""
-    if port_free(preferred):
-        return preferred
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(200 <= response.status < 300)
-    except (urllib.error.URLError, OSError):
-        return False
+MYSQL_DB = "dbsbm"
 
 
 def shown(path: Path) -> str:
@@ -92,108 +60,8 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def binary(name: str) -> str:
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
-    )
-    if path is None:
-        raise SetupError(
-            f"{name} not found: run scripts/install-deps.sh (or scripts/demo.sh "
-            "without --no-install)"
-        )
-    return path
-
-
-@dataclass
-class Process:
-    """A child in its own process group, so stopping it stops everything it started."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    ready: Callable[[], bool]
-    env: dict[str, str] = field(default_factory=dict)
-    start_timeout: float = 60.0
-    popen: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env},
-                cwd=REPO,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while not self.ready():
-            if self.popen.poll() is not None:
-                raise LaunchError(
-                    f"{self.name} exited with code {self.popen.returncode} while "
-                    f"starting; its log ({self.log_path}):\n{self.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise LaunchError(
-                    f"{self.name} was not ready after {self.start_timeout:.0f} s; "
-                    f"its log ({self.log_path}):\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def exited(self) -> int | None:
-        return None if self.popen is None else self.popen.poll()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        try:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def collector_binary() -> str:
-    if os.environ.get("DBSBM_OTELCOL_BIN"):
-        return os.environ["DBSBM_OTELCOL_BIN"]
-    result = subprocess.run(
-        ["bash", str(REPO / "scripts/build-collector.sh"), "--print-path"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not result.stdout.strip():
-        tail = "\n".join(result.stderr.splitlines()[-10:])
-        raise SetupError(f"building the collector failed (scripts/build-collector.sh):\n{tail}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-def validate_collector_config(otelcol: str, config: Path, env: dict[str, str]) -> None:
-    """``otelcol validate`` before anything starts: a broken config is one clear line."""
-    if not config.is_file():
-        raise SetupError(f"collector config not found: {config}")
-    result = subprocess.run(
-        [otelcol, "validate", f"--config={config}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        check=False,
-    )
-    if result.returncode != 0:
-        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit code {result.returncode}"
-        raise SetupError(f"{shown(config)} is invalid: {reason}")
+def _collector_ports(grpc: int, http: int, health: int) -> CollectorPorts:
+    return CollectorPorts(pick_port(grpc), pick_port(http), pick_port(health))
 
 
 @dataclass
@@ -201,12 +69,8 @@ class Ports:
     redis: int = field(default_factory=lambda: pick_port(16379))
     mysql: int = field(default_factory=lambda: pick_port(13306))
     prometheus: int = field(default_factory=lambda: pick_port(9090))
-    otlp_grpc: int = field(default_factory=lambda: pick_port(4317))
-    otlp_http: int = field(default_factory=lambda: pick_port(4318))
-    collector_health: int = field(default_factory=lambda: pick_port(13133))
-    sink_grpc: int = field(default_factory=lambda: pick_port(14317))
-    sink_http: int = field(default_factory=lambda: pick_port(14318))
-    sink_health: int = field(default_factory=lambda: pick_port(13134))
+    collector: CollectorPorts = field(default_factory=lambda: _collector_ports(4317, 4318, 13133))
+    sink: CollectorPorts = field(default_factory=lambda: _collector_ports(14317, 14318, 13134))
     agent: int = field(default_factory=lambda: pick_port(9464))
     bot_api: int = field(default_factory=lambda: pick_port(8098))
     bot_control: int = field(default_factory=lambda: pick_port(8099))
@@ -223,148 +87,57 @@ class Demo:
         self.telemetry = workdir / "telemetry"
         self.processes: list[Process] = []
 
-    def _process(
-        self,
-        name: str,
-        argv: list[str],
-        ready: Callable[[], bool],
-        env: dict[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> Process:
-        return Process(name, argv, self.logs / f"{name}.log", ready, env or {}, timeout)
+    def _dir(self, name: str) -> Path:
+        path = self.workdir / name
+        path.mkdir(exist_ok=True)
+        return path
 
     def redis(self) -> Process:
-        port = self.ports.redis
-        (self.workdir / "redis").mkdir(exist_ok=True)
-        return self._process(
-            "redis",
-            [
-                binary("redis-server"),
-                "--port",
-                str(port),
-                "--bind",
-                LOOPBACK,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir / "redis"),
-            ],
-            lambda: port_open(port),
-        )
+        return redis_process(self._dir("redis"), self.ports.redis, self.logs)
 
     def mariadb(self, password: str) -> Process:
-        base = self.workdir / "mysql"
-        datadir = base / "data"
-        base.mkdir(exist_ok=True)
-        if not (datadir / "mysql").is_dir():
-            result = subprocess.run(
-                [
-                    binary("mariadb-install-db"),
-                    f"--datadir={datadir}",
-                    "--user=root",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ],
-                capture_output=True,
-                text=True,
-                cwd=base,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise LaunchError(
-                    f"mariadb-install-db failed for {shown(datadir)}:\n"
-                    + "\n".join(result.stderr.splitlines()[-10:])
-                )
-        # Runs at every start: the demo user gets this run's random password. Clients come
-        # over TCP to 127.0.0.1 and names are not resolved, so that is the user's host.
-        user = f"'{MYSQL_USER}'@'{LOOPBACK}'"
-        init = base / "init.sql"
-        init.write_text(
-            f"CREATE DATABASE IF NOT EXISTS {MYSQL_DB};\n"
-            f"CREATE USER IF NOT EXISTS {user};\n"
-            f"ALTER USER {user} IDENTIFIED BY '{password}';\n"
-            f"GRANT ALL ON {MYSQL_DB}.* TO {user};\n"
-        )
-        init.chmod(0o600)
-        port = self.ports.mysql
-        return self._process(
-            "mariadb",
-            [
-                binary("mariadbd"),
-                "--no-defaults",
-                f"--datadir={datadir}",
-                f"--socket={base / 'mysqld.sock'}",
-                f"--port={port}",
-                f"--bind-address={LOOPBACK}",
-                "--user=root",
-                f"--init-file={init}",
-                f"--pid-file={base / 'mysqld.pid'}",
-                "--skip-log-bin",
-                "--innodb-buffer-pool-size=64M",
-                "--skip-name-resolve",
-            ],
-            lambda: port_open(port),
-            timeout=90,
+        # The data directory is kept between runs; the password is this run's.
+        return mariadb_process(
+            self._dir("mysql"),
+            self.ports.mysql,
+            password=password,
+            database=MYSQL_DB,
+            log_dir=self.logs,
         )
 
     def prometheus(self) -> Process:
-        port = self.ports.prometheus
-        return self._process(
-            "prometheus",
-            [
-                binary("prometheus"),
-                f"--config.file={PROMETHEUS_CONFIG}",
-                f"--storage.tsdb.path={self.workdir / 'prometheus'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                "--web.enable-remote-write-receiver",
-                "--web.enable-lifecycle",
-            ],
-            lambda: http_ok(f"http://{LOOPBACK}:{port}/-/ready"),
-        )
-
-    @staticmethod
-    def collector_env(grpc: int, http: int, health: int) -> dict[str, str]:
-        return {
-            "OTELCOL_OTLP_GRPC_ENDPOINT": f"{LOOPBACK}:{grpc}",
-            "OTELCOL_OTLP_HTTP_ENDPOINT": f"{LOOPBACK}:{http}",
-            "OTELCOL_HEALTH_ENDPOINT": f"{LOOPBACK}:{health}",
-            # The collector pushes its own metrics to its own OTLP HTTP receiver.
-            "OTELCOL_SELF_TELEMETRY_ENDPOINT": f"http://{LOOPBACK}:{http}",
-        }
+        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, None, self.logs)
 
     def main_collector_env(self) -> dict[str, str]:
-        p = self.ports
+        sink = self.ports.sink
         return {
-            **self.collector_env(p.otlp_grpc, p.otlp_http, p.collector_health),
-            "PROMETHEUS_REMOTE_WRITE_URL": f"http://{LOOPBACK}:{p.prometheus}/api/v1/write",
+            **self.ports.collector.env,
+            "PROMETHEUS_REMOTE_WRITE_URL": f"http://{LOOPBACK}:{self.ports.prometheus}/api/v1/write",
             # Tempo takes OTLP/gRPC, Loki OTLP/HTTP: here both go to the file sink.
-            "TEMPO_OTLP_ENDPOINT": f"http://{LOOPBACK}:{p.sink_grpc}",
-            "LOKI_OTLP_ENDPOINT": f"http://{LOOPBACK}:{p.sink_http}",
+            "TEMPO_OTLP_ENDPOINT": f"http://{LOOPBACK}:{sink.otlp_grpc}",
+            "LOKI_OTLP_ENDPOINT": f"http://{LOOPBACK}:{sink.otlp_http}",
         }
 
-    def collector(self, otelcol: str) -> Process:
-        health = self.ports.collector_health
-        return self._process(
-            "otelcol",
-            [otelcol, f"--config={COLLECTOR_CONFIG}"],
-            lambda: http_ok(f"http://{LOOPBACK}:{health}/"),
+    def collector(self, otelcol: Path) -> Process:
+        return collector_process(
+            otelcol,
+            [COLLECTOR_CONFIG],
+            self.workdir,
+            self.ports.collector,
             self.main_collector_env(),
+            log_dir=self.logs,
         )
 
-    def sink(self, otelcol: str) -> Process:
-        p = self.ports
+    def sink(self, otelcol: Path) -> Process:
         self.telemetry.mkdir(exist_ok=True)
-        env = {
-            **self.collector_env(p.sink_grpc, p.sink_http, p.sink_health),
-            "SINK_DIR": str(self.telemetry),
-        }
-        return self._process(
-            "otelcol-sink",
-            [otelcol, f"--config={SINK_CONFIG}"],
-            lambda: http_ok(f"http://{LOOPBACK}:{p.sink_health}/"),
-            env,
+        return collector_process(
+            otelcol,
+            [SINK_CONFIG],
+            self.workdir,
+            self.ports.sink,
+            {"SINK_DIR": str(self.telemetry)},
+            name="otelcol-sink",
+            log_dir=self.logs,
         )
 
     def otel_env(self, service: str) -> dict[str, str]:
@@ -373,7 +146,7 @@ class Demo:
             "OTEL_PYTHON_DISTRO": "dbsbm",
             # contrib's aiohttp-client emits http.client.request.duration only with this.
             "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{LOOPBACK}:{self.ports.otlp_http}",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{LOOPBACK}:{self.ports.collector.otlp_http}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_METRIC_EXPORT_INTERVAL": "10000",
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=demo",
@@ -391,16 +164,11 @@ class Demo:
         rendered = self.workdir / "agent.yaml"
         rendered.write_text(yaml.safe_dump(config, sort_keys=False))
         port = self.ports.agent
-        return self._process(
+        return Process(
             "agent",
-            [
-                agent_bin,
-                "--config",
-                str(rendered),
-                "--listen",
-                f"{LOOPBACK}:{port}",
-            ],
+            [agent_bin, "--config", str(rendered), "--listen", f"{LOOPBACK}:{port}"],
             lambda: http_ok(f"http://{LOOPBACK}:{port}/livez"),
+            self.logs / "agent.log",
             {
                 **self.otel_env("dbsbm-agent"),
                 **self.mysql_env(password),
@@ -420,15 +188,14 @@ class Demo:
 
     def bot(self, password: str) -> Process:
         control = self.ports.bot_control
-        return self._process(
+        instrument = require_binary(
+            "opentelemetry-instrument", "this repository (pip install -e '.[test]')"
+        )
+        return Process(
             "demo-bot",
-            [
-                binary("opentelemetry-instrument"),
-                sys.executable,
-                "-m",
-                "examples.demo_bot",
-            ],
+            [instrument, sys.executable, "-m", "examples.demo_bot"],
             lambda: http_ok(f"http://{LOOPBACK}:{control}/status"),
+            self.logs / "demo-bot.log",
             {
                 **self.otel_env("dbsbm-demo-bot"),
                 **self.mysql_env(password),
@@ -444,9 +211,9 @@ class Demo:
     def start_all(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         otelcol = collector_binary()
-        validate_collector_config(otelcol, COLLECTOR_CONFIG, self.main_collector_env())
+        validate_config(otelcol, COLLECTOR_CONFIG, self.main_collector_env())
         if not SINK_CONFIG.is_file():
-            raise SetupError(f"sink collector config not found: {SINK_CONFIG}")
+            raise SetupError(f"sink collector config not found: {shown(SINK_CONFIG)}")
         password = secrets.token_urlsafe(18)
         steps: list[Callable[[], Process | None]] = [
             self.redis,
@@ -498,8 +265,9 @@ class Demo:
             f"  Traces, logs   {shown(self.telemetry)}/ (a file-sink collector stands "
             "in for Tempo and Loki; use docker compose for Grafana)\n"
             f"{agent}"
-            f"  Collector      OTLP grpc {LOOPBACK}:{p.otlp_grpc}, http {LOOPBACK}:{p.otlp_http}; "
-            f"health http://{LOOPBACK}:{p.collector_health}/\n"
+            f"  Collector      OTLP grpc {LOOPBACK}:{p.collector.otlp_grpc}, "
+            f"http {LOOPBACK}:{p.collector.otlp_http}; "
+            f"health http://{LOOPBACK}:{p.collector.health}/\n"
             f"  Faults         curl -X POST http://{LOOPBACK}:{p.bot_control}/faults "
             '-d \'{"slow_db": 0.3, "api_error_rate": 0.2, "command_error_rate": 0.05}\'\n'
             f"                 curl -X POST http://{LOOPBACK}:{p.bot_control}/faults/reset\n"
@@ -510,8 +278,8 @@ class Demo:
 
     def _pid(self, name: str) -> str:
         for process in self.processes:
-            if process.name == name and process.popen is not None:
-                return str(process.popen.pid)
+            if process.name == name and process.pid is not None:
+                return str(process.pid)
         return "?"
 
     def run(self, duration: float) -> int:
@@ -541,7 +309,7 @@ class Demo:
                     break
                 time.sleep(0.5)
             return 0
-        except LaunchError as exc:
+        except DevStackError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, SetupError) else 1
         finally:

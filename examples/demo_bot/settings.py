@@ -13,7 +13,9 @@ from typing import NoReturn
 # A fake credential planted on purpose: the bot writes it into one log message and one SQL
 # comment so the end-to-end test can assert that redaction removed it everywhere
 # (collector output, Prometheus labels). It is not a real key for anything.
-TEST_SECRET = "dbsbm-TEST-SECRET-do-not-export-7f3a9c"  # dbsbm-audit: ignore[DBSBM-CRED-001] fake, planted on purpose
+TEST_SECRET = (  # dbsbm-audit: ignore[DBSBM-CRED-001] fake, planted on purpose
+    "dbsbm-TEST-SECRET-do-not-export-7f3a9c"
+)
 
 
 class OneLineParser(argparse.ArgumentParser):

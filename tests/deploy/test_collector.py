@@ -1,6 +1,6 @@
 """The collector distribution, its base config and Prometheus' config, run for real.
 
-The pipeline test starts the sink collector (tests/deploy/otelcol-sink.yml, standing in
+The pipeline test starts the sink collector (devstack/otelcol-sink.yml, standing in
 for Tempo and Loki), Prometheus with deploy/prometheus/prometheus.yml and the main
 collector with deploy/otel-collector/otelcol-config.yml unchanged, then sends one span,
 one log record and a few metrics through the Python OTLP exporters.
@@ -48,7 +48,7 @@ REPO = services.REPO
 BASE_CONFIG = REPO / "deploy/otel-collector/otelcol-config.yml"
 MANIFEST = REPO / "deploy/otel-collector/builder-config.yaml"
 PROMETHEUS_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
-SINK_CONFIG = Path(__file__).parent / "otelcol-sink.yml"
+SINK_CONFIG = services.SINK_CONFIG
 BROKEN_CONFIG = Path(__file__).parent / "testdata/otelcol-broken.yml"
 
 # Loopback values for every variable the base config reads (validate binds nothing).

@@ -5,10 +5,11 @@ runs under ``opentelemetry-instrument`` with no telemetry code of its own; the b
 collector runs ``deploy/otel-collector/otelcol-config.yml`` unchanged, its endpoints set
 from the environment; Prometheus (with exemplar storage, as docker-compose runs it) takes
 its remote writes, exemplars included; a second collector
-(``tests/deploy/otelcol-sink.yml``) stands in for Tempo and Loki and writes what it gets
+(``devstack/otelcol-sink.yml``) stands in for Tempo and Loki and writes what it gets
 to JSON files. The bot records its sports-API key header as a span attribute
 (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST``), one of the three carriers
-of the planted test secret. Everything is asserted from the outside: Prometheus' HTTP API and the files.
+of the planted test secret. Everything is asserted from the outside: Prometheus' HTTP API
+and the files.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ pytestmark = pytest.mark.e2e
 
 SERVICE = "dbsbm-demo-bot-e2e"
 COLLECTOR_CONFIG = services.REPO / "deploy/otel-collector/otelcol-config.yml"
-SINK_CONFIG = services.REPO / "tests/deploy/otelcol-sink.yml"
 GRAFANA_DATASOURCES = services.REPO / "deploy/grafana/provisioning/datasources/datasources.yaml"
 DEMO_SECONDS = 25
 E2E_DATABASE = "dbsbm_demo_e2e"
@@ -148,12 +148,7 @@ def pipeline(
         started.append(redis)
         prometheus = services.start_prometheus(_subdir(workdir, "prometheus"))
         started.append(prometheus)
-        sink = services.start_collector(
-            _subdir(workdir, "sink-collector"),
-            [SINK_CONFIG],
-            env={"SINK_DIR": str(sink_dir)},
-            name="otelcol-sink",
-        )
+        sink = services.start_sink(_subdir(workdir, "sink-collector"), sink_dir)
         started.append(sink)
         collector = services.start_collector(
             _subdir(workdir, "collector"),
@@ -162,8 +157,6 @@ def pipeline(
                 "PROMETHEUS_REMOTE_WRITE_URL": prometheus.remote_write_url,
                 "TEMPO_OTLP_ENDPOINT": sink.otlp_grpc_endpoint,
                 "LOKI_OTLP_ENDPOINT": sink.otlp_http_endpoint,
-                # The collector's own metrics would go to localhost:4318 by default.
-                "OTELCOL_SELF_TELEMETRY_ENDPOINT": sink.otlp_http_endpoint,
                 "OTELCOL_BATCH_TIMEOUT": "1s",
                 "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "2s",
                 "OTELCOL_HOSTMETRICS_INTERVAL": "5s",
@@ -334,7 +327,8 @@ def test_a_command_is_one_trace_with_its_database_cache_and_api_children(
     pipeline: Pipeline,
 ) -> None:
     """Each command is one trace: a SERVER span (the root, for slash commands) whose direct
-    CLIENT children are its MySQL, Redis and sports-API calls, each with the attributes dashboards group by.
+    CLIENT children are its MySQL, Redis and sports-API calls, each with the attributes
+    dashboards group by.
 
     Which calls a command makes depends on the cache (odds are cached for a minute), so
     the three kinds are looked for across the run's command traces; /bet always reads
@@ -459,4 +453,5 @@ def test_duration_histograms_carry_exemplars_that_link_to_traces(pipeline: Pipel
 
 def _get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)  # type: ignore[no-any-return]
+        body: dict[str, Any] = json.load(response)
+    return body

@@ -1,0 +1,100 @@
+"""Prometheus with the remote-write receiver: the route the collector writes metrics by."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.containers import ServerService, backend, compose_image
+from devstack.process import (
+    LOOPBACK,
+    REPO,
+    Process,
+    SetupError,
+    free_port,
+    http_ok,
+    require_binary,
+    wait_for,
+)
+
+PROMETHEUS_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
+# docker-compose.yml's flags, so the stack here stores what compose's does (exemplars too).
+PROMETHEUS_FLAGS = ("--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
+
+
+@dataclass(kw_only=True)
+class PrometheusService(ServerService):
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def remote_write_url(self) -> str:
+        return f"{self.url}/api/v1/write"
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        """Instant query through the HTTP API; the ``result`` list."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.load(response)
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+
+def _config_file(config: Path | None) -> Path:
+    path = Path(config or PROMETHEUS_CONFIG).resolve()
+    if not path.is_file():
+        raise SetupError(f"Prometheus config not found: {path}")
+    return path
+
+
+def prometheus_process(
+    workdir: Path, port: int, config: Path | None = None, log_dir: Path | None = None
+) -> Process:
+    """prometheus on ``port``, its TSDB in ``workdir``; ``config`` defaults to the deployed one."""
+    argv = [
+        require_binary("prometheus", "prometheus"),
+        f"--config.file={_config_file(config)}",
+        f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address={LOOPBACK}:{port}",
+        *PROMETHEUS_FLAGS,
+    ]
+    ready = f"http://{LOOPBACK}:{port}/-/ready"
+    log = (log_dir or workdir) / "prometheus.log"
+    return Process("prometheus", argv, lambda: http_ok(ready), log, cwd=workdir)
+
+
+def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusService:
+    """A running Prometheus on a free loopback port, from the backend ``DBSBM_SERVICES`` picks.
+
+    ``config`` defaults to ``deploy/prometheus/prometheus.yml`` unchanged.
+    """
+    port = free_port()
+    if backend() == "docker":
+        from testcontainers.core.container import DockerContainer
+
+        config_file = _config_file(config)
+        # The config's folder and the repository at their own paths, so the config and
+        # the rule files it names resolve inside the container as they do here.
+        container = (
+            DockerContainer(compose_image("PROMETHEUS_IMAGE"))
+            .with_bind_ports(9090, port)
+            .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
+            .with_volume_mapping(str(REPO), str(REPO), "ro")
+            .with_command(
+                [
+                    f"--config.file={config_file}",
+                    "--storage.tsdb.path=/prometheus",
+                    *PROMETHEUS_FLAGS,
+                ]
+            )
+        )
+        container.start()
+        wait_for(lambda: http_ok(f"http://{LOOPBACK}:{port}/-/ready"), 60, "prometheus container")
+        return PrometheusService(host=LOOPBACK, port=port, container=container)
+    process = prometheus_process(workdir, port, config)
+    process.start()
+    return PrometheusService(host=LOOPBACK, port=port, control=process)
