@@ -11,9 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-
 import aiohttp
 from _otel import compare, providers, report
 from aiohttp import web
@@ -21,7 +18,9 @@ from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrument
 
 from dbsbm_instrumentation.aiohttp_client import AiohttpRateLimitInstrumentor
 from dbsbm_instrumentation.aiohttp_client.util import strip_query
-from tests.instrumentation.helpers import start_http_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.instrumentation.helpers import start_http_server  # noqa: E402  # the repo root is on sys.path from the line above
 
 ROUTES = web.RouteTableDef()
 
@@ -32,6 +31,8 @@ async def odds(request: web.Request) -> web.Response:
 
 
 async def main() -> None:
+    # read when the first instrumentor is instrumented
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     runner, base = await start_http_server(ROUTES)
     tracer_provider, meter_provider = providers()
     contrib, ours = AioHttpClientInstrumentor(), AiohttpRateLimitInstrumentor()

@@ -13,13 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-
 import aiomysql
 from _otel import compare, providers, report
 
 from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor
-from tests.services import start_mysql
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.services import start_mysql  # noqa: E402  # the repo root is on sys.path from the line above
 
 TARGET = 1.10
 
@@ -61,7 +61,7 @@ async def main() -> None:
             tracer_provider, meter_provider = providers(ratio)
             instrumentor = AiomysqlInstrumentor()
             bare, ours = await compare(
-                lambda sql=sql: fetch(sql),  # type: ignore[misc]
+                functools.partial(fetch, sql),
                 functools.partial(
                     instrumentor.instrument,
                     tracer_provider=tracer_provider,

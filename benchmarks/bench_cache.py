@@ -27,18 +27,15 @@ from pathlib import Path
 
 import cachetools
 import redis.asyncio as aredis
+from _otel import per_op_us, providers
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from _otel import per_op_us, providers
-
 from dbsbm_resilience.cache import CacheSettings, EnhancedCacheManager
-from tests import services
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import services  # noqa: E402  # the repo root is on sys.path from the line above
 
 ROUNDS = 7
 LOCAL_N = 50_000

@@ -7,10 +7,6 @@ The message goes through ``parse_message_create`` -> ``on_message`` -> ``process
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
-
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 import discord
 from _otel import compare, providers, report

@@ -11,10 +11,11 @@ Where each call goes:
 ``record_api_call(endpoint, t, status, success)``  ``dbsbm.api.call.duration`` by ``server.address``
                                                    (the endpoint reduced to its host),
                                                    ``http.response.status_code``, ``error.type``
-``record_database_query(query_type, t, success)``  ``dbsbm.db.query.duration`` by ``db.operation.name``
-``record_cache_operation(op, t, success)``         ``dbsbm.cache.operations`` (result ``ok``/``error``)
-                                                   and ``dbsbm.cache.operation.duration``, as the
-                                                   cache does
+``record_database_query(query_type, t, success)``  ``dbsbm.db.query.duration`` by
+                                                   ``db.operation.name``
+``record_cache_operation(op, t, success)``         ``dbsbm.cache.operations`` and
+                                                   ``dbsbm.cache.operation.duration``, as the
+                                                   cache does (result ``ok`` or ``error``)
 ``record_business_metric(name, value, category)``  ``dbsbm.business.metric`` by name and category
 ``record_error(type, msg, context)``               ``dbsbm.errors`` by ``error.type``, and a
                                                    ``dbsbm.error`` event on the current span
@@ -38,7 +39,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from timeit import default_timer
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
@@ -197,7 +198,8 @@ class MonitoringCompat:
                     self._operations.record(default_timer() - start, {semconv.OPERATION_NAME: name})
                     return result
 
-                return timed_async  # type: ignore[return-value]
+                # for a coroutine function R is the coroutine timed_async returns
+                return cast(Callable[P, R], timed_async)
 
             @functools.wraps(func)
             def timed(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -308,11 +310,13 @@ def time_operation(operation_name: str) -> Callable[[Callable[P, R]], Callable[P
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 return await resolve()(*args, **kwargs)
 
-            return run_async  # type: ignore[return-value]
+            # for a coroutine function R is the coroutine run_async returns
+            return cast(Callable[P, R], run_async)
 
         @functools.wraps(func)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            return resolve()(*args, **kwargs)  # type: ignore[no-any-return]
+            result: R = resolve()(*args, **kwargs)
+            return result
 
         return run
 

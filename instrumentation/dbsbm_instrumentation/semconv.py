@@ -76,14 +76,13 @@ DISCORD_COMMAND_NAME = "dbsbm.discord.command.name"
 DISCORD_COMMAND_TYPE = "dbsbm.discord.command.type"  # "slash" | "prefix" | "event"
 DISCORD_GUILD_ID = "dbsbm.discord.guild.id"
 DISCORD_SHARD_ID = "dbsbm.discord.shard.id"
-API_PROVIDER = "dbsbm.api.provider"
 BUSINESS_METRIC_NAME = "dbsbm.business.metric.name"
 BUSINESS_METRIC_CATEGORY = "dbsbm.business.metric.category"
 PROBE_NAME = "probe"
 PROBE_KIND = "probe_kind"
 PROBE_HOST_RESOURCE = "probe_host_resource"  # "memory" | "cpu" | "disk"
 
-# --- database, HTTP, discord.py (issue 4) ---------------------------------------------
+# --- database, HTTP, discord.py ----------------------------------------------------------
 DB_OPERATION_DURATION = Instrument(
     "db.client.operation.duration",
     "s",
@@ -199,7 +198,7 @@ OPERATION_DURATION = Instrument(
 OPERATION_NAME = "dbsbm.operation.name"
 ERROR_EVENT = "dbsbm.error"  # span event recorded by record_error
 
-# --- agent (issue 5) --------------------------------------------------------------------
+# --- agent -------------------------------------------------------------------------------
 # blackbox_exporter spells these without a unit suffix to add, so they keep their names.
 PROBE_SUCCESS = Instrument(
     "probe_success",
@@ -240,19 +239,13 @@ PROBE_HOST_UTILIZATION = Instrument(
 )
 
 # --- derived by the collector ----------------------------------------------------------
-# The span_metrics connector (deploy/otel-collector) names these; listed so dashboards
-# and alerts spell them from here too.
+# The span_metrics connector (deploy/otel-collector) names this; listed so dashboards
+# and alerts spell it from here too.
 SPAN_CALLS = Instrument(
     "traces.span.metrics.calls",
     "",
     "counter",
     "Spans by service, span name, kind, status.",
-)
-SPAN_DURATION = Instrument(
-    "traces.span.metrics.duration",
-    "ms",
-    "histogram",
-    "Span duration by the same labels.",
 )
 
 # --- collector hostmetrics (deploy/otel-collector) ----------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from unittest import IsolatedAsyncioTestCase, mock
 
 import aiohttp
@@ -21,7 +22,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 from opentelemetry.test.test_base import TestBase
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
@@ -80,9 +81,9 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         self.instrumentor.uninstrument()
         AioHttpClientInstrumentor().uninstrument()
 
-    async def get(self, path: str, **session_kwargs: object) -> int:
+    async def get(self, path: str, **session_kwargs: Any) -> int:
         async with (
-            aiohttp.ClientSession(**session_kwargs) as session,  # type: ignore[arg-type]
+            aiohttp.ClientSession(**session_kwargs) as session,
             session.get(self.base + path) as response,
         ):
             await response.read()
@@ -139,7 +140,7 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         """A rate_limit_hook that raises is logged at WARNING; the response still arrives."""
         self.instrumentor.uninstrument()
 
-        def hook(span, host, retry_after):  # type: ignore[no-untyped-def]
+        def hook(span: Span, host: str, retry_after: float | None) -> None:
             raise RuntimeError("hook bug")
 
         self.instrumentor.instrument(meter_provider=self.meter_provider, rate_limit_hook=hook)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from types import SimpleNamespace
+from typing import Any
 from unittest import IsolatedAsyncioTestCase
 
 import aiomysql
@@ -29,7 +30,7 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.test.test_base import TestBase
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from dbsbm_instrumentation import semconv, slo
 from dbsbm_instrumentation.aiomysql import AiomysqlInstrumentor, util
@@ -40,6 +41,7 @@ from dbsbm_instrumentation.aiomysql.util import (
     statement,
 )
 from tests.instrumentation.helpers import metric, points
+from tests.services import MySQLService
 
 
 class TestSanitize(TestBase):
@@ -97,7 +99,7 @@ class TestSanitize(TestBase):
 @pytest.mark.integration
 class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
     @pytest.fixture(autouse=True)
-    def _mysql(self, mysql_server):  # type: ignore[no-untyped-def]
+    def _mysql(self, mysql_server: MySQLService) -> None:
         self.server = mysql_server
 
     async def asyncSetUp(self) -> None:
@@ -262,11 +264,11 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         self.instrumentor.uninstrument()
         seen: list[str] = []
 
-        def request_hook(span, cursor, query, args):  # type: ignore[no-untyped-def]
+        def request_hook(span: Span, cursor: Any, query: str, args: Any) -> None:
             seen.append(query)
             span.set_attribute("app.source", "test")
 
-        def response_hook(span, cursor, result):  # type: ignore[no-untyped-def]
+        def response_hook(span: Span, cursor: Any, result: Any) -> None:
             raise RuntimeError("hook bug")
 
         self.instrumentor.instrument(

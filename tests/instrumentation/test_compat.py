@@ -164,4 +164,4 @@ class TestModuleFunctions(TestBase, IsolatedAsyncioTestCase):
     def test_never_raises(self) -> None:
         """Bad arguments are logged, never raised into the bot."""
         with self.assertLogs("dbsbm_instrumentation.compat", "WARNING"):
-            compat.record_database_query("select", "not-a-number", True)  # type: ignore[arg-type]
+            compat.record_database_query("select", "not-a-number", True)  # type: ignore[arg-type]  # the bad input under test

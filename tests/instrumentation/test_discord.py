@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.test.test_base import TestBase
 from opentelemetry.trace import SpanKind, StatusCode
@@ -41,6 +42,7 @@ from dbsbm_instrumentation.discord.util import (
 )
 from dbsbm_resilience.errors import DatabaseException
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
+from tests.services import MySQLService, RedisService
 
 NAME = semconv.DISCORD_COMMAND_NAME
 TYPE = semconv.DISCORD_COMMAND_TYPE
@@ -115,7 +117,7 @@ class DiscordTestCase(TestBase, IsolatedAsyncioTestCase):
     async def asyncTearDown(self) -> None:
         self.instrumentor.uninstrument()
 
-    def spans(self, name: str) -> list:  # type: ignore[type-arg]
+    def spans(self, name: str) -> list[ReadableSpan]:
         return [s for s in self.get_finished_spans() if s.name == name]
 
 
@@ -279,7 +281,7 @@ async def api_odds(request: web.Request) -> web.Response:
 @pytest.mark.integration
 class TestOneTracePerCommand(DiscordTestCase):
     @pytest.fixture(autouse=True)
-    def _services(self, mysql_server, redis_server):  # type: ignore[no-untyped-def]
+    def _services(self, mysql_server: MySQLService, redis_server: RedisService) -> None:
         self.mysql, self.redis_url = mysql_server, redis_server.url
 
     async def asyncSetUp(self) -> None:

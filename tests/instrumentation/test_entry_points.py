@@ -43,7 +43,8 @@ def _loaded(disabled: list[str]) -> dict[str, bool]:
         timeout=120,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    loaded: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
 
 
 class TestEntryPoints(TestBase):

@@ -48,7 +48,7 @@ from typing import Any
 
 import aiohttp
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # upstream module opts out of typing
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import get_meter
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS
@@ -72,7 +72,7 @@ RETRY_AFTER_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 RETRY_AFTER_SECONDS = "dbsbm.api.retry_after"  # attribute on the span event
 
 
-class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped upstream
     """Rate-limit (429) metrics for aiohttp clients. See :class:`BaseInstrumentor`."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

@@ -86,7 +86,7 @@ from typing import Any
 import aiomysql.cursors
 import aiomysql.pool
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # upstream module opts out of typing
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes.db_attributes import (
@@ -131,7 +131,7 @@ _IDLE = DbClientConnectionStateValues.IDLE.value
 _in_executemany: ContextVar[bool] = ContextVar("dbsbm_aiomysql_in_executemany", default=False)
 
 
-class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped upstream
     """Spans and metrics for aiomysql queries and pools. See :class:`BaseInstrumentor`."""
 
     def __init__(self) -> None:

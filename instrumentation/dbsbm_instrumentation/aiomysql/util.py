@@ -20,7 +20,7 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, S
 
 from dbsbm_instrumentation import slo
 
-# Semconv's advisory DB buckets are too coarse around the seed's 100 ms target; ours are
+# Semconv's advisory DB buckets are too coarse around the 100 ms DB target; ours are
 # finer below a second and always contain the target itself as a boundary, so
 # ``histogram_quantile`` and "share of queries under target" are exact at the threshold.
 DURATION_BUCKETS: tuple[float, ...] = tuple(

@@ -72,7 +72,7 @@ import discord.client
 import discord.ext.commands.bot
 import discord.ext.commands.core
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # upstream module opts out of typing
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -136,7 +136,7 @@ def _slash_name(interaction: discord.Interaction) -> str:
     return command.qualified_name if command is not None else UNKNOWN_COMMAND
 
 
-class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped upstream
     """Spans and metrics for discord.py commands, listeners and gateway state."""
 
     def __init__(self) -> None:

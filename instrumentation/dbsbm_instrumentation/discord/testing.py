@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import discord
+from discord.types.user import User as UserPayload
 
 from dbsbm_instrumentation.discord.util import DISCORD_EPOCH_MS
 
@@ -47,7 +48,7 @@ def snowflake(at: float | None = None) -> int:
     return (ms << 22) | (next(_sequence) & 0xFFF)
 
 
-def _user(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
+def _user(user_id: int, name: str, bot: bool = False) -> UserPayload:
     return {
         "id": str(user_id),
         "username": name,
@@ -67,7 +68,7 @@ async def offline(bot: discord.Client, *, application_id: int = APPLICATION_ID) 
     state = bot._connection
     state.user = discord.ClientUser(
         state=state,
-        data=_user(BOT_USER_ID, "dbsbm-bot", True),  # type: ignore[arg-type]
+        data=_user(BOT_USER_ID, "dbsbm-bot", True),
     )
     state.application_id = application_id
     return bot
@@ -130,7 +131,8 @@ def interaction_payload(
 async def dispatch_message(bot: discord.Client, content: str, **kwargs: Any) -> None:
     """Deliver a message as the gateway does and wait for its listeners and commands."""
     before = asyncio.all_tasks()
-    bot._connection.parse_message_create(message_payload(content, **kwargs))  # type: ignore[arg-type]
+    payload = message_payload(content, **kwargs)
+    bot._connection.parse_message_create(payload)  # type: ignore[arg-type]  # dict, not TypedDict
     await settle(before)
 
 
@@ -142,7 +144,7 @@ async def dispatch_slash(
     application_id = state.application_id or APPLICATION_ID
     payload = interaction_payload(name, options, application_id=application_id, **kwargs)
     before = asyncio.all_tasks()
-    state.parse_interaction_create(payload)  # type: ignore[arg-type]
+    state.parse_interaction_create(payload)  # type: ignore[arg-type]  # dict, not TypedDict
     await settle(before)
 
 
