@@ -46,9 +46,9 @@ def require_binary(name: str, package: str) -> str:
     )
     if path is None:
         # ``package`` is a Debian package name, or a phrase when apt does not provide it.
-        install = package if " " in package else f"`apt-get install {package}`"
+        how = f"install {package}" if " " in package else f"`apt-get install {package}`"
         raise Missing(
-            f"{name} is not available: install {install} "
+            f"{name} is not available: {how} "
             "(scripts/install-deps.sh installs everything the stack needs)"
         )
     return path
