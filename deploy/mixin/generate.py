@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dbsbm_mixin import dashboards, docs, grafana, prometheus, promtool
+from dbsbm_mixin import dashboards, docs, grafana, notify, prometheus, promtool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,7 @@ PRODUCERS: tuple[Callable[[], dict[Path, str]], ...] = (
     grafana.files,
     dashboards.files,
     docs.files,
+    notify.files,
 )
 # Folders holding only generated files: whatever nothing produces there is removed.
 GENERATED_GLOBS = (

@@ -136,15 +136,18 @@ def stand_in_check_alerting(datasource_uids: set[str]) -> set[str]:
     document = load("alerting/alerts.yaml")
     assert document["apiVersion"] == 1
     uids: set[str] = set()
-    titles: set[tuple[str, str]] = set()
+    # Grafana 12 allows one title for several rules of a folder (the Prometheus alert name
+    # shared by its severities); their labels tell them apart.
+    identities: set[tuple[str, str, str]] = set()
     for group in document["groups"]:
         assert group["orgId"] == 1 and group["name"] and group["folder"]
         assert DURATION.fullmatch(group["interval"])
         for rule in group["rules"]:
             assert UID.fullmatch(rule["uid"]) and rule["uid"] not in uids
             uids.add(rule["uid"])
-            assert (group["folder"], rule["title"]) not in titles, "titles are unique per folder"
-            titles.add((group["folder"], rule["title"]))
+            identity = (group["folder"], rule["title"], json.dumps(rule["labels"], sort_keys=True))
+            assert identity not in identities, "rules of one title differ in labels"
+            identities.add(identity)
             data = {d["refId"]: d for d in rule["data"]}
             assert rule["condition"] in data
             query = data["A"]
@@ -170,8 +173,26 @@ def stand_in_check_alerting(datasource_uids: set[str]) -> set[str]:
     contact_points = {cp["name"]: cp for cp in document["contactPoints"]}
     [receiver] = contact_points["discord"]["receivers"]
     assert receiver["type"] == "discord" and receiver["settings"]["url"] == WEBHOOK_ENV
-    for policy in document["policies"]:
-        assert policy["orgId"] == 1 and policy["receiver"] in contact_points
+    # The message and title name templates the same file defines.
+    defined = {
+        name
+        for template in document["templates"]
+        for name in re.findall(r'\{\{-? define "([^"]+)"', template["template"])
+    }
+    for key in ("title", "message"):
+        used = re.findall(r'\{\{ template "([^"]+)" \. \}\}', receiver["settings"][key])
+        assert used and set(used) <= defined, receiver["settings"][key]
+    mute_times = {m["name"] for m in document.get("muteTimes", [])}
+    routes = [route for p in document["policies"] for route in p.get("routes", [])]
+    for policy in [*document["policies"], *routes]:
+        assert policy["receiver"] in contact_points
+        assert set(policy.get("mute_time_intervals", [])) <= mute_times
+        for name in ("group_wait", "group_interval", "repeat_interval"):
+            assert name not in policy or DURATION.fullmatch(policy[name])
+    assert all(p["orgId"] == 1 for p in document["policies"])
+    severities = {r["labels"]["severity"] for r in alert_rules()}
+    routed = {m[2] for r in routes for m in r["object_matchers"] if m[:2] == ["severity", "="]}
+    assert severities <= routed, "every severity has its route"
     return uids
 
 

@@ -201,17 +201,27 @@ def test_every_alert_has_the_house_anatomy() -> None:
 
 
 def test_grafana_has_every_prometheus_alert_with_the_same_expression() -> None:
-    """Query A compared as threshold C says exactly what the Prometheus expression says."""
+    """Query A compared as threshold C says exactly what the Prometheus expression says,
+    under the same title; a warning's query only adds ``unless`` its alert's critical rules
+    (Grafana has no inhibition)."""
     grafana = grafana_rules()
-    assert len(grafana) == len(prometheus_alerts())
-    for alert in prometheus_alerts():
+    alerts = prometheus_alerts()
+    assert len(grafana) == len(alerts)
+    for alert in alerts:
         [rule] = [
-            r
-            for r in grafana
-            if r["title"].split(" ")[0] == alert["alert"] and r["labels"] == alert["labels"]
+            r for r in grafana if r["title"] == alert["alert"] and r["labels"] == alert["labels"]
         ]
         data = {d["refId"]: d for d in rule["data"]}
         query = data["A"]["model"]["expr"]
+        criticals = [
+            a["expr"]
+            for a in alerts
+            if a["alert"] == alert["alert"] and a["labels"]["severity"] == "critical"
+        ]
+        if alert["labels"]["severity"] == "warning" and criticals:
+            suffix = "".join(f" unless ({expr})" for expr in criticals)
+            assert query.startswith("(") and query.endswith(")" + suffix), query
+            query = query.removesuffix(suffix)[1:-1]
         evaluator = data["C"]["model"]["conditions"][0]["evaluator"]
         op = {"gt": ">", "lt": "<"}[evaluator["type"]]
         threshold = f"{evaluator['params'][0]:g}"

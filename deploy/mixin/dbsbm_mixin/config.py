@@ -15,6 +15,9 @@ from opentelemetry.semconv._incubating.attributes.db_attributes import (
     DB_CLIENT_CONNECTION_POOL_NAME,
     DB_CLIENT_CONNECTION_STATE,
 )
+from opentelemetry.semconv._incubating.attributes.host_attributes import (
+    HOST_NAME as HOST_NAME_ATTRIBUTE,
+)
 from opentelemetry.semconv.attributes.db_attributes import DB_OPERATION_NAME, DB_SYSTEM_NAME
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
@@ -34,9 +37,22 @@ LOKI_URL = "http://loki:3100"
 EXPRESSION_UID = "__expr__"  # Grafana's server-side expressions pseudo-datasource
 GRAFANA_FOLDER = "DBSBM"
 GRAFANA_ORG_ID = 1
+# Where people open Grafana (compose binds it to 127.0.0.1:3000): alerts link their dashboard.
+GRAFANA_EXTERNAL_URL = "http://127.0.0.1:3000"
+
+# --- notifications (Alertmanager and Grafana alike) -------------------------------------------
 CONTACT_POINT = "discord"
-# Grafana expands $NAME in provisioning files; the compose file passes this one through.
+SILENT_RECEIVER = "silent"  # info alerts: visible in Prometheus and Grafana, never sent
+# Grafana expands $NAME in provisioning files (the compose file passes these through);
+# deploy/alertmanager/render.sh substitutes them for Alertmanager, which cannot.
 DISCORD_WEBHOOK_ENV = "DISCORD_ALERT_WEBHOOK_URL"
+DISCORD_ROLE_ENV = "DISCORD_CRITICAL_ROLE_ID"  # optional: critical messages mention this role
+# One message per alert name and severity, listing its instances (hosts, servers, probes).
+NOTIFY_GROUP_BY = ("alertname", "severity")
+# A group's first message waits this long for siblings from the same rule evaluation.
+NOTIFY_GROUP_WAIT = "30s"
+# A group that has notified sends changes (new or resolved instances) at most this often.
+NOTIFY_GROUP_INTERVAL = "5m"
 
 # --- labels -----------------------------------------------------------------------------------
 SERVER = label(SERVER_ADDRESS)
@@ -56,6 +72,8 @@ RETRY_OPERATION = label(semconv.RETRY_OPERATION)
 PROBE = label(semconv.PROBE_NAME)
 PROBE_KIND = label(semconv.PROBE_KIND)
 HOST_STATE = label(semconv.HOST_STATE)
+# Host metrics have no service.name, hence no job/instance: the collector promotes host.name.
+HOST_NAME = label(HOST_NAME_ATTRIBUTE)
 MOUNTPOINT = label(semconv.HOST_FILESYSTEM_MOUNTPOINT)
 DEVICE = label(semconv.HOST_FILESYSTEM_DEVICE)
 # Prometheus' own labels, not attributes: ``job``/``instance`` are what the remote-write
@@ -84,6 +102,25 @@ RATE_LIMITED_RESPONSES_MAX = 0  # 429s tolerated per RATE_WINDOW before alerting
 
 # critical: a person now (pages); warning: the same day (a ticket); info: context only.
 Severity = Literal["critical", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How alerts of one severity notify: where, how fast, how often again while firing."""
+
+    severity: Severity
+    receiver: str
+    group_wait: str = NOTIFY_GROUP_WAIT
+    repeat_interval: str = "4h"
+
+
+ROUTES = (
+    # Pages: sent sooner, repeated hourly until resolved or silenced.
+    Route("critical", CONTACT_POINT, group_wait="10s", repeat_interval="1h"),
+    # Same-day work: a reminder twice a working day is enough.
+    Route("warning", CONTACT_POINT, repeat_interval="4h"),
+    Route("info", SILENT_RECEIVER),
+)
 
 
 @dataclass(frozen=True)
@@ -214,6 +251,10 @@ def labelled(name: str) -> str:
 
 def runbook_url(alert_name: str) -> str:
     return RUNBOOK_URL_PATTERN.format(name=alert_name.lower())
+
+
+def dashboard_url(stem: str) -> str:
+    return f"{GRAFANA_EXTERNAL_URL}/d/{dashboard_uid(stem)}"
 
 
 RUNBOOK_PAGE = RUNBOOK_URL_PATTERN.split("#")[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dbsbm_mixin import config as c
+from dbsbm_mixin import notify
 from dbsbm_mixin.alerts import ALERTS, AREAS
 from dbsbm_mixin.model import Alert, Rule
 from dbsbm_mixin.output import yaml_text
@@ -44,10 +45,18 @@ def rule_uid(alert: Alert, rule: Rule) -> str:
     return uid
 
 
-def rule_title(alert: Alert, rule: Rule) -> str:
-    """Titles must be unique in a folder, so a shared name gets its distinguishing labels."""
-    shared = len(alert.rules) > 1
-    return f"{alert.name} ({' '.join(alert.distinct(rule))})" if shared else alert.name
+def query(alert: Alert, rule: Rule) -> str:
+    """Query A: the rule's value; a warning also stands down where a critical rule of its
+    alert holds, since Grafana (12) has no inhibition rules as Alertmanager has.
+
+    Prometheus' warning waits for the critical to fire before Alertmanager inhibits it;
+    here it stops as soon as the critical's condition holds, so during the critical's
+    ``for`` neither notifies.
+    """
+    criticals = [alert.expr(r) for r in alert.rules if r.severity == "critical"]
+    if rule.severity != "warning" or not criticals:
+        return rule.value
+    return " unless ".join([f"({rule.value})", *(f"({e})" for e in criticals)])
 
 
 def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
@@ -56,7 +65,7 @@ def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
     expression = _datasource(c.EXPRESSION_UID, c.EXPRESSION_UID)
     return {
         "uid": rule_uid(alert, rule),
-        "title": rule_title(alert, rule),
+        "title": alert.name,  # as in Prometheus: silences and routes match both
         "condition": "C",
         "data": [
             {
@@ -66,7 +75,7 @@ def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
                 "model": {
                     "refId": "A",
                     "datasource": prometheus,
-                    "expr": rule.value,
+                    "expr": query(alert, rule),
                     "instant": True,
                     "range": False,
                     "intervalMs": 1000,
@@ -120,6 +129,28 @@ def files() -> dict[Path, str]:
     }
 
 
+_ALWAYS = "always"
+
+
+def _route(route: c.Route) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "receiver": c.CONTACT_POINT,
+        "object_matchers": [["severity", "=", route.severity]],
+        "group_wait": route.group_wait,
+        "repeat_interval": route.repeat_interval,
+    }
+    if route.receiver == c.SILENT_RECEIVER:
+        document["mute_time_intervals"] = [_ALWAYS]
+    return document
+
+
+def _template() -> str:
+    """The shared templates; Grafana substitutes the role id from its environment."""
+    role = f"${{{c.DISCORD_ROLE_ENV}}}"
+    assert "$" not in notify.TEMPLATES.replace(role, ""), "escape other $ for Grafana"
+    return notify.TEMPLATES
+
+
 def alerting() -> str:
     groups = [
         {
@@ -145,6 +176,8 @@ def alerting() -> str:
                         "type": "discord",
                         "settings": {
                             "url": f"${c.DISCORD_WEBHOOK_ENV}",
+                            "title": f'{{{{ template "{notify.TITLE}" . }}}}',
+                            "message": f'{{{{ template "{notify.MESSAGE}" . }}}}',
                             "use_discord_username": False,
                         },
                         "disableResolveMessage": False,
@@ -156,11 +189,24 @@ def alerting() -> str:
             {
                 "orgId": c.GRAFANA_ORG_ID,
                 "receiver": c.CONTACT_POINT,
-                "group_by": ["grafana_folder", "alertname"],
-                "group_wait": "30s",
-                "group_interval": "5m",
+                "group_by": ["grafana_folder", *c.NOTIFY_GROUP_BY],
+                "group_wait": c.NOTIFY_GROUP_WAIT,
+                "group_interval": c.NOTIFY_GROUP_INTERVAL,
                 "repeat_interval": "4h",
+                "routes": [_route(route) for route in c.ROUTES],
             }
+        ],
+        # Grafana has no receiver without an integration: a route that must stay silent
+        # is muted at all times instead.
+        "muteTimes": [
+            {
+                "orgId": c.GRAFANA_ORG_ID,
+                "name": _ALWAYS,
+                "time_intervals": [{"times": [{"start_time": "00:00", "end_time": "24:00"}]}],
+            }
+        ],
+        "templates": [
+            {"orgId": c.GRAFANA_ORG_ID, "name": "dbsbm", "template": _template()},
         ],
     }
     return HEADER + yaml_text(document)

@@ -123,6 +123,7 @@ class Alert:
             "summary": rule.summary,
             "description": re.sub(r"\$value\b", value, rule.description),
             "runbook_url": c.runbook_url(self.name),
+            "dashboard_url": c.dashboard_url(self.dashboard),
         }
 
     def rule_for(self, labels: Mapping[str, str]) -> Rule:

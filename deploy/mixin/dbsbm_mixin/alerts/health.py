@@ -14,7 +14,7 @@ _AGENT = {c.JOB: "dbsbm-agent", c.INSTANCE: "agent:9464"}
 _MYSQL = series(semconv.PROBE_SUCCESS, {**_AGENT, c.PROBE: "mysql", c.PROBE_KIND: "mysql"})
 _REDIS = series(semconv.PROBE_SUCCESS, {**_AGENT, c.PROBE: "redis", c.PROBE_KIND: "redis"})
 _FAILING = {"severity": "critical", c.JOB: "dbsbm-agent", c.PROBE: "mysql"}
-_HOST = {c.JOB: "otelcol", c.INSTANCE: "host-1"}
+_HOST = {c.HOST_NAME: "host-1"}
 _MEMORY_USED = {**_HOST, c.HOST_STATE: c.USED}
 _ROOT = {**_HOST, c.DEVICE: "/dev/sda1", c.MOUNTPOINT: "/", "mode": "rw", "type": "ext4"}
 _DATA = {**_HOST, c.DEVICE: "/dev/sdb1", c.MOUNTPOINT: "/data", "mode": "rw", "type": "ext4"}
@@ -107,7 +107,7 @@ ALERTS = (
         rules=_host_rules(
             "Memory",
             c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
-            c.labelled(c.INSTANCE),
+            c.labelled(c.HOST_NAME),
         ),
         watches="Host memory used",
         setting=_HOST_SETTING,
@@ -155,7 +155,7 @@ ALERTS = (
         rules=_host_rules(
             "Disk",
             c.selector(semconv.SYSTEM_FILESYSTEM_UTILIZATION),
-            f"{c.labelled(c.INSTANCE)} ({c.labelled(c.MOUNTPOINT)} on {c.labelled(c.DEVICE)})",
+            f"{c.labelled(c.HOST_NAME)} ({c.labelled(c.MOUNTPOINT)} on {c.labelled(c.DEVICE)})",
         ),
         watches="Host filesystem used",
         setting=_HOST_SETTING,
