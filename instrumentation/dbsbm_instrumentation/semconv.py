@@ -73,7 +73,9 @@ from dbsbm_resilience.semconv import (
 
 # --- our attribute names (spec names are imported from opentelemetry.semconv) --------
 DISCORD_COMMAND_NAME = "dbsbm.discord.command.name"
+# On spans a listener is named like a command, with type "event"; its metrics are apart.
 DISCORD_COMMAND_TYPE = "dbsbm.discord.command.type"  # "slash" | "prefix" | "event"
+DISCORD_EVENT_NAME = "dbsbm.discord.event.name"
 DISCORD_GUILD_ID = "dbsbm.discord.guild.id"
 DISCORD_SHARD_ID = "dbsbm.discord.shard.id"
 BUSINESS_METRIC_NAME = "dbsbm.business.metric.name"
@@ -126,17 +128,31 @@ API_RETRY_AFTER = Instrument(
     "Retry-After the API asked for with a 429, by server.address.",
 )
 API_RATE_LIMITED_EVENT = "dbsbm.api.rate_limited"  # span event on the caller's span
+# Commands only (prefix and slash): these two are the command error ratio's SLI, and a
+# message that runs a prefix command also runs on_message, which must not count twice.
 DISCORD_COMMAND_DURATION = Instrument(
     "dbsbm.discord.command.duration",
     "s",
     "histogram",
-    "discord.py command and listener duration, by command name and type.",
+    "discord.py prefix and slash command duration, by command name and type.",
 )
 DISCORD_COMMAND_ERRORS = Instrument(
     "dbsbm.discord.command.errors",
     "{error}",
     "counter",
     "Commands that raised, by command name, type and error.type.",
+)
+DISCORD_EVENT_DURATION = Instrument(
+    "dbsbm.discord.event.duration",
+    "s",
+    "histogram",
+    "discord.py event listener duration, by event name.",
+)
+DISCORD_EVENT_ERRORS = Instrument(
+    "dbsbm.discord.event.errors",
+    "{error}",
+    "counter",
+    "Event listeners that raised, by event name and error.type.",
 )
 DISCORD_INTERACTION_LATENCY = Instrument(
     "dbsbm.discord.interaction.latency",

@@ -485,6 +485,10 @@ _SLOT_ATTRS = [
     {semconv.CACHE_OPERATION: o, semconv.CACHE_TIER: t, semconv.CACHE_RESULT: r}
     for o, t, r in _SLOTS
 ]
+# The cache hit ratio reads these, so they are reported from the first collection on,
+# at 0 if need be: Prometheus sees no increase in a series that first appears at its
+# first count, so the local tier's first lookups in an outage would be lost to rate().
+_ALWAYS_REPORTED = frozenset({_LOCAL_GET_HIT, _LOCAL_GET_MISS, _REDIS_GET_HIT, _REDIS_GET_MISS})
 _COMMANDS = {
     "get": "GET",
     "set": "SET",
@@ -518,7 +522,11 @@ class _CacheTelemetry:
         for cache in self._live():
             for i, n in enumerate(cache._counts):
                 totals[i] += n
-        return [Observation(n, _SLOT_ATTRS[i]) for i, n in enumerate(totals) if n]
+        return [
+            Observation(n, _SLOT_ATTRS[i])
+            for i, n in enumerate(totals)
+            if n or i in _ALWAYS_REPORTED
+        ]
 
     def _observe_fallback(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(max((int(c.fallback_active) for c in self._live()), default=0))]

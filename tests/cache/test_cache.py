@@ -668,6 +668,27 @@ async def test_missing_database_keeps_the_fallback(redis_server: RedisService) -
 # --- telemetry ---------------------------------------------------------------------------------
 
 
+async def test_hit_ratio_series_start_at_zero() -> None:
+    """The get hit and miss series of both tiers exist at 0 before any lookup, so the
+    first lookups of an outage show Prometheus an increase."""
+    reader = InMemoryMetricReader()
+    manager = EnhancedCacheManager(
+        CacheSettings(disabled=True), meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    get = {semconv.CACHE_OPERATION: "get"}
+    expected = [
+        ({**get, semconv.CACHE_TIER: tier, semconv.CACHE_RESULT: result}, 0)
+        for tier in ("redis", "local")
+        for result in ("hit", "miss")
+    ]
+    ops = metric_points(reader, semconv.CACHE_OPERATIONS.name)
+    assert sorted(ops, key=str) == sorted(expected, key=str)
+    await manager.get("odds", "missing")
+    assert ({**get, semconv.CACHE_TIER: "local", semconv.CACHE_RESULT: "miss"}, 1) in (
+        metric_points(reader, semconv.CACHE_OPERATIONS.name)
+    )
+
+
 @pytest.mark.integration
 async def test_telemetry_by_tier(redis_server: RedisService) -> None:
     """Redis operations get spans and durations; every operation is counted by tier and result."""

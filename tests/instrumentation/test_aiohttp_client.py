@@ -26,7 +26,12 @@ from opentelemetry.trace import Span, SpanKind
 
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation.aiohttp_client import RETRY_AFTER_SECONDS, AiohttpRateLimitInstrumentor
-from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds, strip_query
+from dbsbm_instrumentation.aiohttp_client.util import (
+    RATE_LIMIT_HOSTS_ENV,
+    rate_limit_hosts,
+    retry_after_seconds,
+    strip_query,
+)
 from tests.instrumentation.helpers import metric, metric_names, points, start_http_server
 
 ROUTES = web.RouteTableDef()
@@ -56,6 +61,21 @@ class TestRetryAfter(TestBase):
         )
         self.assertIsNone(retry_after_seconds("soon"))
         self.assertIsNone(retry_after_seconds(None))
+
+
+class TestRateLimitHosts(TestBase):
+    def test_env_and_argument(self) -> None:
+        """Hosts come from the argument, else the env variable; a malformed entry is
+        skipped with one warning line naming the variable."""
+        self.assertEqual(rate_limit_hosts([" API.Example.com ", ""]), {"api.example.com"})
+        env = {RATE_LIMIT_HOSTS_ENV: "v3.football.api-sports.io, https://odds.example/v1"}
+        with mock.patch.dict(os.environ, env), self.assertLogs(level=logging.WARNING) as logs:
+            self.assertEqual(rate_limit_hosts(), {"v3.football.api-sports.io"})
+        (line,) = logs.output
+        self.assertIn(RATE_LIMIT_HOSTS_ENV, line)
+        self.assertIn("https://odds.example/v1", line)
+        with mock.patch.dict(os.environ, clear=True):
+            self.assertEqual(rate_limit_hosts(), frozenset())
 
 
 class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
@@ -128,6 +148,25 @@ class TestAiohttpClient(TestBase, IsolatedAsyncioTestCase):
         self.assertEqual(
             dict(event.attributes), {SERVER_ADDRESS: "127.0.0.1", RETRY_AFTER_SECONDS: 30.0}
         )
+
+    async def test_known_hosts_start_at_zero(self) -> None:
+        """A listed host's 429 counter exists at 0 before any request, so the first 429
+        is an increase Prometheus can see; other hosts are untouched."""
+        self.instrumentor.uninstrument()
+        self.instrumentor.instrument(
+            meter_provider=self.meter_provider, hosts=["api.example.com", "127.0.0.1"]
+        )
+        counted = {
+            p.attributes[SERVER_ADDRESS]: p.value
+            for p in points(self, semconv.API_RATE_LIMITED.name)
+        }
+        self.assertEqual(counted, {"api.example.com": 0, "127.0.0.1": 0})
+        self.assertEqual(await self.get("/limited"), 429)
+        counted = {
+            p.attributes[SERVER_ADDRESS]: p.value
+            for p in points(self, semconv.API_RATE_LIMITED.name)
+        }
+        self.assertEqual(counted, {"api.example.com": 0, "127.0.0.1": 1})
 
     async def test_429_with_raise_for_status(self) -> None:
         """Sessions that raise on 4xx still count the 429, and the error reaches the caller."""

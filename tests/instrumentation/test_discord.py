@@ -46,6 +46,7 @@ from tests.services import MySQLService, RedisService
 
 NAME = semconv.DISCORD_COMMAND_NAME
 TYPE = semconv.DISCORD_COMMAND_TYPE
+EVENT = semconv.DISCORD_EVENT_NAME
 
 
 class Betting(commands.Cog):
@@ -196,7 +197,8 @@ class TestCommands(DiscordTestCase):
         )
 
     async def test_listener_error(self) -> None:
-        """A listener's exception (swallowed into on_error) marks its CONSUMER span."""
+        """A listener's exception (swallowed into on_error) marks its CONSUMER span and
+        counts as an event error, not a command error."""
         before = asyncio.all_tasks()
         self.bot.dispatch("bet_settled", 42)
         await settle(before)
@@ -204,9 +206,25 @@ class TestCommands(DiscordTestCase):
         self.assertIs(span.kind, SpanKind.CONSUMER)
         self.assertEqual(span.attributes[ERROR_TYPE], "RuntimeError")
         self.assertIn(
-            {NAME: "on_bet_settled", TYPE: "event", ERROR_TYPE: "RuntimeError"},
-            [dict(p.attributes) for p in points(self, semconv.DISCORD_COMMAND_ERRORS.name)],
+            {EVENT: "on_bet_settled", ERROR_TYPE: "RuntimeError"},
+            [dict(p.attributes) for p in points(self, semconv.DISCORD_EVENT_ERRORS.name)],
         )
+        self.assertNotIn(semconv.DISCORD_COMMAND_ERRORS.name, metric_names(self))
+
+    async def test_error_ratio_counts_commands_not_listeners(self) -> None:
+        """One failing prefix command in five is a 20 % command error ratio: on_message,
+        which runs for every message, is measured as an event, not as a second command."""
+        for content in ["!stats"] * 4 + ["!broken"]:
+            await dispatch_message(self.bot, content)
+        commands_ = points(self, semconv.DISCORD_COMMAND_DURATION.name)
+        calls = sum(p.count for p in commands_)
+        errors = sum(p.value for p in points(self, semconv.DISCORD_COMMAND_ERRORS.name))
+        self.assertEqual((calls, errors), (5, 1))
+        self.assertEqual({p.attributes[TYPE] for p in commands_}, {"prefix"})
+        listeners = {
+            p.attributes[EVENT]: p.count for p in points(self, semconv.DISCORD_EVENT_DURATION.name)
+        }
+        self.assertEqual(listeners["on_message"], 5)
 
     async def test_excluded_events(self) -> None:
         """Excluded events get neither span nor metric."""

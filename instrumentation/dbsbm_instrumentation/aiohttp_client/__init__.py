@@ -9,7 +9,10 @@ metric carries ``http.request.method``, ``http.response.status_code``, ``server.
 instrumentor adds what contrib lacks and nothing else, so aiohttp is never traced twice:
 
 * ``dbsbm.api.rate_limited`` (counter) and ``dbsbm.api.retry_after`` (histogram, s),
-  by ``server.address``: the host only, never the URL;
+  by ``server.address``: the host only, never the URL. The counter of every host listed
+  in ``OTEL_PYTHON_AIOHTTP_RATE_LIMIT_HOSTS`` (comma-separated, or ``hosts=``) exists at 0
+  from start-up: Prometheus sees no increase in a series that first appears at 1, so a
+  provider's first 429s would otherwise never reach an alert;
 * a ``dbsbm.api.rate_limited`` event on the caller's current span (a command's, say),
   with ``server.address`` and the Retry-After seconds.
 
@@ -58,7 +61,7 @@ from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation._hooks import run_hook, unwrap_targets, wrap_targets
 from dbsbm_instrumentation.aiohttp_client.custom_types import RateLimitHook
 from dbsbm_instrumentation.aiohttp_client.package import _instruments
-from dbsbm_instrumentation.aiohttp_client.util import retry_after_seconds
+from dbsbm_instrumentation.aiohttp_client.util import rate_limit_hosts, retry_after_seconds
 from dbsbm_instrumentation.version import __version__
 
 __all__ = ["AiohttpRateLimitInstrumentor"]
@@ -80,7 +83,8 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # B
 
     def _instrument(self, **kwargs: Any) -> None:
         """Keyword arguments: ``meter_provider``, ``rate_limit_hook``
-        (:data:`~dbsbm_instrumentation.aiohttp_client.custom_types.RateLimitHook`).
+        (:data:`~dbsbm_instrumentation.aiohttp_client.custom_types.RateLimitHook`),
+        ``hosts`` (API hosts whose 429 counter starts at 0; default from the environment).
         """
         meter = get_meter(
             __name__, __version__, kwargs.get("meter_provider"), Schemas.V1_44_0.value
@@ -97,6 +101,8 @@ class AiohttpRateLimitInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # B
             description=semconv.API_RETRY_AFTER.description,
             explicit_bucket_boundaries_advisory=RETRY_AFTER_BUCKETS,
         )
+        for host in sorted(rate_limit_hosts(kwargs.get("hosts"))):
+            self._rate_limited.add(0, {SERVER_ADDRESS: host})
         wrap_targets(_TARGETS, {name: self._count_rate_limit for _, name in _TARGETS})
 
     def _uninstrument(self, **kwargs: Any) -> None:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
+import os
 import time
+from collections.abc import Iterable
 
 import yarl
+
+_log = logging.getLogger(__name__)
+
+RATE_LIMIT_HOSTS_ENV = "OTEL_PYTHON_AIOHTTP_RATE_LIMIT_HOSTS"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -35,3 +42,27 @@ def strip_query(url: yarl.URL) -> str:
     contrib only redacts a fixed list of cloud-signature parameters.
     """
     return str(url.with_query(None).with_fragment(None))
+
+
+def rate_limit_hosts(configured: Iterable[str] | None = None) -> frozenset[str]:
+    """API hosts whose 429 counter exists at 0 from start-up: the argument, else the env
+    variable (comma-separated), else none.
+
+    A counter series that first appears at 1 shows Prometheus no increase, so without
+    this the first 429s from a provider would never reach ``increase()`` or an alert. A
+    malformed entry (a URL, a port, a space) is skipped with one warning naming the
+    variable.
+    """
+    if configured is None:
+        configured = os.environ.get(RATE_LIMIT_HOSTS_ENV, "").split(",")
+    hosts = set()
+    for entry in configured:
+        host = entry.strip().lower()
+        if not host:
+            continue
+        # as the response URL's host (yarl's decoded form): no scheme, port, path or space
+        if any(c in host for c in "/:@?#") or any(c.isspace() for c in host):
+            _log.warning("%s: %r is not a host name; ignored", RATE_LIMIT_HOSTS_ENV, entry)
+            continue
+        hosts.add(host)
+    return frozenset(hosts)

@@ -23,8 +23,11 @@ span's ERROR status and ``error.type`` (the original exception's class, unwrappe
 ``CommandInvokeError``) and counts in ``dbsbm.discord.command.errors``.
 
 Metrics: ``dbsbm.discord.command.duration`` (s) and ``dbsbm.discord.command.errors`` by
-``dbsbm.discord.command.name`` (a command's qualified name or a listener's event name:
-finite, never user input) and ``dbsbm.discord.command.type``;
+``dbsbm.discord.command.name`` (a command's qualified name: finite, never user input) and
+``dbsbm.discord.command.type``, for commands only, so their ratio is the command error
+ratio (a prefix command also runs ``on_message``, which must not count as a second
+command); ``dbsbm.discord.event.duration`` (s) and ``dbsbm.discord.event.errors`` by
+``dbsbm.discord.event.name`` for listeners;
 ``dbsbm.discord.interaction.latency`` (s, snowflake creation to dispatch) by command;
 observable gauges ``dbsbm.discord.gateway.latency``, ``dbsbm.discord.guilds`` and
 ``dbsbm.discord.shard.connected`` for every ``discord.Client`` created after
@@ -171,6 +174,17 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstru
             unit=semconv.DISCORD_COMMAND_ERRORS.unit,
             description=semconv.DISCORD_COMMAND_ERRORS.description,
         )
+        self._event_duration = meter.create_histogram(
+            semconv.DISCORD_EVENT_DURATION.name,
+            unit=semconv.DISCORD_EVENT_DURATION.unit,
+            description=semconv.DISCORD_EVENT_DURATION.description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._event_errors = meter.create_counter(
+            semconv.DISCORD_EVENT_ERRORS.name,
+            unit=semconv.DISCORD_EVENT_ERRORS.unit,
+            description=semconv.DISCORD_EVENT_ERRORS.description,
+        )
         self._interaction_latency = meter.create_histogram(
             semconv.DISCORD_INTERACTION_LATENCY.name,
             unit=semconv.DISCORD_INTERACTION_LATENCY.unit,
@@ -244,14 +258,19 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstru
                 span.set_attribute(semconv.DISCORD_COMMAND_NAME, name)
                 if name != initial_name:
                     span.update_name(f"{command_type} {name}")
-            attributes = {
-                semconv.DISCORD_COMMAND_NAME: name,
-                semconv.DISCORD_COMMAND_TYPE: command_type,
-            }
+            if command_type == EVENT:
+                attributes = {semconv.DISCORD_EVENT_NAME: name}
+                duration, errors = self._event_duration, self._event_errors
+            else:
+                attributes = {
+                    semconv.DISCORD_COMMAND_NAME: name,
+                    semconv.DISCORD_COMMAND_TYPE: command_type,
+                }
+                duration, errors = self._duration, self._errors
             if invocation.error_type is not None:
                 attributes[ERROR_TYPE] = invocation.error_type
-                self._errors.add(1, attributes)
-            self._duration.record(max(default_timer() - start, 0.0), attributes)
+                errors.add(1, attributes)
+            duration.record(max(default_timer() - start, 0.0), attributes)
             context.detach(context_token)
             _current.reset(token)
             span.end()
