@@ -9,7 +9,6 @@ drops to 0).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -17,11 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from aiohttp import web
-
 from .config import AgentConfig, ConfigError, load_config, parse_listen
-from .scheduler import instrument
-from .server import Agent, create_app
 
 logger = logging.getLogger("dbsbm_agent")
 
@@ -71,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
-    # Imported here: --check-config and bad input need neither (and start faster).
+    # Imported here, as the server is in serve(): --check-config and bad input need
+    # neither, and answer sooner without them.
+    import asyncio
+
     from dbsbm_instrumentation.bootstrap import configure_telemetry
     from dbsbm_instrumentation.logs import configure_logging
 
@@ -93,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(config: AgentConfig, host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT; the global meter provider receives the gauges."""
+    import asyncio
+
+    from aiohttp import web
+
+    from .scheduler import instrument
+    from .server import Agent, create_app
+
     agent = Agent(config)
     instrument(lambda: agent.scheduler)
     runner = web.AppRunner(create_app(agent), access_log=None)

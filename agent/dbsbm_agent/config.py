@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Hashable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent, Event
+from yaml.nodes import MappingNode, Node
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from .probers import KINDS as _KINDS
 from .probers.base import (
@@ -33,11 +42,24 @@ from .probers.base import (
     ProbeConfig,
     describe,
     positive,
+    shorten,
 )
 from .probers.host import RESOURCE_FAIL_RATIO, RESOURCE_WARN_RATIO
 
 KINDS = tuple(_KINDS)
 DEFAULT_LISTEN = "127.0.0.1:9464"
+
+# Limits that keep a hostile or mistaken file from hanging or exhausting the agent: each
+# is far above what a bot's dependencies need (the shipped example is 2 KB, 5 probes).
+MAX_FILE_BYTES = 256 * 1024
+MAX_NESTING = 32
+MAX_NODES = 50_000
+MAX_PROBES = 1_000
+MAX_PROBE_NAME = 100
+# An interval below the floor would flood the logs with a failing probe's lines.
+MIN_INTERVAL_SECONDS = 0.1
+MAX_INTERVAL_SECONDS = 86_400.0
+MIN_TIMEOUT_SECONDS = 0.01
 
 _COMMON_KEYS = {"kind", "interval", "timeout", "depends_on", "required"}
 # Each kind's defaults, under the names the mixin and the docs read.
@@ -77,46 +99,196 @@ class AgentConfig:
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read, override from ``environ`` (default ``os.environ``), validate; or ConfigError."""
     source = str(path)
+    text = _read(source)
+    loader = _Loader(text)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        node = loader.get_single_node()
+        document = None if node is None else loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}: "
+        elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            where = f"line {text.count(chr(10), 0, exc.position) + 1}: "
+        else:
+            where = ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"config error: {source}: {where}invalid YAML: {shorten(problem, 160)}"
+        ) from None
+    finally:
+        loader.dispose()
+    return _Parser(source, os.environ if environ is None else environ).parse(document)
+
+
+def _read(source: str) -> str:
+    """The file's text, if it is a regular file of at most ``MAX_FILE_BYTES``.
+
+    Checked before opening: opening a FIFO blocks until a writer comes, and reading a
+    device such as /dev/zero never ends.
+    """
+    try:
+        info = os.stat(source)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"config error: {source}: not a regular file ({_file_type(info)})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"config error: {source}: too large: {info.st_size} bytes "
+                f"(at most {MAX_FILE_BYTES})"
+            )
+        with open(source, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"config error: {source}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise ConfigError(f"config error: {source}: cannot read: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after the check
+        raise ConfigError(f"config error: {source}: too large: over {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config error: {source}: not UTF-8: byte "
             f"0x{exc.object[exc.start]:02x} at offset {exc.start}"
         ) from None
-    try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"config error: {source}: {where}invalid YAML: {problem}") from None
-    return _Parser(source, os.environ if environ is None else environ).parse(document)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key repeated in one mapping.
+def _file_type(info: os.stat_result) -> str:
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
 
-    PyYAML silently keeps the last of two equal keys, so a second ``interval:`` further
-    down a probe would quietly override the first. Merge keys (``<<: *base``) may still
-    be overridden: they are checked before PyYAML expands them.
+
+class _PythonEvents(Reader, Scanner, Parser):
+    """PyYAML's own parser, for a PyYAML built without libyaml."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+def _event_source(text: str) -> Any:
+    """libyaml's parser where PyYAML was built with it, else PyYAML's own."""
+    if yaml.__with_libyaml__:
+        from yaml._yaml import CParser
+
+        return CParser(text)
+    return _PythonEvents(text)
+
+
+class _Loader(Composer, SafeConstructor, Resolver):
+    """PyYAML's safe loader with limits, over libyaml's parser where there is one.
+
+    libyaml parses about ten times faster than PyYAML's Python parser, without
+    recursion; its own composer recurses in C, so nodes are composed here, in Python,
+    where the nesting is bounded. Limits, each reported at the line that crosses it:
+
+    - nesting: ``MAX_NESTING`` levels, counting the nodes an alias stands for;
+    - size: ``MAX_NODES`` nodes, an alias counting as every node it repeats (so an
+      alias bomb, "billion laughs", stops after ``MAX_NODES``, not at the memory limit);
+    - an alias may not refer to a node that contains it.
+
+    A key repeated in one mapping is an error: PyYAML silently keeps the last of two
+    equal keys, so a second ``interval:`` further down a probe would quietly override
+    the first. Merge keys (``<<: *base``) may still be overridden: they are checked
+    before PyYAML expands them.
     """
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def __init__(self, text: str) -> None:
+        self._events = _event_source(text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0  # of the node being composed
+        self._deepest = 0  # the deepest level reached under it
+        self._nodes = 0
+        self._anchored: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, height)
+
+    def check_event(self, *choices: type[Event]) -> bool:
+        return bool(self._events.check_event(*choices))
+
+    def peek_event(self) -> Event:
+        return cast(Event, self._events.peek_event())
+
+    def get_event(self) -> Event:
+        return cast(Event, self._events.get_event())
+
+    def dispose(self) -> None:
+        self._events.dispose()
+
+    def _count(self, nodes: int, deepest: int, mark: Any) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise ComposerError(
+                None,
+                None,
+                f"more than {MAX_NODES} nodes, counting each alias as the nodes it repeats",
+                mark,
+            )
+        if deepest > MAX_NESTING:
+            raise ComposerError(
+                None, None, f"nested deeper than {MAX_NESTING} levels, aliases included", mark
+            )
+        self._deepest = max(self._deepest, deepest)
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()
+        mark: Any = event.start_mark  # PyYAML's or libyaml's Mark
+        if isinstance(event, AliasEvent):
+            anchor = str(event.anchor)
+            if anchor in self._anchored:
+                nodes, height = self._anchored[anchor]
+                self._count(nodes, self._depth + height, mark)
+            elif anchor in self.anchors:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"alias {shorten('*' + anchor)} is inside the node it refers to",
+                    mark,
+                )
+            return cast(Node, super().compose_node(parent, index))
+        deepest_outside = self._deepest
+        nodes_before = self._nodes
+        self._depth += 1
+        self._deepest = self._depth
+        self._count(1, self._depth, mark)
+        node = super().compose_node(parent, index)
+        defined = getattr(event, "anchor", None)
+        if defined is not None:
+            self._anchored[defined] = (self._nodes - nodes_before, self._deepest - self._depth + 1)
+        self._depth -= 1
+        self._deepest = max(deepest_outside, self._deepest)
+        return cast(Node, node)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # int() of 5,000 digits, a 13th month, ...
+            # Python's own advice after the ';' is for programmers, not this file's author.
+            problem = str(exc).split(";")[0]
+            raise ConstructorError(None, None, problem, node.start_mark) from None
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, Hashable):
-                continue  # SafeLoader reports unhashable keys itself
+                continue  # SafeConstructor reports unhashable keys itself
             if key in first_line:
-                raise yaml.constructor.ConstructorError(
+                raise ConstructorError(
                     None,
                     None,
-                    f"duplicate key {key!r} (first on line {first_line[key]})",
+                    f"duplicate key {shorten(repr(key))} (first on line {first_line[key]})",
                     key_node.start_mark,
                 )
             first_line[key] = key_node.start_mark.line + 1
@@ -147,12 +319,20 @@ class _Parser:
             )
         if not raw_probes:
             raise self.fail("probes", "must name at least one probe")
+        if len(raw_probes) > MAX_PROBES:
+            raise self.fail("probes", f"at most {MAX_PROBES} probes, got {len(raw_probes)}")
         for name in raw_probes:
             if not _PROBE_NAME.fullmatch(str(name)):
                 raise self.fail(
                     "probes",
                     f"probe name {describe(str(name))} may only use letters, digits, "
                     "'_', '.' and '-'",
+                )
+            if len(str(name)) > MAX_PROBE_NAME:
+                raise self.fail(
+                    "probes",
+                    f"probe name of {len(str(name))} characters (at most {MAX_PROBE_NAME}): "
+                    f"{describe(str(name))}",
                 )
         probes = {str(name): self.probe(str(name), raw) for name, raw in raw_probes.items()}
         for probe in probes.values():
@@ -193,9 +373,9 @@ class _Parser:
             raw = {**raw, **kind.env(self.environ)}
         except InvalidSetting as exc:
             raise ConfigError(f"config error: environment: {exc}") from None
-        interval = self.number(raw, "interval", at, kind.interval)
+        interval = self.seconds(raw, "interval", at, kind.interval, MIN_INTERVAL_SECONDS)
         # A short interval shortens the default timeout rather than failing validation.
-        timeout = self.number(raw, "timeout", at, min(kind.timeout, interval))
+        timeout = self.seconds(raw, "timeout", at, min(kind.timeout, interval), MIN_TIMEOUT_SECONDS)
         if timeout > interval:
             raise self.fail(
                 f"{at}.timeout", f"must not exceed the interval ({interval:g}), got {timeout:g}"
@@ -226,13 +406,22 @@ class _Parser:
             required=required,
         )
 
-    def number(self, raw: Mapping[str, Any], key: str, at: str, default: float) -> float:
+    def seconds(
+        self, raw: Mapping[str, Any], key: str, at: str, default: float, floor: float
+    ) -> float:
         if key not in raw:
             return default
         try:
-            return positive(raw[key])
+            value = positive(raw[key])
         except Invalid as exc:
             raise self.fail(f"{at}.{key}", str(exc)) from None
+        if value < floor:
+            raise self.fail(f"{at}.{key}", f"must be at least {floor:g} s, got {value:g}")
+        if value > MAX_INTERVAL_SECONDS:
+            raise self.fail(
+                f"{at}.{key}", f"must be at most {MAX_INTERVAL_SECONDS:g} s, got {value:g}"
+            )
+        return value
 
     def order(self, probes: Mapping[str, ProbeConfig[Any]]) -> tuple[str, ...]:
         """Dependencies first (depth-first topological sort); a cycle is an error."""

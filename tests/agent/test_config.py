@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +42,7 @@ BAD_CONFIGS = {
     "invalid-redis-url.yaml": "probes.redis.url: must be a redis://HOST:PORT/DB URL",
     "invalid-no-probes.yaml": "probes: must name at least one probe",
     "invalid-not-a-mapping.yaml": "must be a mapping with a 'probes' key, got a list",
-    "invalid-yaml-syntax.yaml": "line 4: invalid YAML: expected ',' or ']', but got '<stream end>'",
+    "invalid-yaml-syntax.yaml": "line 4: invalid YAML: did not find expected ',' or ']'",
     "invalid-required-not-bool.yaml": "probes.redis.required: must be true or false, got 'yes'",
     "invalid-not-utf8.yaml": "not UTF-8: byte 0xff at offset 0",
     "invalid-interval-nan.yaml": "probes.redis.interval: must be a positive number, got .nan",
@@ -51,6 +53,25 @@ BAD_CONFIGS = {
     "invalid-duplicate-probe.yaml": "line 4: invalid YAML: duplicate key 'mysql' (first on line 2)",
     "invalid-probe-name.yaml": "probes: probe name 'cache:primary' "
     "may only use letters, digits, '_', '.' and '-'",
+    # Limits: hostile or mistaken files end in one line, quickly.
+    "invalid-nesting-too-deep.yaml": "line 3: invalid YAML: nested deeper than 32 levels, "
+    "aliases included",
+    "invalid-alias-bomb.yaml": "line 6: invalid YAML: more than 50000 nodes, "
+    "counting each alias as the nodes it repeats",
+    "invalid-alias-recursive.yaml": "line 2: invalid YAML: alias *probes is inside the node "
+    "it refers to",
+    "invalid-too-large.yaml": "too large: 262259 bytes (at most 262144)",
+    "invalid-too-many-probes.yaml": "probes: at most 1000 probes, got 1001",
+    "invalid-interval-too-small.yaml": "probes.redis.interval: must be at least 0.1 s, got 1e-300",
+    "invalid-interval-too-large.yaml": "probes.redis.interval: must be at most 86400 s, got 1e+06",
+    "invalid-timeout-too-small.yaml": "probes.redis.timeout: must be at least 0.01 s, got 0.001",
+    "invalid-probe-name-too-long.yaml": "probes: probe name of 101 characters (at most 100): "
+    f"'{'p' * 76}...",
+    "invalid-integer-too-long.yaml": "line 3: invalid YAML: Exceeds the limit (4300 digits) "
+    "for integer string conversion: value has 5000 digits",
+    "invalid-date.yaml": "line 3: invalid YAML: month must be in 1..12",
+    "invalid-control-character.yaml": "line 2: invalid YAML: unacceptable character #x0001: "
+    "control characters are not allowed",
 }
 
 
@@ -64,8 +85,10 @@ def test_bad_config(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Each bad file fails with its exact one-line message, and the CLI exits 2 with it."""
     path = TESTDATA / name
     expected = f"config error: {path}: {BAD_CONFIGS[name]}"
+    started = time.perf_counter()
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
+    assert time.perf_counter() - started < 1.0
     assert str(caught.value) == expected
     assert main(["--config", str(path), "--check-config"]) == 2
     assert capsys.readouterr().err == expected + "\n"
@@ -95,6 +118,48 @@ def test_cli_subprocess_prints_one_line_without_traceback() -> None:
         "config error: invalid-timeout-negative.yaml: probes.redis.timeout: "
         "must be a positive number, got -1\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (os.mkfifo, "a FIFO"),  # opening one would wait for a writer
+        (os.mkdir, "a directory"),
+    ],
+)
+def test_only_regular_files_are_read(
+    make: Callable[[Path], None], what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO or a directory as the config is refused before it is opened, exit 2."""
+    path = tmp_path / "agent.yaml"
+    make(path)
+    assert main(["--config", str(path), "--check-config"]) == 2
+    assert capsys.readouterr().err == f"config error: {path}: not a regular file ({what})\n"
+    assert main(["--config", "/dev/zero", "--check-config"]) == 2
+    assert capsys.readouterr().err == "config error: /dev/zero: not a regular file (a device)\n"
+
+
+def test_largest_accepted_config_loads(tmp_path: Path) -> None:
+    """A file at the probe limit, near the size limit, loads within a second."""
+    path = tmp_path / "agent.yaml"
+    path.write_text(largest_config())
+    assert path.stat().st_size <= agent_config.MAX_FILE_BYTES
+    started = time.perf_counter()
+    config = load_config(path, {})
+    assert time.perf_counter() - started < 1.0
+    assert len(config.probes) == agent_config.MAX_PROBES
+
+
+def largest_config() -> str:
+    """MAX_PROBES http probes with every common setting: the biggest file we accept."""
+    lines = ["probes:"]
+    for i in range(agent_config.MAX_PROBES):
+        lines.append(
+            f"  api{i:04d}: {{kind: http, url: 'https://api{i}.example.com/v3/status', "
+            "method: GET, expected_status: [200, 204], interval: 60, timeout: 5, "
+            "required: false, latency_warn: 0.5, headers: {accept: application/json}}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def test_missing_file_and_bad_arguments_exit_2(

@@ -10,21 +10,25 @@ instruments are all built from :data:`KINDS`, so adding a kind is adding a modul
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from typing import Any
 
 from .base import ProbeKind, Prober
 
 
 def _discover() -> dict[str, ProbeKind[Any]]:
+    # A directory listing rather than pkgutil, which the agent would load for this alone.
+    names = sorted(
+        entry[: -len(".py")]
+        for entry in os.listdir(os.path.dirname(__file__))
+        if entry.endswith(".py") and entry not in ("__init__.py", "base.py")
+    )
     kinds: dict[str, ProbeKind[Any]] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-        if info.name == "base":
-            continue
-        kind = importlib.import_module(f"{__name__}.{info.name}").KIND
-        if not isinstance(kind, ProbeKind) or kind.name != info.name:
-            raise TypeError(f"{__name__}.{info.name}.KIND must be a ProbeKind named {info.name!r}")
-        kinds[kind.name] = kind
+    for name in names:
+        kind = importlib.import_module(f"{__name__}.{name}").KIND
+        if not isinstance(kind, ProbeKind) or kind.name != name:
+            raise TypeError(f"{__name__}.{name}.KIND must be a ProbeKind named {name!r}")
+        kinds[name] = kind
     return kinds
 
 

@@ -39,7 +39,11 @@ DISCORD_API = "https://discord.com/api/v10"
 
 def base_url(value: Any) -> str:
     url = string(value).rstrip("/")
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # a '[' without its ']'
+        scheme = ""
+    if scheme not in ("http", "https"):
         raise Invalid(f"must be an http(s) URL, got {describe(url)}")
     return url
 

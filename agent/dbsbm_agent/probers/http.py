@@ -31,6 +31,7 @@ from .base import (
     positive,
     required_setting,
     setting,
+    shorten,
     string,
     string_map,
     timed,
@@ -42,8 +43,16 @@ METHODS = ("GET", "HEAD", "POST")
 
 def http_url(value: Any) -> str:
     url = string(value)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and (parts.port is None or parts.port >= 0)  # .port checks the range
+        )
+    except ValueError:  # a port outside 0-65535, a '[' without its ']'
+        valid = False
+    if not valid:
         raise Invalid(f"must be an http(s) URL, got {describe(url)}")
     return url
 
@@ -60,7 +69,7 @@ def status_codes(value: Any) -> tuple[int, ...]:
         isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
         for code in value
     ):
-        shown = repr(value) if isinstance(value, list) and len(value) <= 10 else describe(value)
+        shown = shorten(repr(value)) if isinstance(value, list) else describe(value)
         raise Invalid(f"must be a list of HTTP status codes 100-599, got {shown}")
     return tuple(value)
 
@@ -84,7 +93,8 @@ def _finish(
     for header, variable in settings.headers_from_env.items():
         if variable not in environ:
             raise InvalidSetting(
-                f"headers_from_env.{header}", f"environment variable {variable} is not set"
+                f"headers_from_env.{shorten(header)}",
+                f"environment variable {shorten(variable)} is not set",
             )
         headers[header] = environ[variable]
     return replace(settings, headers=headers)

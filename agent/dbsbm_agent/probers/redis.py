@@ -21,6 +21,7 @@ from .base import (
     ProbeResult,
     Recorder,
     decimal,
+    describe,
     env_port,
     error_text,
     failed,
@@ -54,11 +55,11 @@ class RedisSettings:
 
 def parse_url(url: str, fail: Callable[[str], Exception]) -> dict[str, Any]:
     """``redis://[USER:PASSWORD@]HOST[:PORT][/DB]`` as the settings it stands for."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         number = 6379 if parts.port is None else parts.port
-    except ValueError:  # the port is not a number 0-65535
-        number = 0
+    except ValueError:  # a port that is not a number 0-65535, a '[' without its ']'
+        raise fail(_URL_MESSAGE) from None
     db = decimal(parts.path.strip("/") or "0")
     if parts.scheme != "redis" or not parts.hostname or number == 0 or db is None:
         raise fail(_URL_MESSAGE)
@@ -102,7 +103,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         db = decimal(environ["REDIS_DB"])
         if db is None:
             raise InvalidSetting(
-                "REDIS_DB", f"must be a number, got {environ['REDIS_DB']!r}", variable=True
+                "REDIS_DB", f"must be a number, got {describe(environ['REDIS_DB'])}", variable=True
             )
         out["db"] = db
     return out
