@@ -1,5 +1,6 @@
 """``dbsbm-audit PATH [PATH...]``: scan, report, exit 0 (clean) / 1 (findings at or above
-``--fail-on``) / 2 (usage or input error, one line on stderr, no traceback)."""
+``--fail-on``) / 2 (usage or input error, one line on stderr, no traceback) / 3 (no such
+finding, but some selected files were not scanned; ``--allow-unscanned`` accepts that)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import NoReturn
 from dbsbm_audit import baseline
 from dbsbm_audit.findings import Severity
 from dbsbm_audit.report import RENDERERS
-from dbsbm_audit.scanner import ScanOptions, decode, scan
+from dbsbm_audit.scanner import ScanOptions, decode, read_regular, scan
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNSCANNED = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also check required variables and passwords in this process's environment",
     )
     p.add_argument(
+        "--allow-unscanned",
+        action="store_true",
+        help="exit 0 even when some files could not be scanned (they are still listed)",
+    )
+    p.add_argument(
         "--exclude",
         action="append",
         default=[],
@@ -82,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return _usage_error(f"path not found: {path}")
     for path in args.env_file:
         try:
-            decode(path.read_bytes())
+            decode(read_regular(path))
         except OSError as exc:
             return _usage_error(f"--env-file {path}: {exc.strerror or exc}")
-        except ValueError as exc:  # binary or not UTF-8: parsing it would invent variables
+        except ValueError as exc:  # a FIFO, binary, not UTF-8: parsing it would invent variables
             return _usage_error(f"--env-file {path}: {exc}")
     accepted: frozenset[str] = frozenset()
     if args.baseline:
@@ -127,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     threshold = Severity.parse(args.fail_on)
-    return EXIT_FINDINGS if any(f.severity >= threshold for f in findings) else EXIT_CLEAN
+    if any(f.severity >= threshold for f in findings):
+        return EXIT_FINDINGS
+    if result.skipped and not args.allow_unscanned:
+        return EXIT_UNSCANNED
+    return EXIT_CLEAN
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def _summary(result: ScanResult, baselined: int) -> dict[str, object]:
         "findings": len(result.findings),
         **{s.label: counts.get(s.label, 0) for s in sorted(Severity, reverse=True)},
         "files_scanned": result.files_scanned,
+        "not_scanned": len(result.skipped),
         "skipped": len(result.skipped),
         "baselined": baselined,
         "env_sources": result.env_sources,
@@ -63,7 +64,7 @@ def render_text(result: ScanResult, baselined: int = 0) -> str:
     env = ", ".join(result.env_sources) or "none (pass --env-file or --process-env)"
     out.append(
         f"{len(result.findings)} findings ({counts}); {result.files_scanned} files "
-        f"scanned, {len(result.skipped)} skipped, {baselined} in baseline; "
+        f"scanned, {len(result.skipped)} not scanned, {baselined} in baseline; "
         f"environment checked: {env}"
     )
     return "\n".join(out) + "\n"
@@ -128,7 +129,7 @@ def render_sarif(result: ScanResult, baselined: int = 0) -> str:
         )
     notifications = [
         {
-            "level": "warning",
+            "level": "error",
             "message": {"text": f"skipped: {s.file}: {s.reason}"},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(s.file)}}}],
         }

@@ -1,15 +1,21 @@
 """Walks the scanned trees, runs every rule family per file, never crashes on one file.
 
-Symbolic links are never followed (a link to /etc must not pull /etc into the report);
-they are listed as skipped. Version-control, virtualenv, cache and node_modules directories
-are not entered.
+Never a silent pass: every file the walk selects is either scanned or listed as not scanned
+with its reason (the CLI then exits non-zero). Only regular files are opened: a FIFO named
+``x.py`` would block the scan, a device could be endless. Python files are decoded as their
+PEP 263 declaration says. Symbolic links are not followed (a link to /etc must not pull /etc
+into the report); a link to a file inside a scanned root is covered by that file and not
+listed. Version-control, virtualenv, cache and node_modules directories are not entered.
 """
 
 from __future__ import annotations
 
 import ast
 import fnmatch
+import io
 import os
+import stat
+import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +44,8 @@ SKIP_DIRS = frozenset(
     }
 )
 CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".ini", ".cfg", ".toml"})
-MAX_FILE_BYTES = 5 * 1024 * 1024  # larger "config" is generated data, not configuration
+# Bigger files are listed as not scanned; a Python module this size is generated data.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -77,6 +84,59 @@ def decode(data: bytes) -> str:
         raise ValueError(f"not UTF-8 (byte {exc.start})") from None
 
 
+def decode_python(data: bytes) -> str:
+    """A Python module's text in the encoding its PEP 263 declaration (or BOM) names, as the
+    interpreter would read it; ValueError when the declaration is bad or the bytes are not."""
+    if b"\0" in data[:8192]:
+        raise ValueError("binary file")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise ValueError(f"bad encoding declaration: {exc.msg}") from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid {encoding} (byte {exc.start})") from None
+
+
+def file_kind_problem(mode: int) -> str | None:
+    """Why a path that is not a regular file is never opened; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO), not opened"
+    if stat.S_ISSOCK(mode):
+        return "socket, not opened"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device, not opened"
+    return "not a regular file, not opened"
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file: OSError when it cannot be read, ValueError when it is not
+    a regular file or too big. Opened non-blocking and checked again on the descriptor, so a
+    file swapped for a FIFO after the walk cannot hang the scan."""
+    problem = file_kind_problem(os.stat(path).st_mode)
+    if problem:
+        raise ValueError(problem)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        problem = file_kind_problem(info.st_mode)
+        if problem:
+            raise ValueError(problem)
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        return fh.read()
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as Python numbers them (\n, \r\n, \r only): ``str.splitlines`` also splits on
+    form feeds and U+2028, which would shift every later line number."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _is_test(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1]
@@ -109,6 +169,7 @@ class Scanner:
         self.skipped: list[Skipped] = []
         self.files_scanned = 0
         self._lines: dict[str, list[str]] = {}  # file -> its lines, for suppression comments
+        self._roots = [os.path.realpath(p) for p in options.paths]
 
     # --- walking ---------------------------------------------------------------------------
     def _excluded(self, rel: str) -> bool:
@@ -119,9 +180,14 @@ class Scanner:
 
     def _walk(self, root: Path) -> Iterator[tuple[Path, str, str]]:
         """(path, display, rel) of files we scan under one root."""
-        if root.is_file():
-            kind = _kind(root.name)
-            if kind:
+        mode = os.stat(root).st_mode
+        if not stat.S_ISDIR(mode):
+            problem = file_kind_problem(mode)
+            if problem:
+                self.skipped.append(Skipped(str(root), problem))
+            elif _kind(root.name) is None:
+                self.skipped.append(Skipped(str(root), "not a file type dbsbm-audit reads"))
+            else:
                 yield root, str(root), root.name
             return
         for dirpath, dirnames, filenames in os.walk(
@@ -131,11 +197,11 @@ class Scanner:
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
-                if os.path.islink(full):
-                    self.skipped.append(Skipped(full, "symbolic link not followed"))
-                elif d in SKIP_DIRS or _is_venv(full) or self._excluded(rel):
+                if d in SKIP_DIRS or self._excluded(rel):
                     continue
-                else:
+                if os.path.islink(full):
+                    self._link(full)
+                elif not _is_venv(full):
                     kept.append(d)
             dirnames[:] = kept
             for name in sorted(filenames):
@@ -143,10 +209,24 @@ class Scanner:
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
                 if _kind(name) is None or self._excluded(rel):
                     continue
-                if os.path.islink(full):
-                    self.skipped.append(Skipped(full, "symbolic link not followed"))
+                mode = os.lstat(full).st_mode
+                if stat.S_ISLNK(mode):
+                    self._link(full)
+                    continue
+                problem = file_kind_problem(mode)
+                if problem:
+                    self.skipped.append(Skipped(full, problem))
                     continue
                 yield Path(full), full, rel
+
+    def _link(self, full: str) -> None:
+        """A link into a scanned root is covered by its target; any other is not scanned."""
+        target = os.path.realpath(full)
+        if os.path.exists(target) and any(
+            os.path.commonpath([target, root]) == root for root in self._roots
+        ):
+            return
+        self.skipped.append(Skipped(full, "symbolic link not followed"))
 
     def _unreadable_dir(self, exc: OSError) -> None:
         """os.walk drops a directory it cannot list; report it like an unreadable file."""
@@ -156,18 +236,15 @@ class Scanner:
 
     def _read(self, path: Path, display: str) -> list[str] | None:
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                self.skipped.append(Skipped(display, f"larger than {MAX_FILE_BYTES} bytes"))
-                return None
-            data = path.read_bytes()
+            data = read_regular(path)
+            text = decode_python(data) if _kind(path.name) == "python" else decode(data)
         except OSError as exc:
             self.skipped.append(Skipped(display, f"unreadable: {exc.strerror or exc}"))
             return None
-        try:
-            return decode(data).splitlines()
         except ValueError as exc:
             self.skipped.append(Skipped(display, str(exc)))
             return None
+        return split_lines(text)
 
     # --- per-file rules --------------------------------------------------------------------
     def _emit(
@@ -231,16 +308,17 @@ class Scanner:
                 if lines is None:
                     continue
                 f = _File(path, display, rel, lines)
-                self.files_scanned += 1
                 kind = _kind(path.name)
                 try:
                     if kind == "python":
                         f.tree = ast.parse("\n".join(lines), filename=display)
                         python.append(f)
+                        continue  # counted once its rules have run
                     elif kind == "env":
                         self._env_file(f, tracked)
                     else:
                         self._config(f)
+                    self.files_scanned += 1
                 except SyntaxError as exc:
                     self.skipped.append(
                         Skipped(display, f"SyntaxError line {exc.lineno}: {exc.msg}")
@@ -293,6 +371,7 @@ class Scanner:
         for f in files:
             try:
                 self._python(f, bandit_hits.get(f.display, []))
+                self.files_scanned += 1
             except Exception as exc:  # one bad file must not stop the scan
                 self.skipped.append(
                     Skipped(f.display, f"internal error: {type(exc).__name__}: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -103,3 +104,89 @@ def test_binary_env_file_is_skipped(tmp_path: Path) -> None:
     result = scan(ScanOptions(paths=[tmp_path / "tree"], env_files=[blob]))
     assert [(s.file, s.reason) for s in result.skipped] == [(str(blob), "binary file")]
     assert result.env_sources == [] and result.findings == []
+
+
+# --- never a silent pass -----------------------------------------------------------------------
+def test_large_python_file_is_scanned(tmp_path: Path) -> None:
+    """A 6 MB module is scanned like any other: its hardcoded password is found."""
+    big = tmp_path / "generated.py"
+    with big.open("w") as fh:
+        fh.write('DB_PASSWORD = "Kq8#vLm2!xPz9"\n')
+        while fh.tell() < 6 * 1024 * 1024:
+            fh.write(f"ROW_{fh.tell()} = {'ab' * 2000!r}\n")
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert result.skipped == [] and result.files_scanned == 1
+    assert [(f.rule_id, f.line) for f in result.findings] == [("DBSBM-CRED-001", 1)]
+
+
+def test_pep263_encoding_is_honoured(tmp_path: Path) -> None:
+    """A latin-1 module with its coding declaration is decoded as Python would, so the
+    password on line 3 is found; a module whose bytes contradict its declaration is listed."""
+    (tmp_path / "latin.py").write_bytes(
+        '# -*- coding: latin-1 -*-\n"""Café."""\nDB_PASSWORD = "Kq8#vLm2!xPzé"\n'.encode("latin-1")
+    )
+    (tmp_path / "lying.py").write_bytes(b"# coding: ascii\nx = '\xe9'\n")
+    (tmp_path / "bogus.py").write_bytes(b"# coding: no-such-codec\nx = 1\n")
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert [(f.rel_path, f.line) for f in result.findings] == [("latin.py", 3)]
+    reasons = {Path(s.file).name: s.reason for s in result.skipped}
+    assert reasons["lying.py"] == "not valid ascii (byte 21)"
+    assert reasons["bogus.py"].startswith("bad encoding declaration")
+
+
+def test_form_feed_does_not_shift_line_numbers(tmp_path: Path) -> None:
+    """Lines are numbered as Python numbers them (a form feed is not a line break)."""
+    (tmp_path / "ff.py").write_text(
+        'import os\n\x0c\ndef q(db, t):\n    return db.execute(f"SELECT {t}")\n'
+    )
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert [(f.rule_id, f.line) for f in result.findings] == [("DBSBM-SQL-001", 4)]
+
+
+def test_fifo_in_tree_and_as_path_is_never_opened(run_audit, tmp_path: Path) -> None:
+    """A FIFO named like a module is listed, not opened (opening it would hang the scan),
+    whether found by the walk or given as the path; the exit code says files went unscanned."""
+    os.mkfifo(tmp_path / "x.py")
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    code, out, _ = run_audit(tmp_path)
+    assert code == 3
+    assert f"skipped: {tmp_path / 'x.py'}: named pipe (FIFO), not opened" in out
+    assert "0 findings" in out and "1 files scanned, 1 not scanned" in out
+    code, out, _ = run_audit(tmp_path / "x.py")
+    assert code == 3 and "named pipe (FIFO), not opened" in out
+    code, _, err = run_audit(tmp_path / "ok.py", "--env-file", tmp_path / "x.py")
+    assert (
+        code == 2
+        and err
+        == f"dbsbm-audit: error: --env-file {tmp_path / 'x.py'}: named pipe (FIFO), not opened\n"
+    )
+
+
+def test_unscanned_files_fail_unless_allowed(run_audit, tmp_path: Path) -> None:
+    """Any file not scanned makes the exit non-zero (3) unless --allow-unscanned; findings
+    at the threshold still win (1); the JSON summary counts both."""
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    assert run_audit(tmp_path)[0] == 3
+    assert run_audit(tmp_path, "--allow-unscanned")[0] == 0
+    code, out, _ = run_audit(tmp_path, "--format", "json")
+    summary = json.loads(out)["summary"]
+    assert code == 3 and (summary["files_scanned"], summary["not_scanned"]) == (1, 1)
+    (tmp_path / "db.py").write_text(VULN)
+    assert run_audit(tmp_path)[0] == 1
+
+
+def test_explicit_file_of_unknown_type_is_listed(run_audit, tmp_path: Path) -> None:
+    """A path given on the command line that the audit does not read is said so, not dropped."""
+    notes = tmp_path / "NOTES.md"
+    notes.write_text("password: hunter2\n")
+    code, out, _ = run_audit(notes)
+    assert code == 3 and f"skipped: {notes}: not a file type dbsbm-audit reads" in out
+
+
+def test_link_inside_the_tree_is_covered_by_its_target(tmp_path: Path) -> None:
+    """A link to a scanned file is not listed as unscanned: its target is scanned."""
+    (tmp_path / "db.py").write_text(VULN)
+    (tmp_path / "alias.py").symlink_to(tmp_path / "db.py")
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert result.skipped == [] and [f.rel_path for f in result.findings] == ["db.py"]

@@ -229,6 +229,9 @@ _PLACEHOLDER_WORDS = (
     "sample",
     "****",
 )
+# Regular-expression syntax: a pattern that describes secrets (``secret=r"[a-z0-9]{20,}"``)
+# is not one. Groups, escapes like \d, quantified classes, counted repeats.
+_REGEX = re.compile(r"\(\?[:P<=!]|\\[sdwbSDW]|\[[^\]]*\][*+?{]|\{\d+,\d*\}")
 _SCHEME_PREFIX = re.compile(r"^(bearer|basic|token|bot)\s+", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^[a-z][a-z_\-]*$")
 
@@ -241,7 +244,7 @@ def is_placeholder(value: str) -> bool:
         return True
     if _IDENTIFIER.match(v) and (is_strong_name(v) or v in _WEAK_LAST):
         return True
-    if _TEMPLATE.search(v) or _ENV_NAME.match(v):
+    if _TEMPLATE.search(v) or _ENV_NAME.match(v) or _REGEX.search(v):
         return True
     low = v.lower()
     if any(w in low for w in _PLACEHOLDER_WORDS) and low not in COMMON_PASSWORDS:
@@ -298,12 +301,14 @@ def _vendor_plugins() -> list[BasePlugin]:
 
 # BasicAuthDetector needs a user name before the colon; Redis URLs are usually
 # redis://:password@host, which it misses.
-_EMPTY_USER_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://:([^\s@/'\"]+)@")
+# Patterns start only where a word starts: a long run of letters would otherwise be retried
+# from every position (quadratic on a 4 kB literal).
+_EMPTY_USER_URL = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://:([^\s@/'\"]+)@")
 # ... and it knows URLs only. libpq and ODBC DSNs are key=value pairs joined by spaces or ";"
 # ("host=db user=bot password=..."); Python keyword arguments are joined by commas, so a run
 # of two or more such pairs is a DSN, not code. A value stops at "{": "password={}" and
 # f"password={pw}" are filled in at run time.
-_PAIR = r"\w+=[^\s'\";,(){}]*"
+_PAIR = r"(?<!\w)\w+=[^\s'\";,(){}]*"
 _KV_DSN = re.compile(rf"{_PAIR}(?:[ \t;]+{_PAIR})+")
 _DSN_PASSWORD = re.compile(r"(?:^|[ \t;])(?:password|pwd)=([^\s;]*)", re.IGNORECASE)
 _DISCORD = DiscordBotTokenDetector()
@@ -320,8 +325,22 @@ class LineHit:
     message: str
 
 
-def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit]:
-    """Format-recognisable secrets on one line (any file type)."""
+_PEM_HEADER_END = re.compile(r"PRIVATE KEY[A-Z ]*-----(.*)$")
+_BASE64_START = re.compile(r"""^(?:\\n|\s|["'(+])*[A-Za-z0-9+/=]{16}""")
+
+
+def _has_key_body(line: str, following: str) -> bool:
+    """A PEM header is a key only with key material after it, on its line (``\\n`` in a
+    literal) or the next; a comment or docstring that names the header holds none."""
+    m = _PEM_HEADER_END.search(line)
+    return m is None or bool(_BASE64_START.match(m.group(1)) or _BASE64_START.match(following))
+
+
+def scan_line_formats(
+    filename: str, line: str, lineno: int, following: str = ""
+) -> Iterator[LineHit]:
+    """Format-recognisable secrets on one line (any file type); ``following`` is the next
+    line, where a PEM key's body starts."""
     if _DISCORD.analyze_line(filename=filename, line=line, line_number=lineno):
         yield LineHit("DBSBM-CRED-004", lineno, "Discord bot token")
     passwords = [
@@ -338,9 +357,12 @@ def scan_line_formats(filename: str, line: str, lineno: int) -> Iterator[LineHit
         for p in _DSN_PASSWORD.findall(dsn)
     ):
         yield LineHit("DBSBM-CRED-003", lineno, "key=value DSN with an embedded password")
+    if _REGEX.search(line):
+        return  # a pattern for secrets (a redaction rule), not a secret
     for plugin in _VENDORS:
         for s in plugin.analyze_line(filename=filename, line=line, line_number=lineno):
-            yield LineHit("DBSBM-CRED-005", lineno, f"{s.type}")
+            if s.type != "Private Key" or _has_key_body(line, following):
+                yield LineHit("DBSBM-CRED-005", lineno, f"{s.type}")
 
 
 def cred_rule(name: str) -> str:
@@ -531,7 +553,8 @@ def python_findings(
             hits.append(LineHit("DBSBM-CRED-006", c.line, f"high-entropy value in '{c.name}'"))
     for lineno, line in enumerate(lines, start=1):
         if '"' in line or "'" in line:
-            hits.extend(scan_line_formats(filename, line, lineno))
+            following = lines[lineno] if lineno < len(lines) else ""
+            hits.extend(scan_line_formats(filename, line, lineno, following))
     return one_per_line(hits)
 
 
@@ -605,7 +628,8 @@ def config_pairs(lines: list[str]) -> Iterator[tuple[int, str, str | None, str |
 def config_findings(filename: str, lines: list[str]) -> list[LineHit]:
     hits: list[LineHit] = []
     for lineno, line in enumerate(lines, start=1):
-        hits.extend(scan_line_formats(filename, line, lineno))
+        following = lines[lineno] if lineno < len(lines) else ""
+        hits.extend(scan_line_formats(filename, line, lineno, following))
         hits.extend(keyword_hits(filename, line, lineno))
     keyword_lines = {h.line for h in hits}
     for lineno, key, value, owner in config_pairs(lines):

@@ -62,7 +62,7 @@ def is_template(name: str) -> bool:
 def parse_env(text: str) -> list[tuple[int, str, str]]:
     """``KEY=value`` lines as python-dotenv reads them: ``export``, quotes, ``#`` comments."""
     pairs = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
