@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dbsbm_mixin import dashboards, docs, grafana, notify, prometheus, promtool
+from dbsbm_mixin import collector, dashboards, docs, grafana, notify, prometheus, promtool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ PRODUCERS: tuple[Callable[[], dict[Path, str]], ...] = (
     dashboards.files,
     docs.files,
     notify.files,
+    collector.files,
 )
 # Folders holding only generated files: whatever nothing produces there is removed.
 GENERATED_GLOBS = (

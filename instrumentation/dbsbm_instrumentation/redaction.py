@@ -145,11 +145,12 @@ def redact(text: str) -> str:
         return text
     spans.sort()
     parts: list[str] = []
-    position = 0
+    position = 0  # end of the text already copied or masked
     for start, end in spans:
-        if end <= position:
+        if start < position:  # overlaps the previous secret: one mask for both
+            position = max(position, end)
             continue
-        parts.append(text[position : max(start, position)])
+        parts.append(text[position:start])
         parts.append(MASK)
         position = end
     parts.append(text[position:])

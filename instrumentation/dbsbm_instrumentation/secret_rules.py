@@ -120,7 +120,10 @@ _OPAQUE_WORD = (
     "|access[_-]?key|account[_-]?key|private[_-]?key)"
 )
 OPAQUE_TRIGGERS = ("pass", "secret", "token", "key")
+# "AWS secret access key VALUE", "api token is VALUE"
+_MORE_WORDS = r"(?:[ \t]+(?:access|secret|key|token|id|is))*"
 _ALNUM = "A-Za-z0-9"
+_AUTH_VALUE = r"""(?:[^\s"'\\,;*]|\*[^\s"'\\,;*])[^\s"'\\,;]*"""
 
 RULES: tuple[Rule, ...] = (
     # --- key/value pairs under a credential key --------------------------------------
@@ -154,21 +157,32 @@ RULES: tuple[Rule, ...] = (
     # aws_secret_access_key wJalrXUt... : a long opaque value beside a credential key
     Rule(
         "keyed_opaque_value",
-        before=rf"{_OPAQUE_WORD}{_KEY_TAIL}{_QUOTE}?[ \t]+(?:is[ \t]+)?",
+        before=rf"{_OPAQUE_WORD}{_KEY_TAIL}{_MORE_WORDS}{_QUOTE}?[ \t]+",
         secret=r"[a-z0-9][a-z0-9+/=_-]{19,}",
         ignore_case=True,
         triggers=OPAQUE_TRIGGERS,
         min_length=24,
     ),
     # --- authorization -------------------------------------------------------------
-    # Authorization: Bearer|Basic|Bot|Token VALUE (header line, dict, JSON, or no scheme)
+    # Authorization: Bearer|Basic|Bot|Token VALUE (header line, dict or JSON form)
     Rule(
         "authorization",
         before=(
             rf"authorization{_SEP}{_QUOTE}?"
-            r"(?:(?:bearer|basic|bot|token|digest|negotiate|apikey)[ \t]+)?"
+            r"(?:bearer|basic|bot|token|digest|negotiate|apikey)[ \t]+"
         ),
-        secret=r"""(?:[^\s"'\\,;*]|\*[^\s"'\\,;*])[^\s"'\\,;]*""",
+        secret=_AUTH_VALUE,
+        ignore_case=True,
+        triggers=("authoriz",),
+        needs_separator=True,
+    ),
+    # Authorization: VALUE with no scheme: the value must end the field (so that in
+    # "Authorization: Bearer ****" the scheme is not taken for the value)
+    Rule(
+        "authorization_without_scheme",
+        before=rf"authorization{_SEP}{_QUOTE}?",
+        secret=_AUTH_VALUE,
+        after=r"""[ \t]*(?:["'\\,;\r\n]|$)""",
         ignore_case=True,
         triggers=("authoriz",),
         needs_separator=True,
@@ -238,7 +252,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "private_key_block",
         before=r"-----BEGIN[A-Z ]*PRIVATE KEY[A-Z ]*-----",
-        secret=r"[^-]+",
+        secret=r"(?:[^*-]|\*[^*-])[^-]*",
         triggers=("PRIVATE KEY",),
     ),
     Rule(
