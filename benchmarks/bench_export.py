@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -86,7 +87,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, object]:
+def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DBSBM_"))}
     env.update(
         {
@@ -94,7 +95,9 @@ def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, object]
             "OTEL_SERVICE_NAME": "bench-export",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_METRIC_EXPORT_INTERVAL": "5000",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": os.pathsep.join(
+                str(REPO / d) for d in ("instrumentation", "resilience", "")
+            ),
         }
     )
     started = time.time()
@@ -110,14 +113,14 @@ def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, object]
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
         raise SystemExit(f"child {mode} failed:\n{out.stderr[-3000:]}")
-    result: dict[str, object] = json.loads(lines[-1])
-    result["exit_after_last_line_s"] = ended - float(result["last_line"])  # type: ignore[arg-type]
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["exit_after_last_line_s"] = ended - float(result["last_line"])
     result["wall_s"] = ended - started
     result["stderr_lines"] = [line[:160] for line in out.stderr.splitlines() if line.strip()]
     return result
 
 
-def collector_up() -> tuple[str, object]:
+def collector_up() -> tuple[str, Any]:
     """The built collector when its config and binary are there, else the OTLP sink."""
     config = REPO / "deploy/otel-collector/otelcol-config.yml"
     if config.exists():
@@ -142,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
 
     label, up = collector_up()
-    up_endpoint = getattr(up, "otlp_http_endpoint", None) or up.endpoint  # type: ignore[attr-defined]
+    up_endpoint = getattr(up, "otlp_http_endpoint", None) or up.endpoint
     down_endpoint = f"http://127.0.0.1:{_closed_port()}"
     print(f"collector up = {label}; down = nothing listening on {down_endpoint}")
     try:
@@ -151,9 +154,9 @@ def main() -> None:
         shutdowns: list[float] = []
         for _ in range(args.rounds):
             down = run_child("spans", down_endpoint)
-            down_us.append(float(down["span_us"]))  # type: ignore[arg-type]
-            shutdowns.append(float(down["shutdown_s"]))  # type: ignore[arg-type]
-            up_us.append(float(run_child("spans", up_endpoint)["span_us"]))  # type: ignore[arg-type]
+            down_us.append(float(down["span_us"]))
+            shutdowns.append(float(down["shutdown_s"]))
+            up_us.append(float(run_child("spans", up_endpoint)["span_us"]))
         best_down, best_up = min(down_us), min(up_us)
         print(f"span start+end ({SPANS} per round, best of {args.rounds} alternating rounds):")
         print(f"  collector down {best_down:7.2f} us   (rounds: {_fmt(down_us)})")
@@ -174,10 +177,10 @@ def main() -> None:
             f"{float(load['exit_after_last_line_s']):.2f} s after its last line; "
             f"stderr:"
         )
-        for line in load["stderr_lines"]:  # type: ignore[attr-defined]
+        for line in load["stderr_lines"]:
             print(f"    {line}")
     finally:
-        up.close()  # type: ignore[attr-defined]
+        up.close()
 
 
 def _fmt(values: list[float]) -> str:

@@ -19,13 +19,8 @@ from __future__ import annotations
 
 import io
 import logging
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import (

@@ -5,15 +5,18 @@ group ``opentelemetry_distro``), one configurator (``opentelemetry_configurator`
 every ``opentelemetry_instrumentor`` not in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 Ours are declared in pyproject as ``dbsbm``:
 
-* :class:`DbsbmConfigurator` calls :func:`dbsbm_instrumentation.bootstrap.configure_telemetry`,
-  so the zero-code path gets exactly what a manual call gets (validated ``OTEL_*``,
-  guarded exporters, redaction, bounded exit) instead of the SDK's ``_OTelSDKConfigurator``
-  defaults.
-* :class:`DbsbmDistro` makes sure that configurator is the one chosen when another
-  package (opentelemetry-distro) also declares one: it sets ``OTEL_PYTHON_CONFIGURATOR=dbsbm``
-  unless the user chose. It cannot choose itself among several distros (the first entry
-  point wins unless ``OTEL_PYTHON_DISTRO`` is set), so deployments set
-  ``OTEL_PYTHON_DISTRO=dbsbm`` too (docs/, docker-compose).
+* :class:`DbsbmDistro` checks the ``OTEL_*`` variables the SDK reads before anything
+  imports the SDK (:func:`dbsbm_instrumentation.bootstrap.check_settings`), and makes
+  sure our configurator is the one chosen when another package (opentelemetry-distro)
+  also declares one: it sets ``OTEL_PYTHON_CONFIGURATOR=dbsbm`` unless the user chose. It
+  cannot choose itself among several distros (the first entry point wins unless
+  ``OTEL_PYTHON_DISTRO`` is set), so deployments set ``OTEL_PYTHON_DISTRO=dbsbm`` too
+  (docs/, docker-compose).
+* ``DbsbmConfigurator`` (:class:`dbsbm_instrumentation.configurator.DbsbmConfigurator`,
+  named here for the entry point) runs :func:`~dbsbm_instrumentation.bootstrap.configure_telemetry`,
+  so the zero-code path gets exactly what a manual call gets. It is imported when
+  first asked for: it subclasses the SDK's configurator, and importing the SDK reads
+  (and fails on) some of the variables the distro checks first.
 * Two upstream instrumentors are replaced, not loaded: ``logging`` (it puts its OTLP
   handler on the root logger before the bot runs ``logging.basicConfig(...)``; ours
   exports without a root handler, see :mod:`dbsbm_instrumentation.logs`) and
@@ -25,24 +28,18 @@ Ours are declared in pyproject as ``dbsbm``:
   (WeatherAPI's ``key=``).
 """
 
-# ruff: noqa: I001 - bootstrap first: it quiets SDK warnings emitted at SDK import time.
 from __future__ import annotations
-
-from dbsbm_instrumentation.bootstrap import configure_telemetry
 
 import logging
 import os
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.environment_variables import (
-    OTEL_PYTHON_CONFIGURATOR,
-    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS,
-)
 from opentelemetry.instrumentation._semconv import OTEL_SEMCONV_STABILITY_OPT_IN
-from opentelemetry.sdk._configuration import _BaseConfigurator
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]  # *
+from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_CONFIGURATOR
 
 from dbsbm_instrumentation.aiohttp_client.util import strip_query
+from dbsbm_instrumentation.bootstrap import check_settings
 
 ENTRY_POINT_NAME = "dbsbm"
 # Upstream instrumentors whose job configure_telemetry does (differently, see above).
@@ -52,20 +49,14 @@ AIOHTTP_CLIENT = "aiohttp-client"  # contrib's entry-point name
 _logger = logging.getLogger(__name__)
 
 
-def disabled_instrumentations() -> set[str]:
-    """Names in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` (``*`` means all)."""
-    raw = os.environ.get(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, "")
-    return {name.strip() for name in raw.split(",") if name.strip()}
-
-
-def _enabled(name: str, disabled: set[str]) -> bool:
-    return "*" not in disabled and name not in disabled
-
-
-class DbsbmDistro(BaseDistro):  # type: ignore[misc]
-    """Selects our configurator and keeps upstream logging/system-metrics out of the way."""
+# * Upstream's distro module opens with a file-wide ``# type: ignore``, so to mypy it is
+# empty and BaseDistro is Any.
+class DbsbmDistro(BaseDistro):  # type: ignore[misc]  # see * above
+    """Checks the SDK's variables, selects our configurator, and keeps upstream
+    logging/system-metrics out of the way."""
 
     def _configure(self, **kwargs: Any) -> None:
+        check_settings()
         os.environ.setdefault(OTEL_PYTHON_CONFIGURATOR, ENTRY_POINT_NAME)
         os.environ.setdefault(OTEL_SEMCONV_STABILITY_OPT_IN, "http")
 
@@ -80,12 +71,10 @@ class DbsbmDistro(BaseDistro):  # type: ignore[misc]
         super().load_instrumentor(entry_point, **kwargs)
 
 
-class DbsbmConfigurator(_BaseConfigurator):
-    """Runs :func:`configure_telemetry` for ``opentelemetry-instrument``."""
+def __getattr__(name: str) -> Any:
+    # DbsbmConfigurator on first use, after DbsbmDistro.configure() (see the module doc).
+    if name == "DbsbmConfigurator":
+        from dbsbm_instrumentation.configurator import DbsbmConfigurator
 
-    def _configure(self, **kwargs: Any) -> None:
-        disabled = disabled_instrumentations()
-        configure_telemetry(
-            system_metrics=_enabled("system_metrics", disabled),
-            logs=_enabled("logging", disabled),
-        )
+        return DbsbmConfigurator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

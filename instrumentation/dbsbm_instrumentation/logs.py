@@ -37,26 +37,18 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-# First, before any OpenTelemetry import: it drops malformed OTEL_* values that the SDK
-# fails on at import (opentelemetry.propagate reads OTEL_PROPAGATORS, opentelemetry.sdk.trace
-# a span limit), also when a bot imports this module before bootstrap.
-# isort: split
-from dbsbm_instrumentation import sdk_environ  # noqa: F401
-
-# isort: split
 import orjson
 from opentelemetry import trace
 from opentelemetry._logs import LoggerProvider
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.json import JsonFormatter as _PjlJsonFormatter
 
-from dbsbm_instrumentation.redaction import redact
 from dbsbm_instrumentation.semconv import ERROR_CODE
 from dbsbm_resilience.errors import classify
 
@@ -104,6 +96,23 @@ def resolve_environment(environment: str | None = None) -> str:
         f"using {DEFAULT_ENVIRONMENT}",
     )
     return DEFAULT_ENVIRONMENT
+
+
+def _load_redact(text: str) -> str:
+    """Binds :data:`_redact` to :func:`dbsbm_instrumentation.redaction.redact` on first use.
+
+    Why not at import: redaction imports the SDK, which reads (and fails on) some
+    ``OTEL_*`` values; the configure calls check those first, and importing this module
+    must not depend on them.
+    """
+    global _redact
+    from dbsbm_instrumentation.redaction import redact
+
+    _redact = redact
+    return redact(text)
+
+
+_redact: Callable[[str], str] = _load_redact
 
 
 # --- trace context on records -----------------------------------------------------------
@@ -163,7 +172,7 @@ _stdlib_encode = json.JSONEncoder(
 _SCALARS = (int, float, bool)
 
 
-def _iso_timestamp(created: float, _cache: list[Any] = [None, ""]) -> str:  # noqa: B006
+def _iso_timestamp(created: float, _cache: list[Any] = [None, ""]) -> str:  # noqa: B006 - the cache, a local for speed
     """RFC 3339 UTC with milliseconds; the seconds part is formatted once per second."""
     second = int(created)
     if _cache[0] != second:
@@ -209,7 +218,7 @@ class JsonFormatter(_PjlJsonFormatter):
             "timestamp": _iso_timestamp(attributes["created"]),
             "level": attributes["levelname"],
             "logger": attributes["name"],
-            "message": redact(message),
+            "message": _redact(message),
             "module": attributes["module"],
             "function": attributes["funcName"],
             "line": attributes["lineno"],
@@ -228,9 +237,11 @@ class JsonFormatter(_PjlJsonFormatter):
         if attributes["exc_info"] and not attributes["exc_text"]:
             record.exc_text = str(self.formatException(record.exc_info))
         if record.exc_text:
-            data["exception"] = redact(record.exc_text)
-        if attributes["stack_info"]:
-            data["stack_info"] = redact(self.formatStack(record.stack_info))  # type: ignore[arg-type]
+            data["exception"] = _redact(record.exc_text)
+        stack_info = record.stack_info
+        if stack_info:
+            # The stdlib's: python-json-logger's may return a list (stack_info_as_array).
+            data["stack_info"] = _redact(logging.Formatter.formatStack(self, stack_info))
         if self.static_fields:
             data.update(self.static_fields)
         nested = False
@@ -244,12 +255,12 @@ class JsonFormatter(_PjlJsonFormatter):
                 continue
             value = attributes[key]
             if value.__class__ is str:
-                value = redact(value)
+                value = _redact(value)
             elif value.__class__ not in _SCALARS and value is not None:
                 nested = True  # containers (or str subclasses) may hide a secret: scan the line
             data[key] = value
         line = self._dumps(data)
-        return redact(line) if nested else line
+        return _redact(line) if nested else line
 
 
 class TextFormatter(logging.Formatter):
@@ -263,13 +274,13 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         trace_id, span_id = _trace_ids(record)
         record.dbsbm_trace = f" [{trace_id}/{span_id}]" if trace_id != _NO_TRACE else ""
-        return redact(super().format(record))
+        return _redact(super().format(record))
 
 
 # --- OTLP bridge --------------------------------------------------------------------------
 
 
-class _OtlpBridgeHandler(LoggingHandler):
+def _bridge_handler(logger_provider: LoggerProvider, level: int) -> logging.Handler:
     """The contrib OTLP handler, minus our record stamps and the at-exit flush.
 
     Trace ids already travel in the OTLP record's own fields, so the stamped copies are
@@ -277,22 +288,28 @@ class _OtlpBridgeHandler(LoggingHandler):
     handler ever created at exit, and upstream's flush starts a non-daemon thread that
     retries an unreachable collector for the full exporter timeout;
     :meth:`dbsbm_instrumentation.bootstrap.Telemetry.shutdown` flushes with a deadline.
+    Defined when first needed: contrib's handler module imports the SDK (see
+    :func:`_load_redact`).
     """
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
-    def _get_attributes(self, record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
-        attributes, event_name = super()._get_attributes(record)
-        for key in TRACE_FIELDS:
-            attributes.pop(key, None)
-        attributes.pop(_TEXT_TRACE, None)
-        return attributes, event_name
+    class OtlpBridgeHandler(LoggingHandler):
+        def _get_attributes(self, record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
+            attributes, event_name = super()._get_attributes(record)
+            for key in TRACE_FIELDS:
+                attributes.pop(key, None)
+            attributes.pop(_TEXT_TRACE, None)
+            return attributes, event_name
 
-    def flush(self) -> None:
-        return None
+        def flush(self) -> None:
+            return None
+
+    return OtlpBridgeHandler(level=level, logger_provider=logger_provider)
 
 
 # --- the callHandlers hook: record redaction, then the OTLP bridge --------------------------
 
-_bridge: _OtlpBridgeHandler | None = None
+_bridge: logging.Handler | None = None
 _redacting = False
 _original_call_handlers = logging.Logger.callHandlers
 # The SDK's own loggers (exporter retries, dropped batches) are never exported: a
@@ -318,24 +335,24 @@ def redact_record(record: logging.LogRecord) -> None:
     except Exception:  # noqa: BLE001 - a bad format string: the handler reports it
         message = None
     if message is not None:
-        redacted = redact(message)
+        redacted = _redact(message)
         if redacted is not message:  # redact() returns its argument when nothing matched
             record.msg = redacted
             record.args = None
     if attributes["exc_info"] and not attributes["exc_text"]:
         text = _exception_formatter.formatException(attributes["exc_info"])
-        redacted = redact(text)
+        redacted = _redact(text)
         if redacted is not text:
             record.exc_text = redacted
     elif attributes["exc_text"]:
-        record.exc_text = redact(attributes["exc_text"])
+        record.exc_text = _redact(attributes["exc_text"])
     if attributes["stack_info"]:
-        record.stack_info = redact(attributes["stack_info"])
+        record.stack_info = _redact(attributes["stack_info"])
     # Set difference runs in C; extras are usually none or a few.
     for key in attributes.keys() - _SKIP:
         value = attributes[key]
         if value.__class__ is str:
-            redacted = redact(value)
+            redacted = _redact(value)
             if redacted is not value:
                 attributes[key] = redacted
 
@@ -376,7 +393,8 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
 def _update_hook() -> None:
     """Hook ``Logger.callHandlers`` while redaction or the bridge is on (caller holds _lock)."""
     hooked = _redacting or _bridge is not None
-    logging.Logger.callHandlers = (  # type: ignore[method-assign]
+    # Assigned on the class on purpose: every logger, existing or future, goes through it.
+    logging.Logger.callHandlers = (  # type: ignore[method-assign]  # see above
         _call_handlers if hooked else _original_call_handlers
     )
 
@@ -405,7 +423,7 @@ def install_otlp_bridge(logger_provider: LoggerProvider, level: int = logging.NO
     """
     global _bridge, _redacting
     with _lock:
-        _bridge = _OtlpBridgeHandler(level=level, logger_provider=logger_provider)
+        _bridge = _bridge_handler(logger_provider, level)
         _redacting = True
         _update_hook()
 
@@ -427,14 +445,14 @@ def uninstall_otlp_bridge() -> None:
 
 def _resolve_mode(mode: str | None, environment: str) -> Mode:
     if mode is not None:
-        if mode not in ("json", "text"):
-            raise ValueError(f"mode must be 'json' or 'text', not {mode!r}")
-        return mode  # type: ignore[return-value]
+        if mode in ("json", "text"):
+            return "json" if mode == "json" else "text"
+        raise ValueError(f"mode must be 'json' or 'text', not {mode!r}")
     override = os.environ.get("DBSBM_LOG_FORMAT")
     if override:
         normalized = override.strip().lower()
         if normalized in ("json", "text"):
-            return normalized  # type: ignore[return-value]
+            return "json" if normalized == "json" else "text"
         config_warning(
             "DBSBM_LOG_FORMAT",
             override,
@@ -457,8 +475,13 @@ def configure_logging(
 
     Production: JSON on stderr, INFO, noisy libraries at WARNING. Development: text,
     DEBUG. ``file`` adds a rotating file (``max_bytes`` x ``backup_count``) in the same
-    format. Handlers the bot added itself are left alone.
+    format. Handlers the bot added itself are left alone. The ``OTEL_*`` variables the
+    SDK reads are checked first, as :func:`~dbsbm_instrumentation.bootstrap.configure_telemetry`
+    does: the formatters' redaction imports the SDK.
     """
+    from dbsbm_instrumentation.bootstrap import check_settings
+
+    check_settings()
     environment = resolve_environment()
     resolved_mode = _resolve_mode(mode, environment)
     if service_name is None:
@@ -482,7 +505,7 @@ def configure_logging(
         root.removeHandler(handler)
         handler.close()
     for handler in handlers:
-        handler._dbsbm = True  # type: ignore[attr-defined]
+        handler._dbsbm = True  # type: ignore[attr-defined]  # marks ours: the next call replaces them
         handler.setFormatter(formatter)
         root.addHandler(handler)
     if level is None:

@@ -3,10 +3,11 @@
 :func:`run_python` runs a script in a fresh interpreter (telemetry set-up is global and
 once per process, so each scenario gets its own process).
 
-:class:`OtlpHttpStandIn` is a stand-in OTLP/HTTP receiver, not a collector: it records every POST to /v1/traces, /v1/logs and /v1/metrics, answers
-200, and decodes the protobuf bodies with ``opentelemetry-proto``. Used where the
-question is "what left the process" (resource attributes, redaction, which signals),
-which the built collector would only answer indirectly through Prometheus.
+:class:`OtlpHttpStandIn` is a stand-in OTLP/HTTP receiver, not a collector: it records
+every POST to /v1/traces, /v1/logs and /v1/metrics, answers 200, and decodes the
+protobuf bodies with ``opentelemetry-proto``. Used where the question is "what left the
+process" (resource attributes, redaction, which signals), which the built collector
+would only answer indirectly through Prometheus.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def assert_ran_with_one_line_naming(
     assert lines[0].startswith(f"{variable}=")
 
 
-_REQUESTS = {
+# Protobuf message classes (google.protobuf ships no type stubs here).
+_REQUESTS: dict[str, Any] = {
     "/v1/traces": ExportTraceServiceRequest,
     "/v1/logs": ExportLogsServiceRequest,
     "/v1/metrics": ExportMetricsServiceRequest,
@@ -174,7 +176,7 @@ class OtlpHttpStandIn:
                 yield from scope.log_records
 
     def metric_names(self) -> set[str]:
-        names = set()
+        names: set[str] = set()
         for group in self._groups("/v1/metrics"):
             for scope in group.scope_metrics:
                 names.update(metric.name for metric in scope.metrics)

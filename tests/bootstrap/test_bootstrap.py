@@ -10,11 +10,15 @@ import os
 import re
 import socket
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
+from opentelemetry.sdk.resources import OTELResourceDetector
 
-from dbsbm_instrumentation import bootstrap
+from dbsbm_instrumentation import bootstrap, configurator, sdk_environ
+from dbsbm_instrumentation.sdk_environ import SIGNALS
 from tests.bootstrap.support import (
     SDK_READ_MALFORMED,
     OtlpHttpStandIn,
@@ -252,7 +256,7 @@ def test_bad_sdk_variable_is_removed_and_good_ones_are_kept(
     monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "ALWAYS_ON")  # the SDK is case-exact
     monkeypatch.setenv("OTEL_BLRP_EXPORT_TIMEOUT", " ")  # empty means unset: dropped quietly
     with caplog.at_level("WARNING"):
-        bootstrap.read_settings()
+        bootstrap.check_settings()
     assert os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] == "4096"
     assert os.environ["OTEL_SPAN_LINK_COUNT_LIMIT"] == ""
     assert os.environ["OTEL_EXPORTER_OTLP_COMPRESSION"] == "GZIP"
@@ -267,15 +271,42 @@ def test_bad_sdk_variable_is_removed_and_good_ones_are_kept(
     ]
 
 
+def _exporter(signal: str, name: str = "otlp_proto_http") -> Any:
+    """The exporter the configurator builds for ``signal`` when ``name`` is chosen."""
+    bootstrap.check_settings()
+    (entry,) = entry_points(group=f"opentelemetry_{signal}_exporter", name=name)
+    exporter_class = entry.load()
+    return exporter_class(**configurator.exporter_arguments(signal, exporter_class))
+
+
+def _headers(exporter: Any) -> dict[str, str]:
+    """The headers ``exporter`` sends beyond its own content-type and user-agent."""
+    is_grpc = ".grpc." in type(exporter).__module__
+    headers = dict(exporter._headers if is_grpc else exporter._client._headers)
+    return {k: v for k, v in headers.items() if k not in ("content-type", "user-agent")}
+
+
+def _without_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_*/DBSBM_* variable, also none left behind by our defaults."""
+    for name in [n for n in os.environ if n.startswith(("OTEL_", "DBSBM_"))]:
+        monkeypatch.delenv(name)
+    for signal in (s.upper() for s in SIGNALS):
+        for name in (f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL", f"OTEL_{signal}_EXPORTER"):
+            monkeypatch.delenv(name, raising=False)
+
+
 def test_header_names_are_lower_cased_resource_keys_are_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """gRPC refuses capitals in metadata keys; resource attribute keys keep their case."""
+    _without_otel_variables(monkeypatch)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20x,X-Team=Bets")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "Team.Name=Bets")
-    settings = bootstrap.read_settings()
-    assert settings.signals["traces"].headers == {"authorization": "Bearer x", "x-team": "Bets"}
-    assert settings.resource_attributes == {"Team.Name": "Bets"}
+    for name in ("otlp_proto_http", "otlp_proto_grpc"):
+        exporter = _exporter("traces", name)
+        assert _headers(exporter) == {"authorization": "Bearer x", "x-team": "Bets"}
+        exporter.shutdown()
+    assert dict(OTELResourceDetector().detect().attributes) == {"Team.Name": "Bets"}
 
 
 def test_grpc_export_takes_capitalised_headers_and_compression_none(tmp_path: Path) -> None:
@@ -313,22 +344,30 @@ def test_grpc_export_takes_capitalised_headers_and_compression_none(tmp_path: Pa
 
 def test_settings_precedence_and_signal_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per-signal variables beat general ones; the general endpoint gets the signal path."""
-    for name in [n for n in os.environ if n.startswith(("OTEL_", "DBSBM_"))]:
-        monkeypatch.delenv(name)
+    _without_otel_variables(monkeypatch)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://loki:3100/otlp/v1/logs")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x,x-team=bets")
     monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
-    settings = bootstrap.read_settings()
-    traces, metrics, logs = (settings.signals[s] for s in ("traces", "metrics", "logs"))
-    assert traces.endpoint == "http://collector:4318/v1/traces"
-    assert traces.protocol == "http/protobuf" and traces.timeout_s == 3.0
-    assert metrics.protocol == "grpc" and metrics.endpoint == "http://collector:4318/"
-    assert logs.endpoint == "http://loki:3100/otlp/v1/logs"
-    assert logs.endpoint_variable == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
-    assert logs.exporter == "none"
-    assert traces.headers == {"authorization": "Bearer x", "x-team": "bets"}
+    sdk_environ.set_defaults()
+    (traces_class,) = configurator.chosen_exporter_classes("traces")
+    (metrics_class,) = configurator.chosen_exporter_classes("metrics")
+    traces, metrics, logs = (
+        _exporter("traces"),
+        _exporter("metrics", "otlp_proto_grpc"),
+        _exporter("logs"),
+    )
+    assert traces._endpoint == "http://collector:4318/v1/traces"
+    assert ".http." in traces_class.__module__ and traces._client._timeout == 3.0
+    assert ".grpc." in metrics_class.__module__
+    assert configurator.Destination.of("metrics", metrics).address == "http://collector:4318/"
+    assert logs._endpoint == "http://loki:3100/otlp/v1/logs"
+    assert configurator.Destination.of("logs", logs).variable == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+    assert configurator.chosen_exporter_classes("logs") == []
+    assert _headers(traces) == {"authorization": "Bearer x", "x-team": "bets"}
+    for exporter in (traces, metrics, logs):
+        exporter.shutdown()
 
 
 def test_resource_takes_environment_from_dbsbm_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,19 +375,18 @@ def test_resource_takes_environment_from_dbsbm_env(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     monkeypatch.setenv("DBSBM_ENV", "development")
-    settings = bootstrap.read_settings()
-    resource = bootstrap.build_resource(settings)
+    resource = bootstrap.build_resource()
     assert resource.attributes["deployment.environment.name"] == "development"
     assert resource.attributes["service.name"] == "dbsbm"
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=canary")
-    resource = bootstrap.build_resource(bootstrap.read_settings(), service_name="bot")
+    resource = bootstrap.build_resource(service_name="bot")
     assert resource.attributes["deployment.environment.name"] == "canary"
     assert resource.attributes["service.name"] == "bot"
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", str(resource.attributes["telemetry.distro.version"]))
 
 
-def _http_transport(signal: str) -> object:
-    exporter = bootstrap._otlp_exporter(bootstrap.read_settings().signals[signal])
+def _http_transport(signal: str) -> Any:
+    exporter = _exporter(signal)
     try:
         return exporter._client._transport
     finally:
@@ -381,3 +419,73 @@ def test_http_exporters_use_the_urllib3_transport(
     # Only requests honours proxies and credential providers: keep it then.
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
     assert type(_http_transport("traces")).__name__ == "RequestsHTTPTransport"
+
+
+@pytest.mark.parametrize(
+    ("exporters", "expected"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+        ({"OTEL_TRACES_EXPORTER": "otlp_proto_http,console"}, "both"),
+        ({"OTEL_TRACES_EXPORTER": "otlp_proto_grpc", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}, "grpc"),
+    ],
+    ids=["console", "http-and-console", "grpc"],
+)
+def test_any_exporter_the_sdk_supports_can_be_chosen(
+    tmp_path: Path,
+    otlp_stand_in: OtlpHttpStandIn,
+    exporters: dict[str, str],
+    expected: str,
+) -> None:
+    """OTEL_TRACES_EXPORTER picks the SDK's exporters by entry point, guarded and redacted."""
+    result = run_python(
+        tmp_path,
+        BOT,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_stand_in.endpoint,
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            **exporters,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    printed = '"name": "bet.place"' in result.stdout
+    posted = any(s.name == "bet.place" for s in otlp_stand_in.spans())
+    assert (printed, posted) == {
+        "console": (True, False),
+        "both": (True, True),
+        "grpc": (False, False),  # the stand-in speaks HTTP only: the export fails, quietly
+    }[expected]
+    if printed:
+        assert "password='****'" in result.stdout and "hunter2" not in result.stdout
+    if expected == "grpc":
+        lines = [line for line in result.stderr.splitlines() if "placed with" not in line]
+        assert len(lines) == 1 and "traces export to" in lines[0], result.stderr
+
+
+def test_importing_changes_nothing(tmp_path: Path) -> None:
+    """Importing our modules neither rewrites the environment nor installs logging filters,
+    malformed values included; the configure call does both."""
+    result = run_python(
+        tmp_path,
+        """
+        import logging, os
+        before = dict(os.environ)
+        import dbsbm_instrumentation.bootstrap, dbsbm_instrumentation.distro
+        import dbsbm_instrumentation.logs
+        filtered = [name for name, item in logging.root.manager.loggerDict.items()
+                    if getattr(item, "filters", None)]
+        print("unchanged" if dict(os.environ) == before and not filtered else "changed")
+        dbsbm_instrumentation.bootstrap.configure_telemetry(system_metrics=False).shutdown(0.5)
+        print("removed" if "OTEL_BSP_MAX_QUEUE_SIZE" not in os.environ else "kept")
+    """,
+        {
+            "OTEL_BSP_MAX_QUEUE_SIZE": "abc",
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "x",
+            "OTEL_RESOURCE_ATTRIBUTES": "garbage",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["unchanged", "removed"], result.stdout
+    assert "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ exported. Exports go to the OTLP stand-in receiver (tests/bootstrap/support.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -217,10 +218,10 @@ def test_distro_defaults_semconv_opt_in_to_http_unless_the_user_chose(
     monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
     distro.DbsbmDistro().configure()
-    assert distro.os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "http"
+    assert os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "http"
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database")
     distro.DbsbmDistro().configure()
-    assert distro.os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "database"
+    assert os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] == "database"
 
 
 def test_distro_selects_our_configurator_unless_the_user_chose(
@@ -230,10 +231,10 @@ def test_distro_selects_our_configurator_unless_the_user_chose(
     monkeypatch.delenv("OTEL_PYTHON_CONFIGURATOR", raising=False)
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)  # configure() sets it
     distro.DbsbmDistro().configure()
-    assert distro.os.environ["OTEL_PYTHON_CONFIGURATOR"] == "dbsbm"
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "dbsbm"
     monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", "other")
     distro.DbsbmDistro().configure()
-    assert distro.os.environ["OTEL_PYTHON_CONFIGURATOR"] == "other"
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "other"
 
 
 def test_distro_skips_the_upstream_instrumentors_it_replaces() -> None:

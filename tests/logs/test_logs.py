@@ -199,10 +199,14 @@ def test_noisy_libraries_are_lowered_in_production(monkeypatch: pytest.MonkeyPat
     assert not logging.getLogger("discord").isEnabledFor(logging.INFO)
 
 
+def _memory_exporter() -> InMemoryLogRecordExporter:
+    return InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # upstream's is unannotated
+
+
 def test_otlp_bridge_exports_records_without_a_root_handler() -> None:
     """Records reach the LoggerProvider and the bot's handler redacted, with trace context,
     and root stays empty so a later logging.basicConfig(handlers=...) still takes effect."""
-    exporter = InMemoryLogRecordExporter()
+    exporter = _memory_exporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(
         SimpleLogRecordProcessor(RedactingLogRecordExporter(exporter))
@@ -227,13 +231,14 @@ def test_otlp_bridge_exports_records_without_a_root_handler() -> None:
     (exported,) = [r.log_record for r in exporter.get_finished_logs()]
     assert exported.body == "login password=****"
     assert exported.trace_id == span.get_span_context().trace_id
+    assert exported.attributes is not None
     assert exported.attributes["k"] == 1
     assert not set(logs.TRACE_FIELDS) & set(exported.attributes)
 
 
 def test_otlp_bridge_skips_opentelemetry_own_records() -> None:
     """The SDK's own warnings (exporter retries) are never fed back into the export."""
-    exporter = InMemoryLogRecordExporter()
+    exporter = _memory_exporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     logs.install_otlp_bridge(provider)
@@ -245,7 +250,7 @@ def test_otlp_bridge_skips_opentelemetry_own_records() -> None:
 def test_logged_exception_carries_its_error_type_and_code() -> None:
     """logger.exception() of a taxonomy error: the JSON line and the OTLP record get its
     error.type and dbsbm.error.code; an unknown exception is UNKNOWN_ERROR; extras win."""
-    exporter = InMemoryLogRecordExporter()
+    exporter = _memory_exporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     logs.install_otlp_bridge(provider)
@@ -265,7 +270,7 @@ def test_logged_exception_carries_its_error_type_and_code() -> None:
         ("KeyError", "UNKNOWN_ERROR"),
     ]
     assert (lines[2]["error.type"], lines[2][ERROR_CODE]) == ("ValueError", "MINE")
-    exported = [r.log_record.attributes for r in exporter.get_finished_logs()]
+    exported = [r.log_record.attributes or {} for r in exporter.get_finished_logs()]
     assert exported[0][ERROR_CODE] == "RATE_LIMITED"
 
 
@@ -273,7 +278,7 @@ def _plain_capture() -> tuple[logging.Logger, io.StringIO, list[logging.LogRecor
     """A logger whose handler is the bot's kind (stdlib Formatter) and keeps its records."""
     records: list[logging.LogRecord] = []
 
-    class Keep(logging.StreamHandler):  # type: ignore[type-arg]
+    class Keep(logging.StreamHandler[io.StringIO]):
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
             super().emit(record)
@@ -296,7 +301,7 @@ def test_clean_record_reaches_handlers_untouched() -> None:
     logger.info("user %s bet at odds %s in %s", *args, extra={"detail": "cache key=odds:42"})
     (record,) = records
     assert record.msg == "user %s bet at odds %s in %s"
-    assert record.args == args and all(a is b for a, b in zip(record.args, args))
+    assert record.args == args and all(a is b for a, b in zip(record.args, args, strict=True))
     assert (
         stream.getvalue() == "INFO user alice bet at odds 2.5 in {'guild': 7} cache key=odds:42\n"
     )

@@ -1,0 +1,500 @@
+"""The SDK's configurator with what the bot needs on top: :class:`DbsbmConfigurator`.
+
+The SDK's ``_OTelSDKConfigurator`` (which, its docstring says, distros subclass) reads
+every ``OTEL_*`` variable itself and picks exporters by entry point, so any exporter it
+supports (``otlp``, ``otlp_proto_http``, ``otlp_proto_grpc``, ``console``, ``none``, a
+third-party entry point) can be chosen with ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``.
+What is ours goes in through the arguments it takes:
+
+* ``export_span_processor`` / ``export_log_record_processor``: every span and log
+  exporter it builds is wrapped in an :class:`ExportGuard` around the redacting
+  exporter, inside the usual batch processor. The guard is the outage handling: after a
+  failed export it drops batches for that destination at once for a growing pause
+  (5 s .. 60 s), instead of letting the exporter retry on every batch, so the queue
+  keeps draining, memory stays flat and nothing waits on a dead port; one WARNING per
+  outage names the variable to check (the exporters' per-retry records go to DEBUG).
+* ``exporter_args_map``: our default export timeout, the urllib3 transport for OTLP/HTTP
+  and a compression the gRPC exporters accept.
+* ``resource_attributes``: service name and version, deployment environment, distro.
+
+Metrics keep the SDK's reader and exporter unwrapped: the configurator has no hook
+for them, they export from the reader's own thread (never the bot's), and they are
+cumulative, so the first export after an outage carries everything counted during it.
+
+This module imports the SDK: :mod:`dbsbm_instrumentation.bootstrap` imports it only after
+:mod:`dbsbm_instrumentation.sdk_environ` has checked the variables the SDK reads at import.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Generic, Protocol, TypeVar
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._configuration import _get_exporter_names, _OTelSDKConfigurator
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from dbsbm_instrumentation import logs as _logs_module
+from dbsbm_instrumentation.bootstrap import (
+    PROCESS_METRICS,
+    Telemetry,
+    configure_telemetry,
+    disabled_instrumentations,
+    log_handler_level,
+)
+from dbsbm_instrumentation.redaction import RedactingLogRecordExporter, RedactingSpanExporter
+from dbsbm_instrumentation.sdk_environ import SIGNALS, Signal
+
+# The SDK's default is 10 s, retried with 1-2-4 s backoff inside one export, while the
+# batch queue fills. A collector beside the bot answers in milliseconds, so unless
+# OTEL_EXPORTER_OTLP[_SIGNAL]_TIMEOUT says otherwise an export gets 3 s (one retry
+# against a refused port).
+DEFAULT_EXPORT_TIMEOUT_S = 3.0
+# Pause after a failed export before trying that destination again (doubles per failure).
+FIRST_PAUSE_S = 5.0
+MAX_PAUSE_S = 60.0
+
+_logger = logging.getLogger("dbsbm_instrumentation.bootstrap")
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+_ItemIn = TypeVar("_ItemIn", contravariant=True)
+_ResultOut = TypeVar("_ResultOut", covariant=True)
+ProviderT = TypeVar("ProviderT")
+
+
+class _Exporter(Protocol[_ItemIn, _ResultOut]):
+    """What span and log-record exporters have in common."""
+
+    def export(self, batch: Sequence[_ItemIn], /) -> _ResultOut: ...
+
+    def shutdown(self) -> None: ...
+
+
+# --- exporter noise and outages --------------------------------------------------------
+
+
+class _ExporterNoise(logging.Filter):
+    """Lowers the exporters' per-retry WARNING/ERROR records to DEBUG.
+
+    The first text since the last :meth:`take` is kept so the guard's single outage
+    line can say why (the first retry names the cause; the last only says "timeout").
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = ""
+
+    def take(self) -> str:
+        """The first complaint since the last call, shortened to its cause."""
+        first, self.first = self.first, ""
+        cause = _OS_ERROR.search(first)
+        return cause.group(0) if cause else first[:200]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        if not self.first:
+            try:
+                self.first = record.getMessage()
+            except Exception:  # noqa: BLE001 - a bad record must not break the exporter
+                self.first = str(record.msg)
+        record.levelno = logging.DEBUG
+        record.levelname = "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_noise = _ExporterNoise()
+# "...NewConnectionError(... [Errno 111] Connection refused"))" -> "[Errno 111] Connection refused"
+_OS_ERROR = re.compile(r"\[Errno -?\d+\][^\"')]*")
+
+
+def _quiet_exporter_loggers(exporter: object) -> None:
+    for cls in type(exporter).__mro__:
+        if cls.__module__.startswith("opentelemetry.exporter."):
+            exporter_logger = logging.getLogger(cls.__module__)
+            if _noise not in exporter_logger.filters:
+                exporter_logger.addFilter(_noise)
+
+
+class _Outage:
+    """Whether one destination answers, shared by the signals sent to it."""
+
+    def __init__(self) -> None:
+        self.pause = FIRST_PAUSE_S
+        self.resume_at = 0.0
+        self.failing = False
+
+
+_outages: dict[str, _Outage] = {}
+
+
+class _QueueFullDuringOutage(logging.Filter):
+    """The batch processors warn "Queue full, dropping ..." (every 20 s) while the
+    exporter is paused; the outage line already said telemetry is being dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        outage = any(o.failing for o in _outages.values())
+        return not (outage and str(record.msg).startswith("Queue full"))
+
+
+_queue_full_filter = _QueueFullDuringOutage()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a signal goes, as the outage line names it: the value and its variable."""
+
+    address: str
+    variable: str
+
+    @classmethod
+    def of(cls, signal: str, exporter: object) -> Destination:
+        """The OTLP endpoint variable in effect, else the exporter choice itself."""
+        module = type(exporter).__module__
+        if not module.startswith("opentelemetry.exporter.otlp."):
+            return cls(type(exporter).__name__, f"OTEL_{signal.upper()}_EXPORTER")
+        for variable in (
+            f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ):
+            value = os.environ.get(variable, "").strip()
+            if value:
+                return cls(value, variable)
+        default = "localhost:4317" if ".grpc." in module else "http://localhost:4318"
+        return cls(default, "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+class ExportGuard(Generic[ItemT, ResultT]):
+    """Outage handling around any span or log-record exporter.
+
+    One WARNING per outage (naming the variable to check), one INFO on recovery; while
+    paused, batches are dropped without calling the exporter. :meth:`abort` interrupts an
+    export in flight (the exporter's retry wait, gRPC channel, HTTP session).
+    """
+
+    def __init__(
+        self,
+        exporter: _Exporter[ItemT, ResultT],
+        *,
+        signal: str,
+        destination: Destination,
+        success: ResultT,
+        failure: ResultT,
+    ) -> None:
+        self._exporter = exporter
+        self.signal = signal
+        self.destination = destination
+        self._success = success
+        self._failure = failure
+        self.outage = _outages.setdefault(destination.address, _Outage())
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def export(self, batch: Sequence[ItemT]) -> ResultT:
+        if self._closed or time.monotonic() < self.outage.resume_at:
+            return self._failure
+        result = self._exporter.export(batch)
+        self._record(result == self._success)
+        return result
+
+    def _record(self, success: bool) -> None:
+        outage = self.outage
+        if success:
+            _noise.take()
+            if outage.failing:
+                _logger.info("OpenTelemetry export to %s works again", self.destination.address)
+            outage.failing = False
+            outage.pause = FIRST_PAUSE_S
+            outage.resume_at = 0.0
+            return
+        if not outage.failing and not self._closed:
+            reason = _noise.take()
+            reason = f" ({reason})" if reason else ""
+            _logger.warning(
+                "OpenTelemetry %s export to %s failed%s; check %s and the collector. "
+                "Dropping telemetry while it is unreachable, retrying every %g-%g s.",
+                self.signal,
+                self.destination.address,
+                reason,
+                self.destination.variable,
+                FIRST_PAUSE_S,
+                MAX_PAUSE_S,
+            )
+        outage.failing = True
+        outage.resume_at = time.monotonic() + outage.pause
+        outage.pause = min(outage.pause * 2, MAX_PAUSE_S)
+
+    def abort(self) -> None:
+        """Stop exporting; interrupt an export in flight."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._exporter.shutdown()
+        except Exception:
+            _logger.debug("aborting the %s exporter failed", self.signal, exc_info=True)
+
+    def shutdown(self) -> None:
+        self.abort()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+# --- exporter arguments ---------------------------------------------------------------
+
+# A credential provider returns a ``requests.Session``: only the requests transport can
+# use it.
+_CREDENTIAL_PROVIDER_VARIABLES = (
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_METRICS_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER",
+)
+
+
+def _setting(signal: str, suffix: str) -> str | None:
+    """The per-signal ``OTEL_EXPORTER_OTLP_*`` value, else the general one."""
+    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}") or os.environ.get(
+        f"OTEL_EXPORTER_OTLP_{suffix}"
+    )
+
+
+def urllib3_transport(signal: str) -> Any | None:
+    """The OTLP/HTTP exporters' upstream urllib3 transport, or None for their default.
+
+    Why: the default ``requests`` transport loads requests and charset_normalizer (which
+    imports ~100 codecs at import time): 4.3 MB of RSS in ``dbsbm-agent``
+    (benchmarks/bench_agent.py), for nothing urllib3 (which requests sends through
+    anyway) does not do here. The transport is upstream's
+    (``opentelemetry-exporter-http-transport``); only its choice is ours, through the
+    exporters' ``_transport`` argument. Certificates are resolved as the exporters and
+    requests do (``OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE``, else ``REQUESTS_CA_BUNDLE``
+    or ``CURL_CA_BUNDLE``, else certifi's bundle). When a credential provider or a proxy
+    variable is set, which only requests honours, the default transport is kept, so
+    behaviour never changes with the memory saving.
+    """
+    if (
+        any(os.environ.get(name) for name in _CREDENTIAL_PROVIDER_VARIABLES)
+        or urllib.request.getproxies_environment()
+    ):
+        return None
+    try:
+        import certifi
+        from opentelemetry.exporter.http.transport._urllib3 import Urllib3HTTPTransport
+    except ImportError:
+        return None
+    verify = (
+        _setting(signal, "CERTIFICATE")
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or certifi.where()
+    )
+    if os.path.isdir(verify):  # requests takes a CA directory; this transport cannot
+        return None
+    key, certificate = _setting(signal, "CLIENT_KEY"), _setting(signal, "CLIENT_CERTIFICATE")
+    return Urllib3HTTPTransport(
+        verify=verify, cert=(certificate, key) if certificate and key else certificate
+    )
+
+
+def _grpc_compression(signal: str) -> Any | None:
+    """The compression to pass: upstream's gRPC exporters take only ``gzip`` from the
+    environment and raise on the spec's ``none`` (and ``deflate``)."""
+    value = _setting(signal, "COMPRESSION")
+    if value is None:
+        return None
+    import grpc
+
+    return {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}.get(
+        value.strip().lower(), grpc.Compression.NoCompression
+    )
+
+
+def exporter_arguments(signal: str, exporter_class: type) -> dict[str, Any]:
+    """Keyword arguments for one of the SDK's OTLP exporter classes (others get none)."""
+    module = exporter_class.__module__
+    if not module.startswith("opentelemetry.exporter.otlp.proto."):
+        return {}
+    arguments: dict[str, Any] = {}
+    if _setting(signal, "TIMEOUT") is None:
+        arguments["timeout"] = DEFAULT_EXPORT_TIMEOUT_S
+    if ".grpc." in module:
+        compression = _grpc_compression(signal)
+        if compression is not None:
+            arguments["compression"] = compression
+    else:
+        transport = urllib3_transport(signal)
+        if transport is not None:
+            arguments["_transport"] = transport
+    return arguments
+
+
+def chosen_exporter_classes(signal: Signal) -> list[type]:
+    """The exporter classes the SDK will build for ``signal``, by its own reading of
+    ``OTEL_{SIGNAL}_EXPORTER`` and the OTLP protocol variables."""
+    classes = []
+    for name in _get_exporter_names(signal):
+        for entry in entry_points(group=f"opentelemetry_{signal}_exporter", name=name):
+            classes.append(entry.load())
+    return classes
+
+
+def _exporter_args_map() -> dict[type, dict[str, Any]]:
+    return {
+        cls: exporter_arguments(signal, cls)
+        for signal in SIGNALS
+        for cls in chosen_exporter_classes(signal)
+    }
+
+
+# The batch processors' defaults (the SDK's, for OTEL_BSP_* and OTEL_BLRP_* alike).
+_SDK_MAX_QUEUE_SIZE = 2048
+_SDK_MAX_EXPORT_BATCH_SIZE = 512
+
+
+def max_export_batch(processor: str) -> int | None:
+    """The batch size to pass when it exceeds the queue size, which the SDK refuses
+    (``ValueError``), also when only one is set: a queue of 100 against the default batch
+    of 512. The batch is then the queue. None: the SDK's own reading is fine."""
+    queue_variable = f"OTEL_{processor}_MAX_QUEUE_SIZE"
+    batch_variable = f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE"
+    queue_raw = os.environ.get(queue_variable, "").strip()
+    batch_raw = os.environ.get(batch_variable, "").strip()
+    queue = int(queue_raw) if queue_raw else _SDK_MAX_QUEUE_SIZE  # checked by sdk_environ
+    batch = int(batch_raw) if batch_raw else _SDK_MAX_EXPORT_BATCH_SIZE
+    if batch <= queue:
+        return None
+    variable, value, problem = (
+        (batch_variable, batch_raw, f"is larger than the queue ({queue})")
+        if batch_raw
+        else (queue_variable, queue_raw, f"is smaller than the export batch ({batch})")
+    )
+    _logs_module.config_warning(variable, value, problem, f"exporting batches of {queue}")
+    return queue
+
+
+# --- the configurator -------------------------------------------------------------------
+
+
+def _sdk_provider(provider: object, kind: type[ProviderT]) -> ProviderT:
+    """The provider the SDK's configurator just set globally."""
+    if not isinstance(provider, kind):
+        raise RuntimeError(f"a {kind.__name__} was set before configure_telemetry(); call it first")
+    return provider
+
+
+class DbsbmConfigurator(_OTelSDKConfigurator):
+    """``opentelemetry-instrument``'s configurator (entry point ``dbsbm``).
+
+    :meth:`_configure` runs :func:`~dbsbm_instrumentation.bootstrap.configure_telemetry`,
+    so zero-code gets what a manual call gets; ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``
+    naming ``logging`` or ``system_metrics`` turns ours off.
+    """
+
+    def _configure(self, **kwargs: Any) -> None:
+        disabled = disabled_instrumentations()
+        enabled = "*" not in disabled
+        configure_telemetry(
+            system_metrics=enabled and "system_metrics" not in disabled,
+            logs=enabled and "logging" not in disabled,
+            sdk_options=kwargs,
+        )
+
+    def set_up(
+        self,
+        resource: Resource,
+        *,
+        system_metrics: bool,
+        logs: bool,
+        sdk_options: Mapping[str, Any],
+    ) -> Telemetry:
+        """The SDK's set-up with our hooks, then what it does not do (see the module doc)."""
+        guards: list[ExportGuard[Any, Any]] = []
+
+        def guarded(signal: str, exporter: Any, redacting: Any, results: Any) -> Any:
+            _quiet_exporter_loggers(exporter)
+            guard: ExportGuard[Any, Any] = ExportGuard(
+                redacting(exporter),
+                signal=signal,
+                destination=Destination.of(signal, exporter),
+                success=results.SUCCESS,
+                failure=results.FAILURE,
+            )
+            guards.append(guard)
+            return guard
+
+        def span_processor(exporter: SpanExporter, *args: Any, **kwargs: Any) -> BatchSpanProcessor:
+            return BatchSpanProcessor(
+                guarded("traces", exporter, RedactingSpanExporter, SpanExportResult),
+                max_export_batch_size=max_export_batch("BSP"),
+            )
+
+        def log_processor(
+            exporter: LogRecordExporter, *args: Any, **kwargs: Any
+        ) -> BatchLogRecordProcessor:
+            return BatchLogRecordProcessor(
+                guarded("logs", exporter, RedactingLogRecordExporter, LogRecordExportResult),
+                max_export_batch_size=max_export_batch("BLRP"),
+            )
+
+        logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_queue_full_filter)
+        options: dict[str, Any] = {
+            "resource_attributes": dict(resource.attributes),
+            "exporter_args_map": _exporter_args_map(),
+            "export_span_processor": span_processor,
+            "export_log_record_processor": log_processor,
+            "setup_logging_handler": False,  # ours is the bridge in dbsbm_instrumentation.logs
+            **sdk_options,
+        }
+        super()._configure(**options)  # type: ignore[no-untyped-call]  # the SDK's is untyped
+
+        tracer_provider = _sdk_provider(trace.get_tracer_provider(), TracerProvider)
+        meter_provider = _sdk_provider(metrics.get_meter_provider(), MeterProvider)
+        logger_provider = _sdk_provider(_logs.get_logger_provider(), LoggerProvider)
+        # Exit is bounded by Telemetry.shutdown; the SDK's own at-exit shutdown is not.
+        for provider in (tracer_provider, meter_provider, logger_provider):
+            atexit.unregister(provider.shutdown)
+
+        service_name = str(resource.attributes.get("service.name", ""))
+        if logs:
+            _logs_module.install_trace_context(service_name)
+            _logs_module.install_otlp_bridge(logger_provider, log_handler_level())
+        else:
+            _logs_module.install_record_redaction()  # the bot's own handlers get no secrets
+
+        instrumentor = None
+        if system_metrics:
+            from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+
+            instrumentor = SystemMetricsInstrumentor(config=PROCESS_METRICS)
+            instrumentor.instrument(meter_provider=meter_provider)
+
+        return Telemetry(
+            resource=tracer_provider.resource,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            _aborts=[guard.abort for guard in guards],
+            _system_metrics=instrumentor,
+        )
