@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Hashable, Mapping, Set
+from collections.abc import Callable, Hashable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -202,8 +202,19 @@ class _Loader(Composer, SafeConstructor, Resolver):
     before PyYAML expands them.
     """
 
+    # The event source's own methods, bound in __init__: the composer calls them for
+    # every node, and a forwarding method would double that cost.
+    check_event: Callable[..., bool]
+    peek_event: Callable[[], Event]
+    get_event: Callable[[], Event]
+    dispose: Callable[[], None]
+
     def __init__(self, text: str) -> None:
-        self._events = _event_source(text)
+        events = _event_source(text)
+        self.check_event = events.check_event
+        self.peek_event = events.peek_event
+        self.get_event = events.get_event
+        self.dispose = events.dispose
         Composer.__init__(self)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
@@ -211,18 +222,6 @@ class _Loader(Composer, SafeConstructor, Resolver):
         self._deepest = 0  # the deepest level reached under it
         self._nodes = 0
         self._anchored: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, height)
-
-    def check_event(self, *choices: type[Event]) -> bool:
-        return bool(self._events.check_event(*choices))
-
-    def peek_event(self) -> Event:
-        return cast(Event, self._events.peek_event())
-
-    def get_event(self) -> Event:
-        return cast(Event, self._events.get_event())
-
-    def dispose(self) -> None:
-        self._events.dispose()
 
     def _count(self, nodes: int, deepest: int, mark: Any) -> None:
         self._nodes += nodes
