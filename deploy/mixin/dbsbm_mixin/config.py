@@ -82,6 +82,26 @@ JOB = "job"
 INSTANCE = "instance"
 LE = "le"
 
+# --- the pipeline's own metrics: Prometheus' and the collector's, not ours (so not semconv) ---
+UP = "up"  # per scrape target
+TARGET_INFO = "target_info"  # one series per resource that sends (or is scraped)
+RULE_EVALUATION_FAILURES = "prometheus_rule_evaluation_failures_total"
+COLLECTOR_QUEUE_SIZE = "otelcol_exporter_queue_size"
+COLLECTOR_QUEUE_CAPACITY = "otelcol_exporter_queue_capacity"
+# Counters per signal (_spans, _metric_points, _log_records); the collector exposes them
+# without _total, a scrape in OpenMetrics format may add it: both are matched.
+COLLECTOR_REFUSED = "otelcol_receiver_refused"
+COLLECTOR_SEND_FAILED = "otelcol_exporter_send_failed"
+COLLECTOR_ENQUEUE_FAILED = "otelcol_exporter_enqueue_failed"
+PIPELINE_METRICS = (
+    UP,
+    TARGET_INFO,
+    RULE_EVALUATION_FAILURES,
+    COLLECTOR_QUEUE_SIZE,
+    COLLECTOR_QUEUE_CAPACITY,
+)
+RECEIVER, EXPORTER, DATA_TYPE, RULE_GROUP = "receiver", "exporter", "data_type", "rule_group"
+
 # Label values the instrumentation writes (semconv.py documents them beside the attribute).
 HIT, MISS, GET = "hit", "miss", "get"
 USED, IDLE = "used", "idle"
@@ -94,6 +114,13 @@ BREAKER_OPEN_FOR = "1m"
 CACHE_FALLBACK_FOR = "5m"
 RATE_LIMITED_FOR = "5m"
 HOST_RESOURCE_FOR = "10m"
+TELEMETRY_STOPPED_FOR = "2m"  # after Prometheus' 5m lookback has let the series go
+# How far back a sender counts as expected: one that stopped longer ago is forgotten.
+TELEMETRY_MEMORY = "1d"
+COLLECTOR_TROUBLE_FOR = "5m"
+COLLECTOR_QUEUE_RATIO_MAX = 0.8  # of the exporter's sending queue
+SCRAPE_FAILING_FOR = "5m"
+RULE_FAILING_FOR = "5m"
 ALERT_EVALUATION_INTERVAL = "1m"  # Prometheus rule groups and Grafana alert groups
 RATE_WINDOW = "5m"  # rate()/increase() window of the latency, cache and 429 rules
 LATENCY_QUANTILE = 0.95  # the seed's latency targets are p95
@@ -171,6 +198,19 @@ def selector(instrument: Instrument, suffix: str = "", **matchers: str) -> str:
         parts.append(f'{name}{op}"{value}"')
     name = instrument.prometheus + suffix
     return f"{name}{{{', '.join(parts)}}}" if parts else name
+
+
+def per_signal_rate(prefix: str, window: str = WINDOW) -> str:
+    """The rate of every signal's counter of a collector family, told apart by ``signal``.
+
+    One ``rate()`` over ``{__name__=~...}`` would drop the names and leave duplicate label
+    sets, which Prometheus refuses; each counter gets a ``signal`` label instead.
+    """
+    return " or ".join(
+        f'label_replace(rate({{__name__=~"{prefix}_{signal}(_total)?"}}[{window}]), '
+        f'"signal", "{signal}", "", "")'
+        for signal in ("spans", "metric_points", "log_records")
+    )
 
 
 def rate(instrument: Instrument, window: str = WINDOW, suffix: str = "", **matchers: str) -> str:

@@ -478,7 +478,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                 Panel(
                     "timeseries",
                     "Host CPU busy",
-                    (Query(f"1 - avg {c.by(c.INSTANCE)} ({_CPU_IDLE})", c.legend(c.INSTANCE)),),
+                    (Query(f"1 - avg {c.by(c.HOST_NAME)} ({_CPU_IDLE})", c.legend(c.HOST_NAME)),),
                     unit="percentunit",
                     steps=(
                         (agent_config.RESOURCE_WARN_RATIO, "orange"),
@@ -491,7 +491,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     (
                         Query(
                             c.selector(semconv.SYSTEM_MEMORY_UTILIZATION, **{c.HOST_STATE: c.USED}),
-                            c.legend(c.INSTANCE),
+                            c.legend(c.HOST_NAME),
                         ),
                     ),
                     unit="percentunit",
@@ -506,7 +506,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     (
                         Query(
                             semconv.SYSTEM_FILESYSTEM_UTILIZATION.prometheus,
-                            c.legend(c.INSTANCE, c.MOUNTPOINT),
+                            c.legend(c.HOST_NAME, c.MOUNTPOINT),
                         ),
                     ),
                     unit="percentunit",

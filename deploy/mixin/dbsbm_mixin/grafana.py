@@ -110,8 +110,8 @@ def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
                 },
             },
         ],
-        # Prometheus keeps quiet when a series is absent; Grafana does the same.
-        "noDataState": "OK",
+        # A warning standing down to its critical returns nothing then: that is no news.
+        "noDataState": alert.no_data if query(alert, rule) == rule.value else "OK",
         "execErrState": "Error",
         "for": rule.for_,
         "labels": alert.labels(rule),

@@ -24,6 +24,10 @@ from dbsbm_mixin import config as c
 from dbsbm_mixin.config import Severity
 
 Unit = Literal["seconds", "ratio", "count"]
+# Grafana's state for a rule whose query returns nothing. "OK": nothing means idle or
+# healthy (no commands, no 429s); silence itself is DbsbmTelemetryStopped's to report.
+# "NoData": the series always exist while their source runs, so nothing means we are blind.
+NoData = Literal["OK", "NoData"]
 
 # Set operators bind more loosely than comparisons, and comparisons chain left to right:
 # a value holding either is parenthesised before the threshold comparison.
@@ -102,6 +106,7 @@ class Alert:
     dashboard: str  # dashboards/dbsbm/<dashboard>.json, where diagnosis starts
     runbook: Runbook
     tests: tuple[Case, ...]
+    no_data: NoData  # Grafana's noDataState (a warning standing down to its critical: OK)
 
     def expr(self, rule: Rule) -> str:
         value = f"({rule.value})" if _LOOSE_OPERATOR.search(rule.value) else rule.value

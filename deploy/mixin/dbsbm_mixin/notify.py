@@ -28,7 +28,7 @@ ALERTMANAGER_DIR = Path("deploy/alertmanager")
 TEMPLATE_FILE = "dbsbm.tmpl"
 TITLE = "dbsbm.title"
 MESSAGE = "dbsbm.message"
-MAX_FIRING = 4
+MAX_FIRING = 3
 MAX_RESOLVED = 2
 TIME_FORMAT = "2006-01-02 15:04 MST"  # Go's reference time
 

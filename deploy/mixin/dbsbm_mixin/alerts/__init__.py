@@ -7,7 +7,7 @@ listed below), then ``make generate``.
 from __future__ import annotations
 
 from dbsbm_mixin import rules
-from dbsbm_mixin.alerts import api, cache, commands, database, health, resilience
+from dbsbm_mixin.alerts import api, cache, commands, database, health, pipeline, resilience
 from dbsbm_mixin.model import Alert
 
 ALERTS: tuple[Alert, ...] = (
@@ -17,6 +17,7 @@ ALERTS: tuple[Alert, ...] = (
     *resilience.ALERTS,
     *commands.ALERTS,
     *health.ALERTS,
+    *pipeline.ALERTS,
 )
 
 # Rule and test files, in order: the areas with recording rules, then the rest.

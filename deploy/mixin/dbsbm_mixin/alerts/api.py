@@ -52,6 +52,7 @@ ALERTS = (
             mitigation="Check the provider's status page. Cache its answers longer, lower "
             "concurrency towards it, or degrade the commands that depend on it.",
         ),
+        no_data="OK",
         tests=(
             # Buckets are cumulative; with every request between 0.25 s and 0.5 s the p95 is
             # linearly interpolated: 0.25 + 0.25 * 0.95 = 0.4875 s.
@@ -116,6 +117,7 @@ ALERTS = (
             mitigation="Honour `Retry-After`, add client-side rate limiting or caching, and check "
             "for a retry loop that multiplies traffic.",
         ),
+        no_data="OK",
         tests=(
             Case(
                 name="sustained 429 answers fire DbsbmApiRateLimited after 5m",

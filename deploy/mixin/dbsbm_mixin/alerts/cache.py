@@ -49,6 +49,7 @@ ALERTS = (
             mitigation="Check TTLs and key prefixes of the last release, Redis memory "
             "(`INFO memory`, evictions) and whether a flush happened.",
         ),
+        no_data="OK",
         tests=(
             Case(
                 name="half of the lookups missing fires DbsbmCacheHitRatioLow after 15m",
@@ -117,6 +118,7 @@ ALERTS = (
             mitigation="Restore Redis (process, network, auth, memory). The cache returns to "
             "Redis by itself once the breaker closes.",
         ),
+        no_data="OK",
         tests=(
             Case(
                 name="serving from the local tier fires DbsbmCacheFallbackActive after 5m",

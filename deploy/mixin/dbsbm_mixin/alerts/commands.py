@@ -65,6 +65,7 @@ ALERTS = (
         ),
         # Pairs: 1h & 5m above 14.4x (critical, for 2m); 6h & 30m above 6x (critical, for 15m);
         # 1d & 2h above 3x (warning, for 1h); 3d & 6h above 1x (warning, for 3h).
+        no_data="OK",
         tests=(
             Case(
                 name="10 % of commands failing fires every pair once its for has passed",

@@ -55,6 +55,7 @@ ALERTS = (
             mitigation="Look at MariaDB's slow query log and `SHOW PROCESSLIST`; add the missing "
             "index, raise the pool size, or move the hot read behind the cache.",
         ),
+        no_data="OK",
         tests=(
             # With every operation between 0.1 s and 0.25 s the p95 is
             # 0.1 + 0.15 * 0.95 = 0.2425 s.

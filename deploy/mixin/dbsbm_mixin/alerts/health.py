@@ -49,6 +49,11 @@ def _warning(labels: Mapping[str, str], value: float) -> tuple[Fires, ...]:
 
 
 _MEMORY = series(semconv.SYSTEM_MEMORY_UTILIZATION, _MEMORY_USED)
+_CPU_IDLE = c.selector(semconv.SYSTEM_CPU_UTILIZATION, **{c.HOST_STATE: c.IDLE})
+_CPUS = tuple(
+    series(semconv.SYSTEM_CPU_UTILIZATION, {**_HOST, "cpu": cpu, c.HOST_STATE: c.IDLE})
+    for cpu in ("cpu0", "cpu1")
+)
 _DISK = series(semconv.SYSTEM_FILESYSTEM_UTILIZATION, _ROOT)
 _HOST_SETTING = "dbsbm_agent.config.RESOURCE_WARN_RATIO / RESOURCE_FAIL_RATIO"
 
@@ -83,6 +88,7 @@ ALERTS = (
             f"({agent_config.PROBE_TIMEOUT_SECONDS:g} s) points at a hung rather than a dead "
             "service.",
         ),
+        no_data="NoData",
         tests=(
             Case(
                 name="a probe failing for 2m fires DbsbmProbeFailing for that probe only",
@@ -120,6 +126,7 @@ ALERTS = (
             mitigation="Find the process that grew (`ps aux --sort=-rss`); restart a leaking "
             "one, lower cache sizes, or add memory.",
         ),
+        no_data="NoData",
         tests=(
             Case(
                 name="memory 85 % used fires the DbsbmHostMemoryHigh warning, not the critical one",
@@ -167,6 +174,7 @@ ALERTS = (
             mitigation="Free space (`du -xh --max-depth=1`): rotate logs, prune images and old "
             "backups, then grow the volume.",
         ),
+        no_data="NoData",
         tests=(
             Case(
                 name="a 95 % full filesystem fires both DbsbmHostDiskHigh severities",
@@ -185,6 +193,45 @@ ALERTS = (
             Case(
                 name="a 70 % full filesystem never fires DbsbmHostDiskHigh",
                 series={_DISK: "0.7x15"},
+                expect=(At("12m"),),
+            ),
+        ),
+    ),
+    Alert(
+        name="DbsbmHostCpuSaturated",
+        area="health",
+        op=">",
+        unit="ratio",
+        rules=_host_rules(
+            "CPU", f"1 - avg {c.by(c.HOST_NAME)} ({_CPU_IDLE})", c.labelled(c.HOST_NAME)
+        ),
+        watches="Host CPU busy (all cores)",
+        setting=_HOST_SETTING,
+        dashboard="health-host",
+        runbook=Runbook(
+            meaning="The host's CPUs have been busy above the warning or failing ratio, "
+            "averaged over all cores.",
+            impact="Everything on the host slows down: command latency, queries, the "
+            "collector's own processing.",
+            diagnosis="Panels *Host CPU busy* and *Bot process CPU* tell the bot from the rest.",
+            mitigation="Find the process (`top -o %CPU`); a bot at 100 % of one core points at "
+            "blocking work on its event loop. Add cores or move a neighbour off the host.",
+        ),
+        no_data="NoData",
+        tests=(
+            Case(
+                name="CPUs 95 % busy fire both DbsbmHostCpuSaturated severities",
+                series={cpu: "0.05x15" for cpu in _CPUS},
+                expect=(At("5m"), At("12m", _both(_HOST, 0.95))),
+            ),
+            Case(
+                name="CPUs 85 % busy fire the DbsbmHostCpuSaturated warning only",
+                series={cpu: "0.15x15" for cpu in _CPUS},
+                expect=(At("12m", _warning(_HOST, 0.85)),),
+            ),
+            Case(
+                name="CPUs 40 % busy never fire DbsbmHostCpuSaturated",
+                series={_CPUS[0]: "0.5x15", _CPUS[1]: "0.7x15"},
                 expect=(At("12m"),),
             ),
         ),

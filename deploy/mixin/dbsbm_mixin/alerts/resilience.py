@@ -43,6 +43,7 @@ ALERTS = (
             mitigation="Fix the dependency the breaker guards; the breaker closes after a "
             "successful half-open call.",
         ),
+        no_data="OK",
         tests=(
             Case(
                 name="an open breaker fires DbsbmCircuitBreakerOpen after 1m",
