@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Hashable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import yaml
 from yaml.composer import Composer, ComposerError
@@ -106,12 +106,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
         document = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f"line {mark.line + 1}: "
-        elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-            where = f"line {text.count(chr(10), 0, exc.position) + 1}: "
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            line: int | None = text.count("\n", 0, exc.position) + 1
         else:
-            where = ""
+            line = None if mark is None else mark.line + 1
+        where = "" if line is None else f"line {line}: "
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(
             f"config error: {source}: {where}invalid YAML: {shorten(problem, 160)}"
@@ -187,9 +186,10 @@ def _event_source(text: str) -> Any:
 class _Loader(Composer, SafeConstructor, Resolver):
     """PyYAML's safe loader with limits, over libyaml's parser where there is one.
 
-    libyaml parses about ten times faster than PyYAML's Python parser, without
-    recursion; its own composer recurses in C, so nodes are composed here, in Python,
-    where the nesting is bounded. Limits, each reported at the line that crosses it:
+    libyaml's parser is C and keeps its own stack (no recursion); its composer,
+    though, recurses in C, where deep nesting crashes the process, so nodes are composed
+    here, in Python, where the nesting is bounded. Limits, each reported at the line
+    that crosses it:
 
     - nesting: ``MAX_NESTING`` levels, counting the nodes an alias stands for;
     - size: ``MAX_NODES`` nodes, an alias counting as every node it repeats (so an
@@ -203,7 +203,7 @@ class _Loader(Composer, SafeConstructor, Resolver):
     """
 
     # The event source's own methods, bound in __init__: the composer calls them for
-    # every node, and a forwarding method would double that cost.
+    # every node, and a forwarding method would add a Python call to each.
     check_event: Callable[..., bool]
     peek_event: Callable[[], Event]
     get_event: Callable[[], Event]
@@ -238,7 +238,7 @@ class _Loader(Composer, SafeConstructor, Resolver):
             )
         self._deepest = max(self._deepest, deepest)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         mark: Any = event.start_mark  # PyYAML's or libyaml's Mark
         if isinstance(event, AliasEvent):
@@ -253,7 +253,7 @@ class _Loader(Composer, SafeConstructor, Resolver):
                     f"alias {shorten('*' + anchor)} is inside the node it refers to",
                     mark,
                 )
-            return cast(Node, super().compose_node(parent, index))
+            return super().compose_node(parent, index)
         deepest_outside = self._deepest
         nodes_before = self._nodes
         self._depth += 1
@@ -265,7 +265,7 @@ class _Loader(Composer, SafeConstructor, Resolver):
             self._anchored[defined] = (self._nodes - nodes_before, self._deepest - self._depth + 1)
         self._depth -= 1
         self._deepest = max(deepest_outside, self._deepest)
-        return cast(Node, node)
+        return node
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
