@@ -1,5 +1,5 @@
 """Cost of a cache get through EnhancedCacheManager, telemetry included, against the
-baselines the issue names, measured side by side in one run on one redis-server:
+named baselines, measured side by side in one run on one redis-server:
 
 * local-tier hit (Redis down, breaker open)  vs  ``cachetools.TTLCache.get``  (<= 1.2x)
 * Redis-tier get with spans and metrics on real SDK providers  vs  bare
