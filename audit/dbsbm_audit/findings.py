@@ -207,6 +207,8 @@ class Finding:
     message: str  # never contains the secret value itself
     rel_path: str = ""  # path relative to the scanned root: stable across checkouts
     context: str = field(default="", repr=False, compare=False)
+    # Where the value came from, in this file: (line, what happened there), source first.
+    flow: tuple[tuple[int, str], ...] = field(default=(), compare=False)
 
     @property
     def rule(self) -> Rule:

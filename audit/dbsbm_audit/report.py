@@ -53,6 +53,8 @@ def render_text(result: ScanResult, baselined: int = 0) -> str:
         out.append(f"{severity.label.upper()} ({len(group)})")
         for f in group:
             out.append(f"  {_where(f)}  {f.rule_id}  {f.message}")
+            if f.flow:
+                out.append("      flow: " + " -> ".join(f"line {n}: {what}" for n, what in f.flow))
             out.append(f"      fix: {f.rule.fix}")
         out.append("")
     for s in result.skipped:
@@ -83,6 +85,7 @@ def render_json(result: ScanResult, baselined: int = 0) -> str:
                 "message": f.message,
                 "fix": f.rule.fix,
                 "fingerprint": f.fingerprint,
+                **({"flow": [{"line": n, "step": what} for n, what in f.flow]} if f.flow else {}),
             }
             for f in result.findings
         ],
@@ -93,6 +96,31 @@ def render_json(result: ScanResult, baselined: int = 0) -> str:
 
 def _uri(path: str) -> str:
     return PurePath(path).as_posix()
+
+
+def _code_flow(f: Finding) -> dict[str, object]:
+    """The value's path, source first, as one SARIF thread flow in the finding's file."""
+    return {
+        "message": {"text": "where the value came from"},
+        "threadFlows": [
+            {
+                "locations": [
+                    {
+                        "location": {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _uri(f.file)},
+                                "region": {"startLine": line},
+                            },
+                            "message": {"text": what},
+                        },
+                        "nestingLevel": 0,
+                        "executionOrder": order,
+                    }
+                    for order, (line, what) in enumerate(f.flow, start=1)
+                ]
+            }
+        ],
+    }
 
 
 def render_sarif(result: ScanResult, baselined: int = 0) -> str:
@@ -117,16 +145,17 @@ def render_sarif(result: ScanResult, baselined: int = 0) -> str:
         location: dict[str, object] = {"artifactLocation": {"uri": _uri(f.file)}}
         if f.line:
             location["region"] = {"startLine": f.line}
-        results.append(
-            {
-                "ruleId": f.rule_id,
-                "ruleIndex": rule_ids.index(f.rule_id),
-                "level": _SARIF_LEVEL[f.severity],
-                "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
-                "locations": [{"physicalLocation": location}],
-                "partialFingerprints": {"dbsbmAudit/v1": f.fingerprint},
-            }
-        )
+        sarif_result: dict[str, object] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": rule_ids.index(f.rule_id),
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
+            "locations": [{"physicalLocation": location}],
+            "partialFingerprints": {"dbsbmAudit/v1": f.fingerprint},
+        }
+        if f.flow:
+            sarif_result["codeFlows"] = [_code_flow(f)]
+        results.append(sarif_result)
     notifications = [
         {
             "level": "error",

@@ -248,13 +248,19 @@ class Scanner:
 
     # --- per-file rules --------------------------------------------------------------------
     def _emit(
-        self, f: _File, rule_id: str, line: int, message: str, context: str | None = None
+        self,
+        f: _File,
+        rule_id: str,
+        line: int,
+        message: str,
+        context: str | None = None,
+        flow: tuple[tuple[int, str], ...] = (),
     ) -> None:
         if context is None:
             # Findings not on a line are identified by their first word (variable name).
             context = f.lines[line - 1] if 0 < line <= len(f.lines) else message.split()[0]
         self._lines[f.display] = f.lines
-        self.findings.append(Finding(rule_id, f.display, line, message, f.rel, context))
+        self.findings.append(Finding(rule_id, f.display, line, message, f.rel, context, flow))
 
     def _python(self, f: _File, bandit_hits: list[tuple[str, int]]) -> None:
         assert f.tree is not None
@@ -262,7 +268,7 @@ class Scanner:
         for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits):
             self._emit(f, hit.rule_id, hit.line, hit.message)
         for s in sql.check(f.tree, nodes):
-            self._emit(f, "DBSBM-SQL-001", s.line, s.message)
+            self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
         for d in debug.python_findings(f.tree, is_test=_is_test(f.rel)):
             self._emit(f, d.rule_id, d.line, d.message)
         for e in execution.python_findings(nodes, bandit_hits):

@@ -9,10 +9,18 @@ Our own rule instead of bandit's B608, because B608 judges the string alone: it 
 - literal, concatenation of literals, or of module/function constants (a ``for`` variable
   over a literal tuple/list of constants counts) → safe;
 - an f-string, ``%``, ``+`` or ``.format()`` with a non-constant operand → finding;
-- a variable → followed back through its assignments (and ``+=``) earlier in the same
-  function, so ``query = f"..."; await cur.execute(query)`` is caught;
-- anything else (a parameter, a call result, ``" AND ".join(...)`` even inside a
+- a variable → followed back through its assignments (and ``+=``, and tuple unpacking)
+  earlier in the same function, so ``query = f"..."; await cur.execute(query)`` is caught;
+- a call of a function or method defined in the same module → judged by what that function
+  returns (``return f"..."``, ``return sql, params``), so SQL built in one function and
+  executed in another is caught at the execute call;
+- a parameter that reaches a DB call → the callers in the module are judged instead: the
+  finding is where a built string is passed in (``run_sql(db, f"... {name}")``);
+- anything else (a call into another module, ``" AND ".join(...)`` even inside a
   concatenation) → not judged: we report only what we can show, so the rule can gate CI.
+
+Each finding carries its path (built, assigned, returned, passed, executed) for SARIF
+``codeFlows``.
 """
 
 from __future__ import annotations
@@ -45,11 +53,16 @@ STATIC, DYNAMIC, UNKNOWN = "static", "dynamic", "unknown"
 _JOIN = "str.join"
 
 
+Step = tuple[int, str]  # (line, what happened to the value there)
+
+
 @dataclass
 class Verdict:
     kind: str
     text: str = ""  # the literal SQL text we could see, to confirm it is SQL
     how: str = ""  # "f-string", "% formatting", "+ concatenation", ".format()"
+    path: list[Step] = field(default_factory=list)  # how a dynamic value got here
+    param: str = ""  # UNKNOWN because it is this parameter of the function
 
 
 @dataclass
@@ -71,6 +84,13 @@ def _collect(body_owner: ast.AST) -> _Scope:
                 for target in child.targets:
                     if isinstance(target, ast.Name):
                         scope.assigns.setdefault(target.id, []).append((child.lineno, child.value))
+                    elif isinstance(target, ast.Tuple):
+                        # sql, args = build(...): element i of whatever the value is
+                        for i, elt in enumerate(target.elts):
+                            if isinstance(elt, ast.Name):
+                                element = ast.Subscript(child.value, ast.Constant(i), ast.Load())
+                                ast.copy_location(element, child.value)
+                                scope.assigns.setdefault(elt.id, []).append((child.lineno, element))
             elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
                 if child.value is not None:
                     scope.assigns.setdefault(child.target.id, []).append(
@@ -95,39 +115,127 @@ def _collect(body_owner: ast.AST) -> _Scope:
     return scope
 
 
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class _Module:
+    """What the classifiers of one module share: its functions, scopes and return verdicts."""
+
+    def __init__(self, tree: ast.Module, nodes: list[ast.AST]) -> None:
+        self.scope = _collect(tree)
+        self.functions: dict[str, Function] = {}  # module-level functions
+        self.methods: dict[str, list[Function]] = {}  # method name -> definitions
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions[node.name] = node
+        for cls in nodes:
+            if isinstance(cls, ast.ClassDef):
+                for item in cls.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.methods.setdefault(item.name, []).append(item)
+        self._scopes: dict[int, _Scope] = {}
+        self._returns: dict[tuple[int, int | None], Verdict] = {}
+
+    def local(self, fn: ast.AST) -> _Scope:
+        if id(fn) not in self._scopes:
+            self._scopes[id(fn)] = _collect(fn)
+        return self._scopes[id(fn)]
+
+    def callee(self, call: ast.Call) -> tuple[Function, bool] | None:
+        """The function a call runs, if it is defined here: (definition, bound method)."""
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return self.functions[func.id], False
+        if isinstance(func, ast.Attribute) and len(self.methods.get(func.attr, [])) == 1:
+            return self.methods[func.attr][0], True
+        return None
+
+    def returns(self, fn: Function, element: int | None, depth: int) -> Verdict:
+        """What ``fn`` returns (or element ``element`` of the tuple it returns)."""
+        key = (id(fn), element)
+        if key in self._returns:
+            return self._returns[key]
+        self._returns[key] = Verdict(UNKNOWN)  # recursion: not judged
+        classifier = _Classifier(self.local(fn), self, fn)
+        parts = []
+        for node in _own_nodes(fn):
+            if not isinstance(node, ast.Return) or node.value is None:
+                continue
+            value: ast.expr | None = node.value
+            if element is not None:
+                value = (
+                    node.value.elts[element]
+                    if isinstance(node.value, ast.Tuple) and element < len(node.value.elts)
+                    else None
+                )
+            if value is None:
+                parts.append(Verdict(UNKNOWN))
+                continue
+            v = classifier.expr(value, node.lineno, depth + 1)
+            if v.kind == DYNAMIC:
+                v.path = [*v.path, (node.lineno, f"returned by {fn.name}()")]
+            parts.append(v)
+        verdict = _Classifier.merge(parts) if parts else Verdict(UNKNOWN)
+        self._returns[key] = verdict
+        return verdict
+
+
 class _Classifier:
-    def __init__(self, local: _Scope, module: _Scope) -> None:
+    def __init__(self, local: _Scope, module: _Module, owner: ast.AST | None = None) -> None:
         self.local = local
         self.module = module
+        self.params = _params(owner)
 
     def name(self, name: str, before: int, depth: int) -> Verdict:
         entries = [e for e in self.local.assigns.get(name, []) if e[0] < before]
-        if not entries and self.local is not self.module:
-            module_entries = self.module.assigns.get(name, [])
+        if not entries and self.local is not self.module.scope:
+            module_entries = self.module.scope.assigns.get(name, [])
             if len(module_entries) == 1:  # a module constant: assigned exactly once
                 entries = module_entries
         if not entries:
-            return Verdict(UNKNOWN)  # a parameter or global: not built here
-        kind, how, texts = STATIC, "", []
+            # a parameter or global: not built here
+            return Verdict(UNKNOWN, param=name if name in self.params else "")
+        verdicts = []
         for line, value in entries:
             v = self.expr(value, line, depth + 1)
+            if v.kind == DYNAMIC:
+                v.path = [*v.path, (line, f"assigned to '{name}'")]
+            verdicts.append(v)
+        return self.merge(verdicts)
+
+    @staticmethod
+    def merge(verdicts: list[Verdict]) -> Verdict:
+        """Several possible values (assignments, returns): dynamic if any one is."""
+        kind, how, texts, path = STATIC, "", [], []
+        for v in verdicts:
             texts.append(v.text)
             if v.kind == DYNAMIC:
+                if kind != DYNAMIC:
+                    path = v.path
                 kind, how = DYNAMIC, how or v.how
             elif v.kind == UNKNOWN and kind == STATIC:
                 kind, how = UNKNOWN, v.how
             elif v.kind == UNKNOWN and kind == UNKNOWN and v.how != how:
                 how = ""
-        return Verdict(kind, " ".join(texts), how)
+        param = verdicts[0].param if len(verdicts) == 1 else ""
+        return Verdict(kind, " ".join(texts), how, path, param)
 
     def operand(self, node: ast.expr, before: int, depth: int) -> Verdict:
         """Inside a string-building expression: anything not provably constant is data."""
         v = self.expr(node, before, depth)
-        return v if v.kind == STATIC or v.how == _JOIN else Verdict(DYNAMIC, v.text, v.how)
+        if v.kind == DYNAMIC or v.kind == STATIC or v.how == _JOIN:
+            return v
+        return Verdict(DYNAMIC, v.text, v.how)
 
     def expr(self, node: ast.expr, before: int, depth: int = 0) -> Verdict:
         if depth > 20:
             return Verdict(UNKNOWN)
+        v = self._expr(node, before, depth)
+        if v.kind == DYNAMIC and not v.path:
+            v.path = [(node.lineno, f"SQL built with {v.how or 'string building'}")]
+        return v
+
+    def _expr(self, node: ast.expr, before: int, depth: int) -> Verdict:
         if isinstance(node, ast.Constant):
             return Verdict(STATIC, node.value if isinstance(node.value, str) else "")
         if isinstance(node, ast.Name):
@@ -173,7 +281,51 @@ class _Classifier:
                 [self.expr(node.body, before, depth), self.expr(node.orelse, before, depth)],
                 "conditional",
             )
+        if isinstance(node, ast.Await):
+            return self.expr(node.value, before, depth)
+        if self._allow_list_lookup(node, before):
+            return Verdict(STATIC)
+        if isinstance(node, ast.Call):
+            target = self.module.callee(node)
+            if target:
+                return self.module.returns(target[0], None, depth)
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, int)
+        ):
+            inner = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(inner, ast.Call) and (target := self.module.callee(inner)):
+                return self.module.returns(target[0], node.slice.value, depth)
+            if isinstance(inner, ast.Tuple) and node.slice.value < len(inner.elts):
+                return self.expr(inner.elts[node.slice.value], before, depth)
         return Verdict(UNKNOWN)
+
+    def _allow_list_lookup(self, node: ast.expr, before: int) -> bool:
+        """``ALLOWED[col]`` or ``ALLOWED.get(col, "x")`` on a dict of constant strings: the
+        result is one of those strings whatever the key (or a KeyError)."""
+        if isinstance(node, ast.Subscript):
+            mapping, default = node.value, None
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and len(node.args) == 2
+        ):
+            mapping, default = node.func.value, node.args[1]
+        else:
+            return False
+        if default is not None and not isinstance(default, ast.Constant):
+            return False
+        if isinstance(mapping, ast.Name):
+            entries = [e for e in self.local.assigns.get(mapping.id, []) if e[0] < before]
+            entries = entries or self.module.scope.assigns.get(mapping.id, [])
+            if len(entries) != 1:
+                return False
+            mapping = entries[0][1]
+        return isinstance(mapping, ast.Dict) and all(
+            isinstance(v, ast.Constant) and isinstance(v.value, str) for v in mapping.values
+        )
 
     @staticmethod
     def _combine(parts: list[Verdict], how: str) -> Verdict:
@@ -181,7 +333,8 @@ class _Classifier:
         dynamic = [p for p in parts if p.kind == DYNAMIC]
         if dynamic:
             inner = next((p.how for p in dynamic if p.how), "")
-            return Verdict(DYNAMIC, text, inner or how)
+            path = next((p.path for p in dynamic if p.path), [])
+            return Verdict(DYNAMIC, text, inner or how, path)
         unknown = [p for p in parts if p.kind == UNKNOWN]
         if unknown:
             return Verdict(UNKNOWN, text, _JOIN if all(p.how == _JOIN for p in unknown) else "")
@@ -192,6 +345,7 @@ class _Classifier:
 class SqlHit:
     line: int
     message: str
+    flow: tuple[Step, ...] = ()
 
 
 def _query_arg(call: ast.Call) -> ast.expr | None:
@@ -205,15 +359,31 @@ def _receiver(func: ast.Attribute) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _params(owner: ast.AST | None) -> list[str]:
+    if not isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    a = owner.args
+    return [p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs]]
+
+
+def _is_sql(verdict: Verdict) -> bool:
+    # a string, but not SQL (e.g. a shell or template runner), is not this rule's business
+    return not verdict.text.strip() or bool(_SQL_WORDS.search(verdict.text))
+
+
 def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:
     """``nodes``: every node of ``tree`` (one ``ast.walk`` shared by the rule families)."""
-    module = _collect(tree)
+    module = _Module(tree, nodes)
     owners: list[ast.AST] = [tree] + [
         n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
+    # function -> {parameter: (sink line, sink text)} for parameters that reach a DB call
+    sink_params: dict[int, dict[str, Step]] = {}
+    classifiers: list[tuple[ast.AST, _Classifier]] = []
     for owner in owners:
-        local = module if owner is tree else _collect(owner)
-        classifier = _Classifier(local, module)
+        local = module.scope if owner is tree else module.local(owner)
+        classifier = _Classifier(local, module, owner)
+        classifiers.append((owner, classifier))
         for call in _calls_in(owner):
             if not (isinstance(call.func, ast.Attribute) and call.func.attr in SINKS):
                 continue
@@ -221,25 +391,64 @@ def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:
             if query is None:
                 continue
             verdict = classifier.expr(query, call.lineno)
-            if verdict.kind != DYNAMIC:
+            sink = f"reaches {_receiver(call.func)}.{call.func.attr}()"
+            if verdict.kind == UNKNOWN and verdict.param:
+                sink_params.setdefault(id(owner), {})[verdict.param] = (call.lineno, sink)
+            if verdict.kind != DYNAMIC or not _is_sql(verdict):
                 continue
-            if verdict.text.strip() and not _SQL_WORDS.search(verdict.text):
-                continue  # a string, but not SQL (e.g. a shell or template runner)
             via = f" via '{query.id}'" if isinstance(query, ast.Name) else ""
             yield SqlHit(
                 call.lineno,
-                f"SQL built with {verdict.how or 'string building'}{via} "
-                f"reaches {_receiver(call.func)}.{call.func.attr}()",
+                f"SQL built with {verdict.how or 'string building'}{via} {sink}",
+                (*verdict.path, (call.lineno, sink)),
             )
+    if sink_params:
+        yield from _callers(module, classifiers, sink_params)
 
 
-def _calls_in(owner: ast.AST) -> Iterator[ast.Call]:
-    """Calls belonging to this scope (not to nested functions, which are their own owners)."""
+def _callers(
+    module: _Module,
+    classifiers: list[tuple[ast.AST, _Classifier]],
+    sink_params: dict[int, dict[str, Step]],
+) -> Iterator[SqlHit]:
+    """Calls that pass a built string to a parameter of ours that reaches a DB call."""
+    for owner, classifier in classifiers:
+        for call in _calls_in(owner):
+            target = module.callee(call)
+            if target is None or id(target[0]) not in sink_params:
+                continue
+            fn, bound = target
+            params = _params(fn)[1:] if bound else _params(fn)
+            reached = sink_params[id(fn)]
+            passed = list(zip(params, call.args, strict=False))
+            passed += [(k.arg, k.value) for k in call.keywords if k.arg]
+            for param, arg in passed:
+                if param not in reached or isinstance(arg, ast.Starred):
+                    continue
+                verdict = classifier.expr(arg, call.lineno)
+                if verdict.kind != DYNAMIC or not _is_sql(verdict):
+                    continue
+                sink_line, sink = reached[param]
+                step = f"passed to {fn.name}() as '{param}'"
+                yield SqlHit(
+                    call.lineno,
+                    f"SQL built with {verdict.how or 'string building'} is {step}, which "
+                    f"{sink.replace('reaches', 'hands it to')} (line {sink_line})",
+                    (*verdict.path, (call.lineno, step), (sink_line, sink)),
+                )
+
+
+def _own_nodes(owner: ast.AST) -> Iterator[ast.AST]:
+    """Nodes belonging to this scope (nested functions are their own scopes)."""
     stack = list(ast.iter_child_nodes(owner))
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        if isinstance(node, ast.Call):
-            yield node
+        yield node
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _calls_in(owner: ast.AST) -> Iterator[ast.Call]:
+    """Calls belonging to this scope (nested functions are their own owners)."""
+    return (n for n in _own_nodes(owner) if isinstance(n, ast.Call))
