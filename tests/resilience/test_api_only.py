@@ -59,3 +59,25 @@ def test_every_module_imports_without_the_sdk_and_none_asks_for_it() -> None:
     ours = [(name, asker) for name, asker in report["askers"] if str(package) in asker]
     assert ours == []
     assert report["sdk"] == []
+
+
+def test_modules_beside_the_cache_load_no_sdk_module() -> None:
+    """With the SDK installed and visible, importing every module but the cache (whose
+    redis-py imports the SDK by itself) leaves no ``opentelemetry.sdk`` module loaded."""
+    package = Path(dbsbm_resilience.__file__).parent
+    names = [
+        "dbsbm_resilience." + m.name
+        for m in pkgutil.iter_modules([str(package)])
+        if m.name != "cache"
+    ]
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[:2] == ['opentelemetry', 'sdk']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
