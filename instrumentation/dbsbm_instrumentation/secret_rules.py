@@ -84,7 +84,7 @@ KEY_NAME_PATTERN = "|".join((*CREDENTIAL_WORDS, "authorization"))
 
 _WORD = "(?:" + "|".join(CREDENTIAL_WORDS) + ")"
 _KEY_TAIL = r"[a-z0-9_.-]*"  # the rest of the key name: db_password_hash, api_key.prod
-_QUOTE = r"""(?:\\?["'])"""  # a quote, maybe JSON-escaped inside a JSON line
+_QUOTE = r"""(?:\\{0,3}["'])"""  # a quote, maybe JSON-escaped (twice, in a JSON array)
 _SEP = rf"{_QUOTE}?[ \t]*[:=][ \t]*"
 
 
@@ -243,7 +243,7 @@ RULES: tuple[Rule, ...] = (
         "aws_secret_access_key",
         before=r"""aws[^\r\n]{0,20}?(?:key|pwd|pw|password|pass|token|secret)[^\r\n]{0,20}?["']""",
         secret=r"[a-z0-9/+]{40}",
-        after=r"""["']""",
+        after=_QUOTE,
         ignore_case=True,
         triggers=("aws",),
         min_length=47,
