@@ -6,6 +6,9 @@ writes nothing and exits 1 naming each file that differs from what the definitio
 cannot ship without its rules. Files in the generated folders that nothing produces any
 more count as stale too.
 
+``--time-factor N --output-dir DIR`` writes instead the time-compressed Prometheus rules that
+live tests run (every duration divided by N) into DIR, and nothing else.
+
 ``dbsbm_mixin`` imports because Python puts this script's folder on ``sys.path``.
 """
 
@@ -15,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from dbsbm_mixin import collector, dashboards, docs, grafana, notify, prometheus, promtool
 
@@ -55,10 +59,45 @@ def _leftovers(expected: dict[Path, str]) -> list[Path]:
     return sorted(p for p in found if p not in expected)
 
 
+def _write_compressed(factor: int, output_dir: Path) -> int:
+    try:
+        files = prometheus.rule_files(time_factor=factor)
+    except ValueError as exc:
+        print(f"generate.py: --time-factor {factor}: {exc}", file=sys.stderr)
+        return 2
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        (output_dir / path.name).write_text(text, encoding="utf-8")
+    print(f"wrote {len(files)} rule files compressed {factor}x to {output_dir}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line naming the culprit, without argparse's usage block."""
+        self.exit(2, f"generate.py: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = _Parser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report stale files, write none")
+    parser.add_argument(
+        "--time-factor", type=_positive, help="write the rules with durations divided by this"
+    )
+    parser.add_argument("--output-dir", type=Path, help="where --time-factor writes its rules")
     args = parser.parse_args(argv)
+    if (args.time_factor is None) != (args.output_dir is None):
+        parser.error("--time-factor and --output-dir go together")
+    if args.time_factor is not None:
+        if args.check:
+            parser.error("--check does not go with --time-factor")
+        return _write_compressed(args.time_factor, args.output_dir)
     expected = outputs()
     stale = [
         path

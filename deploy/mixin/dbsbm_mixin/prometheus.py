@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,56 @@ HEADER = (
     "# deploy/mixin/dbsbm_mixin/alerts/. Do not edit: change those, run `make generate`,\n"
     "# commit both.\n"
 )
+
+
+# Prometheus' duration units, in milliseconds; a duration is one or more of them ("1h30m").
+_UNITS_MS = {
+    "y": 365 * 86_400_000,
+    "w": 7 * 86_400_000,
+    "d": 86_400_000,
+    "h": 3_600_000,
+    "m": 60_000,
+    "s": 1_000,
+    "ms": 1,
+}
+_PART = re.compile(r"(\d+)(ms|[smhdwy])")
+_RANGE = re.compile(r"\[([0-9a-z]+)\]")  # a range selector's window: rate(x[5m])
+
+
+def duration_ms(text: str) -> int:
+    parts = _PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNITS_MS[u] for n, u in parts)
+
+
+def format_duration(ms: int) -> str:
+    """``5400000`` -> ``1h30m``; days are the largest unit, as the definitions write them."""
+    text = ""
+    for unit in ("d", "h", "m", "s", "ms"):
+        count, ms = divmod(ms, _UNITS_MS[unit])
+        text += f"{count}{unit}" if count else ""
+    return text or "0s"
+
+
+def compress(duration: str, factor: int) -> str:
+    """``duration`` divided by ``factor``; refuses a result that is not whole milliseconds."""
+    ms = duration_ms(duration)
+    if ms % factor:
+        raise ValueError(f"{duration} is not a whole number of milliseconds divided by {factor}")
+    return format_duration(ms // factor)
+
+
+def compress_expr(expr: str, factor: int) -> str:
+    """Every range selector's window in ``expr`` divided by ``factor``."""
+    return _RANGE.sub(lambda m: f"[{compress(m[1], factor)}]", expr)
+
+
+def _compressed(rule: dict[str, Any], factor: int) -> dict[str, Any]:
+    rule = {**rule, "expr": compress_expr(rule["expr"], factor)}
+    if "for" in rule:
+        rule["for"] = compress(rule["for"], factor)
+    return rule
 
 
 def _thresholds_block(alerts: list[Alert]) -> str:
@@ -42,8 +93,13 @@ def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
     }
 
 
-def rule_files() -> dict[Path, str]:
-    """``{deploy/prometheus/rules/api.yml: text, ...}``."""
+def rule_files(time_factor: int = 1) -> dict[Path, str]:
+    """``{deploy/prometheus/rules/api.yml: text, ...}``.
+
+    ``time_factor`` > 1 renders the time-compressed variant live tests run: every ``for``,
+    range window and evaluation interval divided by it, nothing else changed (names, labels
+    and annotations included, so the annotations still state the real durations).
+    """
     files = {}
     for area in AREAS:
         alerts = [a for a in ALERTS if a.area == area]
@@ -51,13 +107,17 @@ def rule_files() -> dict[Path, str]:
         # always reads the records of the same evaluation (across groups there is no order).
         rules = [{"record": rec.record, "expr": rec.expr} for rec in RECORDS.get(area, ())]
         rules += [alert_rule(a, rule) for a in alerts for rule in a.rules]
-        groups = [
-            {
-                "name": f"dbsbm-{area}",
-                "interval": c.ALERT_EVALUATION_INTERVAL,
-                "rules": rules,
-            }
-        ]
+        interval = c.ALERT_EVALUATION_INTERVAL
+        if time_factor != 1:
+            rules = [_compressed(rule, time_factor) for rule in rules]
+            interval = compress(interval, time_factor)
+        groups = [{"name": f"dbsbm-{area}", "interval": interval, "rules": rules}]
         body = yaml_text({"groups": groups})
-        files[RULES_DIR / f"{area}.yml"] = HEADER + _thresholds_block(alerts) + body
+        header = HEADER + _thresholds_block(alerts)
+        if time_factor != 1:
+            header = (
+                f"# Time-compressed for tests by deploy/mixin/generate.py --time-factor "
+                f"{time_factor}:\n# every duration divided by {time_factor}. Not for production.\n"
+            )
+        files[RULES_DIR / f"{area}.yml"] = header + body
     return files
