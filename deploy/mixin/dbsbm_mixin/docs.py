@@ -7,6 +7,7 @@ from pathlib import Path
 from dbsbm_agent import config as agent_config
 from dbsbm_instrumentation import slo
 from dbsbm_mixin import config as c
+from dbsbm_mixin import notify
 from dbsbm_mixin.alerts import ALERTS
 from dbsbm_mixin.dashboards import DASHBOARDS
 from dbsbm_mixin.model import Alert, Rule
@@ -35,6 +36,34 @@ def _dashboard_title(stem: str) -> str:
     return next(d.title for d in DASHBOARDS if d.stem == stem)
 
 
+def _notifications() -> list[str]:
+    return [
+        "## Notifications",
+        "",
+        "Alertmanager (`deploy/alertmanager/`, from the Prometheus rules) and Grafana (its own "
+        "rules, in docker-compose) send the same Discord message: severity, the summary, each "
+        "instance's description with its value and target and since when, the runbook and "
+        "dashboard links; firing critical alerts mention the role in "
+        f"`{c.DISCORD_ROLE_ENV}` when it is set.",
+        "",
+        "| severity | sent | first message after | repeated while firing every |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {r.severity} | {'never' if r.receiver == c.SILENT_RECEIVER else 'Discord'} "
+            f"| {r.group_wait} | {r.repeat_interval} |"
+            for r in c.ROUTES
+        ),
+        "",
+        f"One message per {' and '.join(c.NOTIFY_GROUP_BY)}, listing its instances; a group "
+        f"that has notified sends changes at most every {c.NOTIFY_GROUP_INTERVAL}. A firing "
+        "critical alert silences the warning of the same alert and instance (Alertmanager's "
+        f"inhibition on {', '.join(f'`{x}`' for x in notify.inhibit_equal())}). Grafana has "
+        "no inhibition: there a warning stands down as soon as its critical's condition "
+        "holds.",
+        "",
+    ]
+
+
 def runbook() -> str:
     lines = [
         GENERATED,
@@ -45,6 +74,7 @@ def runbook() -> str:
         "here. Severities: `critical` needs a person now, `warning` the same day, `info` is "
         "context. Thresholds: [thresholds.md](thresholds.md).",
         "",
+        *_notifications(),
     ]
     for alert in ALERTS:
         entry = alert.runbook

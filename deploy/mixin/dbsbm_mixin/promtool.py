@@ -93,7 +93,10 @@ def render(template: str, labels: Mapping[str, str], value: float) -> str:
     def expand(match: re.Match[str]) -> str:
         action = match[1]
         if action.startswith("$labels."):
-            return labels[action.removeprefix("$labels.")]
+            name = action.removeprefix("$labels.")
+            # A template reading a label the firing alert lacks renders empty in production.
+            assert name in labels, f"the template reads {name}, which the alert does not carry"
+            return labels[name]
         operand, _, name = (part.strip() for part in action.partition("|"))
         assert operand == "$value" and name in _FILTERS, f"cannot render {{{{ {action} }}}}"
         return _FILTERS[name](value)
