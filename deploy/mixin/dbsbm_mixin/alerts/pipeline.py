@@ -17,9 +17,10 @@ _STOPPED = (
     f"unless on ({c.JOB}) ({_SENDERS} or {c.UP})"
 )
 _PROBES = c.selector(semconv.PROBE_SUCCESS)
+# A whole agent gone silent is DbsbmTelemetryStopped's: only probes of a live agent count.
 _PROBES_STOPPED = (
     f"group {c.by(c.JOB, c.PROBE)} (last_over_time({_PROBES}[{c.TELEMETRY_MEMORY}])) "
-    f"unless on ({c.JOB}, {c.PROBE}) {_PROBES}"
+    f"unless on ({c.JOB}, {c.PROBE}) {_PROBES} unless on ({c.JOB}) ({_STOPPED})"
 )
 _COLLECTOR = {c.JOB: "otel-collector", c.INSTANCE: "otel-collector:8888"}
 _OTLP = {**_COLLECTOR, c.RECEIVER: "otlp/app", "transport": "grpc"}
@@ -141,12 +142,12 @@ ALERTS = (
             Case(
                 name="a probe whose results stop fires DbsbmAgentNotReporting",
                 series={
-                    series(semconv.PROBE_SUCCESS, {c.JOB: "dbsbm-agent", c.PROBE: "mysql"}): (
-                        "1x10"
-                    ),
+                    series(semconv.PROBE_SUCCESS, _MYSQL_PROBE): "1x10",
                     series(semconv.PROBE_SUCCESS, {c.JOB: "dbsbm-agent", c.PROBE: "redis"}): (
                         "1x30"
                     ),
+                    # the agent itself still sends
+                    _target("dbsbm-agent", "agent-1"): "1x30",
                 },
                 expect=(
                     At("14m"),
@@ -159,6 +160,14 @@ ALERTS = (
                         ),
                     ),
                 ),
+            ),
+            Case(
+                name="an agent silent as a whole leaves it to DbsbmTelemetryStopped",
+                series={
+                    series(semconv.PROBE_SUCCESS, _MYSQL_PROBE): "1x10",
+                    _target("dbsbm-agent", "agent-1"): "1x10",
+                },
+                expect=(At("20m"),),
             ),
             Case(
                 name="probes reporting all along never fire DbsbmAgentNotReporting",
