@@ -281,14 +281,22 @@ class Scanner:
             self._emit(f, d.rule_id, d.line, d.message)
 
     def _env_file(self, f: _File, tracked: set[Path] | None) -> None:
-        """A .env is where secrets belong, so no CRED rules: only how it is kept."""
+        """Each secret on its line, weak passwords, and how the file is kept. Templates
+        (``.env.example``) and test fixtures hold placeholders by design."""
         for d in debug.config_findings(f.rel, f.lines):
             self._emit(f, d.rule_id, d.line, d.message)
-        if environment.is_template(f.path.name):
+        if environment.is_template(f.path.name) or _is_test(f.rel):
             return
-        source = environment.source_from_text("\n".join(f.lines), f.display)
-        for h in environment.weak_password_hits(source):
+        pairs = environment.parse_env("\n".join(f.lines))
+        real = [(n, k, v) for n, k, v in pairs if not credentials.is_env_placeholder(k, v)]
+        source = environment.source_from_pairs(real, f.display)
+        weak = environment.weak_password_hits(source)
+        for h in weak:
             self._emit(f, h.rule_id, h.line, h.message)
+        weak_lines = {h.line for h in weak}
+        for hit in credentials.env_line_findings(f.display, pairs, f.lines):
+            if hit.line not in weak_lines:  # one finding per secret: "too weak" says more
+                self._emit(f, hit.rule_id, hit.line, hit.message)
         held = environment.secret_names(source)
         if not held:  # a .env of plain settings (image tags, ports) exposes nothing
             return

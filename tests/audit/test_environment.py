@@ -11,8 +11,13 @@ from dbsbm_audit.scanner import ScanOptions, scan
 STRONG = "MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\nREDIS_PASSWORD=w3Jd8-Qz1_Lp5.Xr\n"
 
 
+def _env(result) -> list:
+    """The ENV findings: what these tests are about (a .env's secrets also get CRED rules)."""
+    return [f for f in result.findings if f.rule_id.startswith("DBSBM-ENV-")]
+
+
 def _rules(result) -> list[tuple[str, str]]:
-    return sorted((f.rule_id, f.message.split()[0]) for f in result.findings)
+    return sorted((f.rule_id, f.message.split()[0]) for f in _env(result))
 
 
 def test_no_source_no_required_check(tmp_path: Path) -> None:
@@ -41,7 +46,7 @@ def test_required_from_process_env_and_env_file(tmp_path: Path) -> None:
     result = scan(ScanOptions(paths=[tmp_path], env_files=[tmp_path / ".env"], process_env=process))
     assert result.env_sources == [str(tmp_path / ".env"), "process environment"]
     assert _rules(result) == [("DBSBM-ENV-002", "REDIS_PASSWORD")]
-    assert result.findings[0].file == "<environment>"
+    assert _env(result)[0].file == "<environment>"
 
 
 def test_weak_passwords_in_env_file(tmp_path: Path) -> None:
@@ -53,7 +58,7 @@ def test_weak_passwords_in_env_file(tmp_path: Path) -> None:
     for p in tmp_path.iterdir():
         p.chmod(0o600)
     result = scan(ScanOptions(paths=[tmp_path]))
-    assert [(f.rule_id, f.line) for f in result.findings] == [
+    assert [(f.rule_id, f.line) for f in _env(result)] == [
         ("DBSBM-ENV-002", 1),
         ("DBSBM-ENV-002", 2),
     ]
@@ -67,7 +72,7 @@ def test_env_file_readable_by_others(tmp_path: Path) -> None:
     (tmp_path / ".env").chmod(0o640)
     assert _rules(scan(ScanOptions(paths=[tmp_path]))) == [("DBSBM-ENV-004", "mode")]
     (tmp_path / ".env").chmod(0o600)
-    assert scan(ScanOptions(paths=[tmp_path])).findings == []
+    assert _env(scan(ScanOptions(paths=[tmp_path]))) == []
 
 
 def test_env_file_tracked_by_git(tmp_path: Path) -> None:
@@ -89,4 +94,33 @@ def test_env_file_tracked_by_git(tmp_path: Path) -> None:
     ]
     assert tracked_findings == [
         ("config/prod.env", "tracked by git and holds MYSQL_PASSWORD, REDIS_PASSWORD")
+    ]
+
+
+def test_env_file_secrets_are_reported_per_line(tmp_path: Path) -> None:
+    """Every real secret in a .env gets its own line and the rule it would get in code;
+    placeholders, templates and test fixtures stay quiet; a weak password is ENV-002 only."""
+    (tmp_path / ".env.production").write_text(
+        "DISCORD_TOKEN=MTA4NzY1NDMyMTA5ODc2NTQzMj.GhIjKl.abcdefghijklmnopqrstuvwxyz1\n"
+        "MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n"
+        "API_SPORTS_KEY=8c1d2f7e9a3b4c5d6e7f8a9b0c1d2e3f\n"
+        "REDIS_PASSWORD=root\n"
+        "DATABASE_URL=mysql://bot:s3cretpw@db/dbsbm\n"
+        "OPENAI_API_KEY=${OPENAI_API_KEY}\n"
+        "SENTRY_DSN=\n"
+        "GRAFANA_PASSWORD=changeme\n"
+        "WEATHER_API_KEY=your-weather-key-here\n"
+    )
+    (tmp_path / ".env.test").write_text("MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / ".env").write_text("MYSQL_PASSWORD=vK9#pQ2!xL7@mN4$\n")
+    for p in (tmp_path / ".env.production", tmp_path / ".env.test", tmp_path / "tests" / ".env"):
+        p.chmod(0o600)
+    result = scan(ScanOptions(paths=[tmp_path]))
+    assert [(f.rel_path, f.line, f.rule_id) for f in result.findings] == [
+        (".env.production", 1, "DBSBM-CRED-004"),
+        (".env.production", 2, "DBSBM-CRED-001"),
+        (".env.production", 3, "DBSBM-CRED-002"),
+        (".env.production", 4, "DBSBM-ENV-002"),
+        (".env.production", 5, "DBSBM-CRED-003"),
     ]

@@ -134,6 +134,8 @@ _NOISE_LAST = {
     "reset",
     "text",
 }
+# Tokens that page through results (page_token, nextToken, continuation_token) are cursors.
+_PAGINATION = {"page", "next", "continuation", "cursor", "sync"}
 _WEAK_LAST = {"key", "keys", "auth", "sig", "signature", "salt", "hmac"}
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -155,11 +157,13 @@ def is_noise_name(name: str) -> bool:
 def is_strong_name(name: str) -> bool:
     """A name that holds a secret by its wording (password, token, api_key, x-…-key)."""
     ws = words(name)
-    if not ws or ws[-1] in _NOISE_LAST:
+    if not ws or ws[-1] in _NOISE_LAST or _PAGINATION & set(ws):
         return False
     if any(w in _STRONG_WORDS for w in ws):
         return True
     if any(pair in _STRONG_PAIRS for pair in pairwise(ws)):
+        return True
+    if "api" in ws and ws[-1] in {"key", "keys"}:  # API_SPORTS_KEY, api_football_key
         return True
     return ws[0] == "x" and ws[-1] == "key" and len(ws) >= 3  # x-apisports-key, x-rapidapi-key
 
@@ -336,6 +340,36 @@ def _has_key_body(line: str, following: str) -> bool:
     return m is None or bool(_BASE64_START.match(m.group(1)) or _BASE64_START.match(following))
 
 
+# Discord webhook URLs carry their token in the path: whoever has the URL can post.
+_DISCORD_WEBHOOK = re.compile(
+    r"discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d{15,22}/([A-Za-z0-9_\-]{20,})"
+)
+# A credential in a URL's query string (?token=..., &api_key=...). The value stops where a
+# template or concatenation starts, so "?token={token}" and "?key=" + key have none.
+_QUERY_PARAM = re.compile(r"[?&]([A-Za-z][A-Za-z0-9_.\-]*)=([^&\s'\"#<>{}()\\]*)")
+_QUERY_WEAK = {"key", "sig", "signature", "auth", "access", "code"}
+
+
+def _url_credentials(line: str, lineno: int) -> Iterator[LineHit]:
+    m = _DISCORD_WEBHOOK.search(line)
+    if m and not is_placeholder(m.group(1)):
+        yield LineHit("DBSBM-CRED-003", lineno, "Discord webhook URL with its token")
+        return
+    if "=" not in line or ("?" not in line and "&" not in line):
+        return
+    for name, value in _QUERY_PARAM.findall(line):
+        if not value or is_placeholder_for(name, value) or len(value) < PASSWORD_MIN_LENGTH:
+            continue
+        strong = is_strong_name(name) and not is_noise_name(name)
+        if strong or (
+            name.lower() in _QUERY_WEAK and (looks_like_key(value) or is_high_entropy(value))
+        ):
+            yield LineHit(
+                "DBSBM-CRED-003", lineno, f"URL with a credential in its query string ('{name}')"
+            )
+            return
+
+
 def scan_line_formats(
     filename: str, line: str, lineno: int, following: str = ""
 ) -> Iterator[LineHit]:
@@ -357,12 +391,45 @@ def scan_line_formats(
         for p in _DSN_PASSWORD.findall(dsn)
     ):
         yield LineHit("DBSBM-CRED-003", lineno, "key=value DSN with an embedded password")
+    yield from _url_credentials(line, lineno)
     if _REGEX.search(line):
         return  # a pattern for secrets (a redaction rule), not a secret
     for plugin in _VENDORS:
         for s in plugin.analyze_line(filename=filename, line=line, line_number=lineno):
             if s.type != "Private Key" or _has_key_body(line, following):
                 yield LineHit("DBSBM-CRED-005", lineno, f"{s.type}")
+
+
+# Values that stand for "fill this in" in a .env (besides ``is_placeholder``'s templates).
+ENV_PLACEHOLDERS = frozenset(
+    {"changeme", "change_me", "change-me", "changeit", "replaceme", "replace_me", "todo", "tbd"}
+)
+
+
+def is_env_placeholder(name: str, value: str) -> bool:
+    return value.strip().lower() in ENV_PLACEHOLDERS or is_placeholder_for(name, value)
+
+
+def env_line_findings(
+    filename: str, pairs: list[tuple[int, str, str]], lines: list[str]
+) -> list[LineHit]:
+    """Secrets in a ``.env`` file, each on its line with the rule it would get anywhere
+    else (a Discord token is CRED-004 in code, config or .env). ``pairs``: (line, key, value)
+    as python-dotenv reads them; placeholders stay quiet."""
+    hits: list[LineHit] = []
+    for lineno, key, value in pairs:
+        if value.strip().lower() in ENV_PLACEHOLDERS:
+            continue
+        line = lines[lineno - 1] if 0 < lineno <= len(lines) else f"{key}={value}"
+        following = lines[lineno] if lineno < len(lines) else ""
+        hits.extend(scan_line_formats(filename, line, lineno, following))
+        if is_placeholder_for(key, value):
+            continue
+        if is_strong_name(key):
+            hits.append(LineHit(cred_rule(key), lineno, f"secret in .env file: '{key}'"))
+        elif is_weak_name(key) and is_high_entropy(value):
+            hits.append(LineHit("DBSBM-CRED-006", lineno, f"high-entropy value in '{key}'"))
+    return one_per_line(hits)
 
 
 def cred_rule(name: str) -> str:

@@ -17,6 +17,7 @@ tracked on purpose; they are skipped.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Mapping
@@ -32,7 +33,9 @@ from dbsbm_audit.rules.credentials import (
 )
 
 REQUIRED_VARIABLES = ("DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD", "DBSBM_ENV")
-_TEMPLATE_MARKERS = ("example", "sample", "template", "dist", "defaults", "tmpl")
+_TEMPLATE_MARKERS = frozenset(
+    {"example", "sample", "template", "dist", "defaults", "tmpl", "test", "testing"}
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ def is_env_file(name: str) -> bool:
 
 
 def is_template(name: str) -> bool:
-    return any(marker in name.lower() for marker in _TEMPLATE_MARKERS)
+    """``.env.example``, ``.env.test``, ``sample.env``: placeholders or fixtures by design."""
+    return bool(_TEMPLATE_MARKERS & set(re.split(r"[^a-z0-9]+", name.lower())))
 
 
 def parse_env(text: str) -> list[tuple[int, str, str]]:
@@ -79,7 +83,10 @@ def parse_env(text: str) -> list[tuple[int, str, str]]:
 
 
 def source_from_text(text: str, label: str) -> EnvSource:
-    pairs = parse_env(text)
+    return source_from_pairs(parse_env(text), label)
+
+
+def source_from_pairs(pairs: list[tuple[int, str, str]], label: str) -> EnvSource:
     return EnvSource(label, {k: v for _, k, v in pairs}, {k: n for n, k, _ in pairs})
 
 
