@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Write a runnable Alertmanager configuration to OUTPUT_DIR: alertmanager.yml and dbsbm.tmpl
-# from this folder with the Discord webhook (DISCORD_ALERT_WEBHOOK_URL, required) and the
-# role critical alerts mention (DISCORD_CRITICAL_ROLE_ID, optional) substituted; Alertmanager
-# 0.25 cannot read them from the environment itself. Then:
+# Write a runnable Alertmanager configuration to OUTPUT_DIR: alertmanager.yml from this
+# folder with the Discord webhook (DISCORD_ALERT_WEBHOOK_URL, required) and the role that
+# critical alerts mention (DISCORD_CRITICAL_ROLE_ID, optional) substituted, since
+# Alertmanager 0.25 cannot read them from the environment itself, and dbsbm.tmpl beside it.
+# Then:
 #   prometheus-alertmanager --config.file=OUTPUT_DIR/alertmanager.yml
 set -euo pipefail
 
@@ -22,7 +23,6 @@ export DISCORD_CRITICAL_ROLE_ID="${DISCORD_CRITICAL_ROLE_ID:-}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$1"
 # Only these two names are substituted: the templates' own $ signs stay as they are.
-for file in alertmanager.yml dbsbm.tmpl; do
-  envsubst '${DISCORD_ALERT_WEBHOOK_URL} ${DISCORD_CRITICAL_ROLE_ID}' \
-    <"$here/$file" >"$1/$file"
-done
+envsubst '${DISCORD_ALERT_WEBHOOK_URL} ${DISCORD_CRITICAL_ROLE_ID}' \
+  <"$here/alertmanager.yml" >"$1/alertmanager.yml"
+cp "$here/dbsbm.tmpl" "$1/dbsbm.tmpl"

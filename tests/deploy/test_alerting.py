@@ -94,10 +94,19 @@ def notification(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def discord_fields(config_file: Path) -> dict[str, Any]:
+    [receiver] = [
+        r for r in yaml.safe_load(config_file.read_text())["receivers"] if r.get("discord_configs")
+    ]
+    [fields] = receiver["discord_configs"]
+    return dict(fields)
+
+
 def render(config: Path, data: dict[str, Any], tmp_path: Path) -> tuple[str, str]:
-    """Title and message as Alertmanager renders them for ``data``."""
+    """Title and message as Alertmanager renders its Discord receiver's fields for ``data``."""
     path = tmp_path / "data.json"
     path.write_text(json.dumps(data))
+    fields = discord_fields(config / "alertmanager.yml")
     separator = "\n=====\n"
     result = subprocess.run(
         [
@@ -106,8 +115,7 @@ def render(config: Path, data: dict[str, Any], tmp_path: Path) -> tuple[str, str
             "render",
             f"--template.glob={config / notify.TEMPLATE_FILE}",
             f"--template.data={path}",
-            f'--template.text={{{{ template "{notify.TITLE}" . }}}}{separator}'
-            f'{{{{ template "{notify.MESSAGE}" . }}}}',
+            f"--template.text={fields['title']}{separator}{fields['message']}",
         ],
         capture_output=True,
         text=True,
@@ -257,13 +265,20 @@ def test_routes_by_severity(severity: str, receiver: str, rendered: Path) -> Non
 
 
 def test_grafana_and_alertmanager_share_the_templates() -> None:
-    """Grafana's provisioned template is the Alertmanager template file, word for word."""
+    """Grafana's provisioned template and Discord fields are Alertmanager's, word for word."""
     alerting = yaml.safe_load(
         (REPO / "deploy/grafana/provisioning/alerting/alerts.yaml").read_text()
     )
     [template] = alerting["templates"]
     on_disk = (REPO / "deploy/alertmanager" / notify.TEMPLATE_FILE).read_text()
     assert template["template"] in on_disk and template["template"] == notify.TEMPLATES
+    # Neither expands the environment in templates: the role lives in the receiver's fields.
+    assert "$" not in notify.TEMPLATES
+    [point] = alerting["contactPoints"]
+    [grafana] = point["receivers"]
+    fields = discord_fields(REPO / "deploy/alertmanager/alertmanager.yml")
+    for key in ("title", "message"):
+        assert grafana["settings"][key] == fields[key]
 
 
 def test_a_firing_critical_inhibits_its_own_warning(rendered: Path, tmp_path: Path) -> None:

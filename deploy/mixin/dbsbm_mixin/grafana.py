@@ -144,13 +144,6 @@ def _route(route: c.Route) -> dict[str, Any]:
     return document
 
 
-def _template() -> str:
-    """The shared templates; Grafana substitutes the role id from its environment."""
-    role = f"${{{c.DISCORD_ROLE_ENV}}}"
-    assert "$" not in notify.TEMPLATES.replace(role, ""), "escape other $ for Grafana"
-    return notify.TEMPLATES
-
-
 def alerting() -> str:
     groups = [
         {
@@ -176,8 +169,9 @@ def alerting() -> str:
                         "type": "discord",
                         "settings": {
                             "url": f"${c.DISCORD_WEBHOOK_ENV}",
-                            "title": f'{{{{ template "{notify.TITLE}" . }}}}',
-                            "message": f'{{{{ template "{notify.MESSAGE}" . }}}}',
+                            "title": notify.TITLE_FIELD,
+                            # Grafana expands the role variable here, not in templates.
+                            "message": notify.MESSAGE_FIELD,
                             "use_discord_username": False,
                         },
                         "disableResolveMessage": False,
@@ -206,7 +200,7 @@ def alerting() -> str:
             }
         ],
         "templates": [
-            {"orgId": c.GRAFANA_ORG_ID, "name": "dbsbm", "template": _template()},
+            {"orgId": c.GRAFANA_ORG_ID, "name": "dbsbm", "template": notify.TEMPLATES},
         ],
     }
     return HEADER + yaml_text(document)
