@@ -265,8 +265,8 @@ class Scanner:
     def _python(self, f: _File, bandit_hits: list[tuple[str, int]]) -> None:
         assert f.tree is not None
         nodes = list(ast.walk(f.tree))
-        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits):
-            self._emit(f, hit.rule_id, hit.line, hit.message)
+        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits, f.tree):
+            self._emit(f, hit.rule_id, hit.line, hit.message, flow=hit.flow)
         for s in sql.check(f.tree, nodes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
         for d in debug.python_findings(f.tree, is_test=_is_test(f.rel)):

@@ -37,6 +37,8 @@ from detect_secrets.plugins.high_entropy_strings import (
 from detect_secrets.plugins.ip_public import IPPublicDetector
 from detect_secrets.plugins.keyword import KeywordDetector
 
+from dbsbm_audit.rules.folding import Folded, Folder
+
 # --- names -------------------------------------------------------------------------------
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase", "pw"}
 _STRONG_WORDS = _PASSWORD_WORDS | {
@@ -327,6 +329,7 @@ class LineHit:
     rule_id: str
     line: int
     message: str
+    flow: tuple[tuple[int, str], ...] = ()
 
 
 _PEM_HEADER_END = re.compile(r"PRIVATE KEY[A-Z ]*-----(.*)$")
@@ -596,7 +599,11 @@ BANDIT_CRED_TESTS = {"B105", "B106", "B107"}
 
 
 def python_findings(
-    nodes: list[ast.AST], lines: list[str], filename: str, bandit_hits: Iterable[tuple[str, int]]
+    nodes: list[ast.AST],
+    lines: list[str],
+    filename: str,
+    bandit_hits: Iterable[tuple[str, int]],
+    tree: ast.Module | None = None,
 ) -> list[LineHit]:
     """All CRED hits for one Python file, at most one per line (the most specific)."""
     bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
@@ -622,7 +629,81 @@ def python_findings(
         if '"' in line or "'" in line:
             following = lines[lineno] if lineno < len(lines) else ""
             hits.extend(scan_line_formats(filename, line, lineno, following))
+    if tree is not None:
+        hits.extend(assembled_findings(tree, nodes, filename))
     return one_per_line(hits)
+
+
+# --- secrets assembled at run time ----------------------------------------------------------
+# Expressions worth folding: the shapes a split secret takes. Plain literals are judged above.
+_FOLDABLE = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
+
+
+def _assembled_places(owner: ast.AST) -> Iterator[tuple[str, ast.expr, int]]:
+    """(name or "", value, line) for values in this scope that might fold: assignments,
+    keyword and positional arguments, dict values."""
+    stack = list(ast.iter_child_nodes(owner))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                name = _target_name(target)
+                if name is not None and isinstance(node.value, _FOLDABLE):
+                    yield name, node.value, node.lineno
+        elif isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg and isinstance(kw.value, _FOLDABLE):
+                    yield kw.arg, kw.value, node.lineno
+            for arg in node.args:
+                if isinstance(arg, (ast.BinOp, ast.JoinedStr, ast.Call)):
+                    yield "", arg, node.lineno
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                key_name = _str(key)
+                if key_name and isinstance(value, _FOLDABLE):
+                    yield key_name, value, value.lineno
+
+
+def assembled_findings(tree: ast.Module, nodes: list[ast.AST], filename: str) -> list[LineHit]:
+    """Values built from literals (``"MTA4" + "NzY1"``, ``"".join(PARTS)``, ``f"{A}{B}"``,
+    ``base64.b64decode("...").decode()``), judged as if they were written out: by format
+    (Discord token, vendor key, credentials in a URL) and by the name that holds them."""
+    module = Folder(tree)
+    scopes: list[tuple[ast.AST, Folder]] = [(tree, module)]
+    scopes += [
+        (n, module.scope(n))
+        for n in nodes
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    hits: list[LineHit] = []
+    for owner, folder in scopes:
+        for name, value, line in _assembled_places(owner):
+            folded = folder.fold(value)
+            if folded is None or not folded.assembled or not folded.value.strip():
+                continue
+            hits.extend(_judge_assembled(filename, name, folded, line))
+    return hits
+
+
+def _judge_assembled(filename: str, name: str, folded: Folded, line: int) -> Iterator[LineHit]:
+    where = f" in '{name}'" if name else ""
+    flow = tuple((n, "literal part") for n in sorted(set(folded.lines)) if n != line)
+    flow += ((line, f"assembled{where} at run time"),)
+    text = folded.value.replace("\\", "\\\\").replace('"', '\\"')
+    for hit in scan_line_formats(filename, f'"{text}"', line):
+        yield LineHit(hit.rule_id, line, f"{hit.message}, assembled{where} at run time", flow)
+    if not name or is_placeholder_for(name, folded.value):
+        return
+    if is_strong_name(name):
+        message = f"credential assembled at run time in '{name}'"
+        yield LineHit(cred_rule(name), line, message, flow)
+    elif is_weak_name(name) and not is_noise_name(name) and is_high_entropy(folded.value):
+        message = f"high-entropy value assembled at run time in '{name}'"
+        yield LineHit("DBSBM-CRED-006", line, message, flow)
 
 
 _PREFERENCE = [
