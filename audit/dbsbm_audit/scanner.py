@@ -271,8 +271,8 @@ class Scanner:
             self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
         for d in debug.python_findings(f.tree, is_test=_is_test(f.rel)):
             self._emit(f, d.rule_id, d.line, d.message)
-        for e in execution.python_findings(nodes, bandit_hits):
-            self._emit(f, e.rule_id, e.line, e.message)
+        for e in execution.python_findings(nodes, bandit_hits, f.tree):
+            self._emit(f, e.rule_id, e.line, e.message, flow=e.flow)
 
     def _config(self, f: _File) -> None:
         for hit in credentials.config_findings(f.display, f.lines):

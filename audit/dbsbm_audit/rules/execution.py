@@ -1,7 +1,12 @@
 """eval/exec on non-literal input (DBSBM-EXEC-001/002).
 
-bandit B307 (eval) and B102 (exec) find the calls; they report every call, so we drop the ones
-whose argument is a string literal (``eval("1 + 1")`` runs fixed code, nothing injectable).
+bandit B307 (eval) and B102 (exec) find direct calls; they report every call, so we drop the
+ones whose argument is a string literal (``eval("1 + 1")`` runs fixed code, nothing
+injectable). bandit matches the names ``eval``/``exec`` only, so ours finds the builtins
+reached another way: an alias (``run = eval``, ``self.run = exec``,
+``from builtins import eval as e``), ``builtins.eval``, ``getattr(builtins, "eval")``,
+``__builtins__["exec"]``, each called on input that is not a constant (a literal, or names
+and concatenations that fold to one).
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dbsbm_audit.rules.folding import Folder
+
 _BANDIT_TO_RULE = {"B307": ("DBSBM-EXEC-001", "eval"), "B102": ("DBSBM-EXEC-002", "exec")}
+_RULE = {"eval": "DBSBM-EXEC-001", "exec": "DBSBM-EXEC-002"}
+_BUILTINS_MODULES = {"builtins", "__builtins__"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,7 @@ class ExecHit:
     rule_id: str
     line: int
     message: str
+    flow: tuple[tuple[int, str], ...] = ()
 
 
 def _literal_calls(nodes: list[ast.AST]) -> set[tuple[str, int]]:
@@ -30,7 +40,147 @@ def _literal_calls(nodes: list[ast.AST]) -> set[tuple[str, int]]:
     return found
 
 
-def python_findings(nodes: list[ast.AST], bandit_hits: Iterable[tuple[str, int]]) -> list[ExecHit]:
+class _Aliases:
+    """Which expressions of one module are the eval/exec builtins."""
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self.modules = set(_BUILTINS_MODULES)  # names bound to the builtins module
+        self.names: dict[str, tuple[str, int]] = {}  # alias -> (builtin, line bound)
+        self.attrs: dict[str, tuple[str, int]] = {}  # self.<attr> -> (builtin, line bound)
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "builtins":
+                        self.modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.ImportFrom) and node.module == "builtins":
+                for alias in node.names:
+                    if alias.name in _RULE and alias.asname:
+                        self.names[alias.asname] = (alias.name, node.lineno)
+        for _ in range(3):  # aliases of aliases (run = e; e = eval), in any order
+            for node in nodes:
+                if isinstance(node, ast.Assign):
+                    builtin = self.builtin(node.value)
+                    if builtin is None:
+                        continue
+                    for target in node.targets:
+                        if isinstance(target, ast.Name) and target.id not in _RULE:
+                            self.names.setdefault(target.id, (builtin, node.lineno))
+                        elif isinstance(target, ast.Attribute):
+                            self.attrs.setdefault(target.attr, (builtin, node.lineno))
+
+    def builtin(self, node: ast.expr) -> str | None:
+        """ "eval"/"exec" when ``node`` evaluates to that builtin."""
+        if isinstance(node, ast.Name):
+            if node.id in _RULE:
+                return node.id
+            return self.names[node.id][0] if node.id in self.names else None
+        if isinstance(node, ast.Attribute):
+            if self._is_builtins(node.value) and node.attr in _RULE:
+                return node.attr
+            if _is_self(node.value) and node.attr in self.attrs:
+                return self.attrs[node.attr][0]
+            return None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "getattr" and len(node.args) >= 2:
+                name = node.args[1]
+                if (
+                    self._is_builtins(node.args[0])
+                    and isinstance(name, ast.Constant)
+                    and name.value in _RULE
+                ):
+                    return str(name.value)
+            return None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+            if key in _RULE and self._is_namespace(node.value):
+                return str(key)
+        return None
+
+    def _is_builtins(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and node.id in self.modules
+
+    def _is_namespace(self, node: ast.expr) -> bool:
+        """``__builtins__``, ``vars(builtins)``, ``builtins.__dict__``."""
+        if self._is_builtins(node):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            return self._is_builtins(node.value)
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "vars"
+            and len(node.args) == 1
+            and self._is_builtins(node.args[0])
+        )
+
+    def bound_at(self, func: ast.expr) -> int | None:
+        if isinstance(func, ast.Name) and func.id in self.names:
+            return self.names[func.id][1]
+        if isinstance(func, ast.Attribute) and _is_self(func.value) and func.attr in self.attrs:
+            return self.attrs[func.attr][1]
+        return None
+
+
+def _is_self(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in {"self", "cls"}
+
+
+def _alias_hits(tree: ast.Module, nodes: list[ast.AST]) -> list[ExecHit]:
+    aliases = _Aliases(nodes)
+    if not aliases.names and not aliases.attrs and not _mentions_builtins(nodes):
+        return []
+    module = Folder(tree)
+    scopes: list[tuple[ast.AST, Folder]] = [(tree, module)] + [
+        (n, module.scope(n))
+        for n in nodes
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    hits = []
+    for owner, folder in scopes:
+        for call in _own_calls(owner):
+            if isinstance(call.func, ast.Name) and call.func.id in _RULE:
+                continue  # the builtin by its name: bandit's
+            builtin = aliases.builtin(call.func)
+            if builtin is None or not call.args or folder.fold(call.args[0]) is not None:
+                continue
+            shown = ast.unparse(call.func)
+            shown = shown if len(shown) <= 50 else shown[:47] + "..."
+            flow: tuple[tuple[int, str], ...] = ()
+            bound = aliases.bound_at(call.func)
+            if bound is not None:
+                flow = ((bound, f"'{shown}' bound to {builtin}"),)
+            flow += ((call.lineno, f"{shown}() called on non-literal input"),)
+            hits.append(
+                ExecHit(
+                    _RULE[builtin],
+                    call.lineno,
+                    f"{builtin}() reached as '{shown}' on non-literal input",
+                    flow,
+                )
+            )
+    return hits
+
+
+def _mentions_builtins(nodes: list[ast.AST]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in _BUILTINS_MODULES for n in nodes) or any(
+        isinstance(n, ast.Import) and any(a.name == "builtins" for a in n.names) for n in nodes
+    )
+
+
+def _own_calls(owner: ast.AST) -> Iterable[ast.Call]:
+    stack = list(ast.iter_child_nodes(owner))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.Call):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def python_findings(
+    nodes: list[ast.AST], bandit_hits: Iterable[tuple[str, int]], tree: ast.Module | None = None
+) -> list[ExecHit]:
     literal = _literal_calls(nodes)
     hits = []
     for test_id, line in bandit_hits:
@@ -38,4 +188,7 @@ def python_findings(nodes: list[ast.AST], bandit_hits: Iterable[tuple[str, int]]
             rule_id, name = _BANDIT_TO_RULE[test_id]
             if (name, line) not in literal:
                 hits.append(ExecHit(rule_id, line, f"{name}() on non-literal input"))
+    if tree is not None:
+        seen = {(h.rule_id, h.line) for h in hits}
+        hits += [h for h in _alias_hits(tree, nodes) if (h.rule_id, h.line) not in seen]
     return hits
