@@ -3,7 +3,8 @@
 #
 # Shared by scripts/test.sh (what CI runs) and scripts/demo.sh, so both use one list:
 #   - Debian packages: redis-server, mariadb-server, prometheus (Prometheus 2.42 in
-#     Debian 12: it has the remote-write receiver the collector writes to);
+#     Debian 12: it has the remote-write receiver the collector writes to),
+#     prometheus-alertmanager (0.25: Discord receiver, amtool);
 #   - the repo itself, editable, with the test extra (pip is a no-op when satisfied);
 #   - our collector distribution, built once from deploy/otel-collector/builder-config.yaml
 #     and cached (scripts/build-collector.sh).
@@ -31,6 +32,8 @@ packages=()
 have redis-server || packages+=(redis-server)
 { have mariadbd && have mariadb-install-db; } || packages+=(mariadb-server)
 { have prometheus && have promtool; } || packages+=(prometheus)
+# Alertmanager 0.25 (native Discord receiver) and amtool: the notification tests and the demo.
+{ have prometheus-alertmanager && have amtool; } || packages+=(prometheus-alertmanager)
 if ((${#packages[@]})); then
   command -v apt-get >/dev/null 2>&1 \
     || die "missing ${packages[*]} and no apt-get here: install them with your package manager"
@@ -42,7 +45,7 @@ if ((${#packages[@]})); then
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2 \
     || die "apt-get install ${packages[*]} failed"
   # The packages' init scripts may have started system-wide servers; we never use them.
-  for service in redis-server mariadb prometheus; do
+  for service in redis-server mariadb prometheus prometheus-alertmanager; do
     if command -v service >/dev/null 2>&1; then service "$service" stop >/dev/null 2>&1 || true; fi
   done
 fi
