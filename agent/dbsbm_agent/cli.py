@@ -9,16 +9,12 @@ drops to 0).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .config import AgentConfig, ConfigError, load_config, parse_listen
-
-logger = logging.getLogger("dbsbm_agent")
+from .config import ConfigError, load_config, parse_listen
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,12 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
 
-    # Imported here, as the server is in serve(): --check-config and bad input need
-    # neither, and answer sooner without them.
+    # Imported here: --check-config and bad input need none of it, and answer sooner.
+    # The server is imported before telemetry is configured: in that order the agent
+    # keeps less memory resident (benchmarks/bench_agent.py).
     import asyncio
 
     from dbsbm_instrumentation.bootstrap import configure_telemetry
     from dbsbm_instrumentation.logs import configure_logging
+
+    from .server import serve
 
     # OTEL_SERVICE_NAME names this agent when set (one per bot); "dbsbm-agent" otherwise.
     service_name = os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME
@@ -87,44 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         telemetry.shutdown(timeout_s=5)
     return 0
-
-
-async def serve(config: AgentConfig, host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT; the global meter provider receives the gauges."""
-    import asyncio
-
-    from aiohttp import web
-
-    from .scheduler import instrument
-    from .server import Agent, create_app
-
-    agent = Agent(config)
-    instrument(lambda: agent.scheduler)
-    runner = web.AppRunner(create_app(agent), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        agent.start()
-        logger.info(
-            "dbsbm-agent listening",
-            extra={"listen": f"{host}:{port}", "probes": list(config.order)},
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        reloads: set[asyncio.Task[bool]] = set()
-
-        def reload() -> None:
-            task = asyncio.create_task(agent.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, reload)
-        await stop.wait()
-    finally:
-        await agent.stop()
-        await runner.cleanup()
 
 
 if __name__ == "__main__":

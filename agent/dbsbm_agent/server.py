@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +24,7 @@ from dbsbm_instrumentation.version import __version__
 from .config import AgentConfig, ConfigError, load_config
 from .probers import KINDS
 from .probers.base import ProbeResult, Status
-from .scheduler import Scheduler
+from .scheduler import Scheduler, instrument
 
 HEALTH_JSON = "application/health+json"
 
@@ -174,3 +176,34 @@ def create_app(agent: Agent) -> web.Application:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def serve(config: AgentConfig, host: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT; the global meter provider receives the gauges."""
+    agent = Agent(config)
+    instrument(lambda: agent.scheduler)
+    runner = web.AppRunner(create_app(agent), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        agent.start()
+        logger.info(
+            "dbsbm-agent listening",
+            extra={"listen": f"{host}:{port}", "probes": list(config.order)},
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def reload() -> None:
+            task = asyncio.create_task(agent.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        await stop.wait()
+    finally:
+        await agent.stop()
+        await runner.cleanup()
