@@ -6,6 +6,8 @@
 - ``/health``: draft-inadarei-api-health-check; ``checks`` keyed ``name:measurement``.
   Skipped probes are listed in ``notes``: the draft has no "skip" status.
 - ``/report``: per-probe statistics (runs, success ratio, average duration, last status).
+
+:func:`serve` runs them, and the probes, until SIGTERM or SIGINT; SIGHUP reloads.
 """
 
 from __future__ import annotations
