@@ -269,8 +269,8 @@ class Scanner:
             self._emit(f, hit.rule_id, hit.line, hit.message, flow=hit.flow)
         for s in sql.check(f.tree, nodes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
-        for d in debug.python_findings(f.tree, is_test=_is_test(f.rel)):
-            self._emit(f, d.rule_id, d.line, d.message)
+        for d in debug.python_findings(f.tree, _is_test(f.rel), f.rel, f.lines):
+            self._emit(f, d.rule_id, d.line, d.message, flow=d.flow)
         for e in execution.python_findings(nodes, bandit_hits, f.tree):
             self._emit(f, e.rule_id, e.line, e.message, flow=e.flow)
 

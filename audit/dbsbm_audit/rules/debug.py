@@ -33,6 +33,7 @@ class DebugHit:
     rule_id: str
     line: int
     message: str
+    flow: tuple[tuple[int, str], ...] = ()
 
 
 _LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
@@ -241,11 +242,344 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def python_findings(tree: ast.AST, is_test: bool = False) -> list[DebugHit]:
-    """``is_test``: test modules never run in production, so their log levels are theirs."""
+def python_findings(
+    tree: ast.Module, is_test: bool = False, rel: str = "", lines: list[str] | None = None
+) -> list[DebugHit]:
+    """``is_test``: test modules never run in production, so their levels and switches are
+    theirs. ``rel``: the module's path, which says whether it is production settings or an
+    entry point."""
     visitor = _Visitor(check_levels=not is_test)
     visitor.visit(tree)
-    return visitor.hits
+    named = {h.line for h in visitor.hits if h.rule_id == "DBSBM-DEBUG-003"}
+    hits = visitor.hits + [h for h in _logged_dicts(tree) if h.line not in named]
+    if not is_test:
+        hits += _settings_debug(tree, rel, lines or [])
+        hits += _asyncio_debug(tree, rel)
+    return hits
+
+
+# --- DEBUG = True in production settings --------------------------------------------------
+_SETTINGS_DIRS = {"settings", "config", "configs", "conf", "configuration"}
+
+
+def _is_production_settings(rel: str, lines: list[str]) -> bool:
+    """``settings/production.py``, ``config/prod.py``, ``prod_settings.py``, or a module that
+    declares ``ENVIRONMENT = "production"`` itself."""
+    parts = rel.lower().split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    by_name = bool(_PRODUCTION_PATH.search(stem)) or (
+        bool(_SETTINGS_DIRS & set(parts[:-1]) or "settings" in stem or "config" in stem)
+        and bool(_PRODUCTION_PATH.search(rel))
+    )
+    return by_name or any(_PRODUCTION_SETTING.match(line) for line in lines)
+
+
+def _is_debug_switch(name: str) -> bool:
+    ws = words(name)
+    return "debug" in ws and ws[-1] in {"debug", "mode"}
+
+
+def _is_on(node: ast.expr | None) -> bool:
+    if not isinstance(node, ast.Constant):
+        return False
+    value = node.value
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value is True or value == 1
+
+
+def _debug_assignments(body: list[ast.stmt]) -> Iterator[tuple[int, str]]:
+    """Unconditional ``DEBUG = True`` statements of a module or class body."""
+    for stmt in body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign):
+            targets, value = [stmt.target], stmt.value
+        for target in targets:
+            if isinstance(target, ast.Name) and _is_debug_switch(target.id) and _is_on(value):
+                yield stmt.lineno, target.id
+
+
+def _settings_debug(tree: ast.Module, rel: str, lines: list[str]) -> list[DebugHit]:
+    hits = []
+    if _is_production_settings(rel, lines):
+        for line, name in _debug_assignments(tree.body):
+            message = f"{name} = True in production settings ({rel.rsplit('/', 1)[-1]})"
+            hits.append(DebugHit("DBSBM-DEBUG-001", line, message))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and "prod" in {w[:4] for w in words(node.name)}:
+            for line, name in _debug_assignments(node.body):
+                message = f"{name} = True in production settings class {node.name}"
+                hits.append(DebugHit("DBSBM-DEBUG-001", line, message))
+    return hits
+
+
+# --- asyncio debug mode in an entry point --------------------------------------------------
+_ENTRY_MODULES = {
+    "__main__",
+    "main",
+    "bot",
+    "run",
+    "app",
+    "launcher",
+    "start",
+    "server",
+    "manage",
+    "wsgi",
+    "asgi",
+    "cli",
+}
+_ASYNCIO_DEBUG_ENV = "PYTHONASYNCIODEBUG"
+
+
+def _is_entry_point(tree: ast.Module, rel: str) -> bool:
+    stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    return stem in _ENTRY_MODULES or any(
+        isinstance(n, ast.If) and _is_main_guard(n.test) for n in tree.body
+    )
+
+
+def _module_true(tree: ast.Module) -> set[str]:
+    """Module names bound once, to True (``DEBUG = True`` then ``debug=DEBUG``)."""
+    values: dict[str, list[ast.expr]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    values.setdefault(target.id, []).append(stmt.value)
+    return {name for name, vs in values.items() if len(vs) == 1 and _is_true(vs[0])}
+
+
+def _asyncio_switch(node: ast.Call, true_names: set[str]) -> str | None:
+    """How this call turns asyncio's debug mode on, if it does."""
+
+    def on(value: ast.expr) -> bool:
+        return _is_true(value) or (isinstance(value, ast.Name) and value.id in true_names)
+
+    func = _dotted(node.func)
+    name = func.rsplit(".", 1)[-1]
+    debug_kw = next((k.value for k in node.keywords if k.arg == "debug"), None)
+    if func in {"asyncio.run", "asyncio.Runner", "run", "Runner"} and debug_kw is not None:
+        if on(debug_kw) and (func.startswith("asyncio.") or name == "Runner"):
+            return f"{func}(debug=True)"
+    if name == "set_debug" and node.args and on(node.args[0]):
+        return f"{func}(True)"
+    env_args = [a for a in node.args if isinstance(a, ast.Constant)]
+    if (
+        name in {"setdefault", "putenv"}
+        and len(env_args) == 2
+        and env_args[0].value == _ASYNCIO_DEBUG_ENV
+        and _is_on(env_args[1])
+    ):
+        return f"{func}({_ASYNCIO_DEBUG_ENV!r}, ...)"
+    return None
+
+
+def _asyncio_debug(tree: ast.Module, rel: str) -> list[DebugHit]:
+    if not _is_entry_point(tree, rel):
+        return []
+    true_names = _module_true(tree)
+    hits = []
+
+    def visit(node: ast.AST, guarded: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = guarded
+            if isinstance(child, ast.If) and not _is_main_guard(child.test):
+                inner = True
+            elif isinstance(child, ast.IfExp):
+                inner = True
+            if not guarded and isinstance(child, ast.Call):
+                how = _asyncio_switch(child, true_names)
+                if how:
+                    hits.append(
+                        DebugHit("DBSBM-DEBUG-001", child.lineno, f"asyncio debug mode on: {how}")
+                    )
+            if not guarded and isinstance(child, ast.Assign):
+                for target in child.targets:
+                    if (
+                        isinstance(target, ast.Subscript)
+                        and "environ" in _dotted(target.value)
+                        and isinstance(target.slice, ast.Constant)
+                        and target.slice.value == _ASYNCIO_DEBUG_ENV
+                        and _is_on(child.value)
+                    ):
+                        hits.append(
+                            DebugHit(
+                                "DBSBM-DEBUG-001",
+                                child.lineno,
+                                f"asyncio debug mode on: {_ASYNCIO_DEBUG_ENV} set",
+                            )
+                        )
+            visit(child, inner)
+
+    visit(tree, False)
+    return hits
+
+
+# --- secret-bearing dicts handed to a logger -----------------------------------------------
+def _secret_key(node: ast.Dict) -> str | None:
+    """The first credential-named key of a dict literal whose value is not a placeholder."""
+    for key, value in zip(node.keys, node.values, strict=True):
+        name = _str_key(key)
+        if name and is_strong_name(name) and not _masked(value):
+            return name
+    return None
+
+
+def _masked(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and (
+        value.value is None
+        or (isinstance(value.value, str) and (not value.value.strip("*x. ") or "*" in value.value))
+    )
+
+
+def _secret_dict_value(node: ast.expr) -> str | None:
+    """The credential key a dict-valued expression holds: a literal, ``dict(token=...)``,
+    or the process environment (``os.environ``, ``dict(os.environ)``, ``environ.copy()``)."""
+    if isinstance(node, ast.Dict):
+        return _secret_key(node)
+    dotted = _dotted(node)
+    if isinstance(node, ast.Attribute) and dotted.endswith("environ"):
+        return "the process environment"
+    if isinstance(node, ast.Call):
+        func = _dotted(node.func)
+        if func == "dict":
+            for k in node.keywords:
+                if k.arg and is_strong_name(k.arg) and not _masked(k.value):
+                    return k.arg
+            if node.args and _secret_dict_value(node.args[0]) == "the process environment":
+                return "the process environment"
+        if func.endswith("environ.copy"):
+            return "the process environment"
+    return None
+
+
+class _DictBindings:
+    """Names and ``self.`` attributes bound to secret-bearing dicts, per function."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, tuple[int, str]] = {}  # name -> (line, credential key)
+
+    def learn(self, node: ast.AST, target: ast.expr, key: str) -> None:
+        label = _dotted(target)
+        if label and label not in self.names:
+            self.names[label] = (getattr(node, "lineno", 0), key)
+
+    def scan(self, owner: ast.AST) -> None:
+        for node in _own_nodes(owner):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                key = _secret_dict_value(node.value)
+                for target in targets:
+                    if key:
+                        self.learn(node, target, key)
+                    # headers["Authorization"] = f"Bot {TOKEN}"
+                    if isinstance(target, ast.Subscript):
+                        name = _str_key(target.slice)
+                        if name and is_strong_name(name) and not _masked(node.value):
+                            self.learn(node, target.value, name)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "update"
+            ):
+                keys = [k.arg for k in node.keywords if k.arg and is_strong_name(k.arg)]
+                keys += [k for a in node.args if (k := _secret_dict_value(a))]
+                if keys:
+                    self.learn(node, node.func.value, keys[0])
+
+
+def _own_nodes(owner: ast.AST) -> Iterator[ast.AST]:
+    stack = list(ast.iter_child_nodes(owner))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_log_call(node: ast.Call) -> bool:
+    func = node.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in _LOG_METHODS
+        and "log" in _dotted(func.value).lower()
+    )
+
+
+def _logged_dicts(tree: ast.Module) -> list[DebugHit]:
+    """A dict holding a credential (headers, a config, the environment) passed whole to a
+    logger call, as an argument, inside an f-string or ``%``, or under ``extra=``."""
+    module = _DictBindings()
+    module.scan(tree)
+    attrs = _DictBindings()  # self.<attr> from any method
+    functions = [
+        n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    for fn in functions:
+        attrs.scan(fn)
+    attrs.names = {k: v for k, v in attrs.names.items() if k.startswith(("self.", "cls."))}
+    hits = []
+    for owner in [tree, *functions]:
+        local = _DictBindings()
+        if owner is not tree:
+            local.scan(owner)
+        for call in (n for n in _own_nodes(owner) if isinstance(n, ast.Call)):
+            if not _is_log_call(call):
+                continue
+            values = [*call.args, *(k.value for k in call.keywords if k.arg == "extra")]
+            for value in values:
+                found = _logged_dict(value, local, module, attrs)
+                if found is None:
+                    continue
+                shown, line, key = found
+                what = "holds" if key == "the process environment" else "holds key"
+                step = f"passed to {_dotted(call.func)}()"
+                flow = ((line, f"'{shown}' {what} {key!r}"),) if line else ()
+                hits.append(
+                    DebugHit(
+                        "DBSBM-DEBUG-003",
+                        call.lineno,
+                        f"dict '{shown}' ({what} {key!r}) {step}",
+                        (*flow, (call.lineno, step)),
+                    )
+                )
+                break
+    return hits
+
+
+def _logged_dict(node: ast.expr, *scopes: _DictBindings) -> tuple[str, int, str] | None:
+    """(shown, line bound, credential key) when ``node`` puts a secret-bearing dict in the
+    message: the dict itself, or inside an f-string, ``%``, ``+``, ``str()``, a tuple."""
+    key = _secret_dict_value(node)
+    if key:
+        return ast.unparse(node)[:40], 0, key
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        label = _dotted(node)
+        for scope in scopes:
+            if label in scope.names:
+                line, key = scope.names[label]
+                return label, line, key
+        return None
+    children: list[ast.expr] = []
+    if isinstance(node, ast.JoinedStr):
+        children = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+    elif isinstance(node, ast.BinOp):
+        children = [node.left, node.right]
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        children = list(node.elts)
+    elif isinstance(node, ast.Call) and _dotted(node.func) in {"str", "repr", "json.dumps"}:
+        children = list(node.args[:1])
+    elif isinstance(node, ast.Dict):
+        children = list(node.values)
+    for child in children:
+        found = _logged_dict(child, *scopes)
+        if found:
+            return found
+    return None
 
 
 # --- config files ---------------------------------------------------------------------------
@@ -265,7 +599,9 @@ _DEBUG_LEVEL = re.compile(
     re.IGNORECASE,
 )
 _DEBUG_MODE = re.compile(
-    _KEY + r"""(?:debug|[A-Za-z]+_debug)["']?\s*[:=]\s*["']?(?:true|1|yes|on)""" + _VALUE_END,
+    _KEY
+    + r"""(?:debug|[A-Za-z]+_debug|pythonasynciodebug)["']?\s*[:=]\s*["']?(?:true|1|yes|on)"""
+    + _VALUE_END,
     re.IGNORECASE,
 )
 _COMMENT = re.compile(r"(?:^|\s)(?:#|;|//).*")  # "level: INFO  # level: DEBUG to debug" is INFO

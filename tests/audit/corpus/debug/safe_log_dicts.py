@@ -1,0 +1,28 @@
+"""Dicts with credentials that reach a logger only redacted, filtered or by their keys."""
+
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+HEADERS = {"x-apisports-key": os.environ["API_SPORTS_KEY"], "Accept": "application/json"}
+PUBLIC = {"host": "mysql", "port": 3306, "database": "dbsbm"}
+MASKED = {"user": "dbsbm", "password": "********"}
+
+
+def redact(mapping):
+    return {k: "***" if "key" in k.lower() else v for k, v in mapping.items()}
+
+
+def log_request(url):
+    logger.debug("GET %s headers=%s", url, redact(HEADERS))
+    logger.debug("header names: %s", list(HEADERS))
+    logger.debug("accept: %s", HEADERS["Accept"])
+    logger.debug("headers: %s", {k: v for k, v in HEADERS.items() if k != "x-apisports-key"})
+    logger.info("connecting to %s", PUBLIC)
+    logger.info("credentials: %s", MASKED)
+    logger.info("env has %d variables", len(os.environ))
+
+
+def other_function():
+    headers = {"Accept": "application/json"}
+    logger.debug("headers %s", headers)
