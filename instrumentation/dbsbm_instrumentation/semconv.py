@@ -7,6 +7,11 @@ Spec attributes and metrics come from ``opentelemetry.semconv``; ours live under
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.metrics.db_metrics import (
+    DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+    DB_CLIENT_CONNECTION_WAIT_TIME,
+)
+
 from dbsbm_resilience.semconv import (  # the runtime's names, re-exported: one catalogue
     BREAKER_NAME as BREAKER_NAME,
 )
@@ -109,6 +114,25 @@ DB_CONNECTION_MAX = Instrument(
     "gauge",
     "Pool size limit.",
 )
+# Hung work never reaches a duration histogram: these count what has started and not ended.
+DB_OPERATION_ACTIVE = Instrument(
+    "dbsbm.db.client.operation.active",
+    "{operation}",
+    "updown_counter",
+    "Queries started and not yet finished (semconv has no name for it).",
+)
+DB_CONNECTION_PENDING_REQUESTS = Instrument(
+    DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+    "{request}",
+    "updown_counter",
+    "Callers waiting for a connection from the pool.",
+)
+DB_CONNECTION_WAIT_TIME = Instrument(
+    DB_CLIENT_CONNECTION_WAIT_TIME,
+    "s",
+    "histogram",
+    "Time it took to obtain a connection from the pool.",
+)
 HTTP_CLIENT_DURATION = Instrument(
     "http.client.request.duration",
     "s",
@@ -141,6 +165,12 @@ DISCORD_COMMAND_ERRORS = Instrument(
     "{error}",
     "counter",
     "Commands that raised, by command name, type and error.type.",
+)
+DISCORD_COMMAND_ACTIVE = Instrument(
+    "dbsbm.discord.command.active",
+    "{command}",
+    "updown_counter",
+    "Prefix and slash commands started and not yet finished, by command type.",
 )
 DISCORD_EVENT_DURATION = Instrument(
     "dbsbm.discord.event.duration",

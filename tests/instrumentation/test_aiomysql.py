@@ -294,7 +294,8 @@ class TestAiomysql(TestBase, IsolatedAsyncioTestCase):
         self.instrumentor.uninstrument()
         for name in ("execute", "executemany"):
             self.assertNotIsInstance(vars(aiomysql.cursors.Cursor)[name], wrapt.ObjectProxy)
-        self.assertNotIsInstance(vars(aiomysql.pool.Pool)["__init__"], wrapt.ObjectProxy)
+        for name in ("__init__", "_acquire"):
+            self.assertNotIsInstance(vars(aiomysql.pool.Pool)[name], wrapt.ObjectProxy)
         await self.query("SELECT 1")
         self.assertEqual(len(self.get_finished_spans()), 0)
         self.instrumentor.instrument(

@@ -8,6 +8,28 @@ in ``db.client.response.returned_rows``. Every ``aiomysql.Pool`` created after
 ``instrument()`` reports ``db.client.connection.count`` (``used``/``idle``) and
 ``db.client.connection.max`` while it is alive.
 
+A hung server never ends a query, so the duration histogram never sees it. Two
+UpDownCounters see it: ``dbsbm.db.client.operation.active`` (queries started and not
+finished, by the duration's attributes) and ``db.client.connection.pending_requests``
+(callers waiting for a connection, by ``db.client.connection.pool.name``); each
+acquisition records ``db.client.connection.wait_time``, once it ends.
+
+Query timeout
+-------------
+
+``query_timeout=`` (seconds) or ``OTEL_PYTHON_AIOMYSQL_QUERY_TIMEOUT`` turns a query
+that runs longer into an error: the query is cancelled, its connection closed (its
+protocol state is unknown; the pool replaces it) and
+:class:`QueryTimeoutError` raised, a ``pymysql.err.OperationalError`` (2013, connection
+lost, as pymysql's own ``read_timeout`` reports it) that is also a ``TimeoutError``, so
+either ``except`` catches it. The span, the duration and ``error.type`` record it.
+
+There is no timeout by default. An instrumentation loaded with no code change must not
+change what the bot's queries do, and a cancelled write may still have committed on the
+server; the in-flight counters show a hang without it. Set it well above the slowest
+legitimate query (for DBSBM, whose p95 target is 100 ms, 10 to 30 seconds); a malformed
+or non-positive variable logs one warning and leaves queries unbounded.
+
 Fetches get no span: aiomysql's buffered cursors (``Cursor``, ``DictCursor``, the ones
 DBSBM uses) read the whole result inside ``execute``, so ``fetchone``/``fetchall`` only
 slice a list already in memory; a span per fetch would double span volume and measure
@@ -77,14 +99,16 @@ API
 
 from __future__ import annotations
 
+import asyncio
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from contextvars import ContextVar
 from timeit import default_timer
 from typing import Any
 
 import aiomysql.cursors
 import aiomysql.pool
+import pymysql.err
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # upstream module opts out of typing
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -101,6 +125,7 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.schemas import Schemas
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from pymysql.constants import CR
 
 from dbsbm_instrumentation import semconv
 from dbsbm_instrumentation._hooks import run_hook, unwrap_targets, wrap_targets
@@ -110,22 +135,32 @@ from dbsbm_instrumentation.aiomysql.util import (
     DURATION_BUCKETS,
     ROWS_BUCKETS,
     pool_name,
+    query_timeout,
     statement,
 )
 from dbsbm_instrumentation.version import __version__
 from dbsbm_resilience.errors import error_type as qualified_error_type
 
-__all__ = ["AiomysqlInstrumentor"]
+__all__ = ["AiomysqlInstrumentor", "QueryTimeoutError"]
 
 # (module, "Class.method") pairs wrapped by instrument() and unwrapped by uninstrument().
 _TARGETS = (
     ("aiomysql.cursors", "Cursor.execute"),
     ("aiomysql.cursors", "Cursor.executemany"),
     ("aiomysql.pool", "Pool.__init__"),
+    ("aiomysql.pool", "Pool._acquire"),  # behind acquire()'s context manager
 )
 
 _USED = DbClientConnectionStateValues.USED.value
 _IDLE = DbClientConnectionStateValues.IDLE.value
+
+
+class QueryTimeoutError(pymysql.err.OperationalError, TimeoutError):  # type: ignore[misc]  # pymysql ships no type stubs
+    """A query ran past the instrumentor's ``query_timeout``; its connection was closed."""
+
+    # pymysql's spelling, "(2013, '...')", rather than OSError's "[Errno 2013] ...".
+    __str__ = Exception.__str__
+
 
 # Set while an executemany runs: aiomysql implements it with execute() calls.
 _in_executemany: ContextVar[bool] = ContextVar("dbsbm_aiomysql_in_executemany", default=False)
@@ -146,7 +181,8 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
 
         Keyword arguments: ``tracer_provider``, ``meter_provider``, ``request_hook``
         (:data:`~dbsbm_instrumentation.aiomysql.custom_types.RequestHook`),
-        ``response_hook`` (:data:`~dbsbm_instrumentation.aiomysql.custom_types.ResponseHook`).
+        ``response_hook`` (:data:`~dbsbm_instrumentation.aiomysql.custom_types.ResponseHook`),
+        ``query_timeout`` (seconds; default ``OTEL_PYTHON_AIOMYSQL_QUERY_TIMEOUT``, else none).
         """
         schema_url = Schemas.V1_44_0.value
         self._tracer = trace.get_tracer(
@@ -155,6 +191,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url)
         self._request_hook: RequestHook | None = kwargs.get("request_hook")
         self._response_hook: ResponseHook | None = kwargs.get("response_hook")
+        self._query_timeout = query_timeout(kwargs.get("query_timeout"))
         self._duration = meter.create_histogram(
             semconv.DB_OPERATION_DURATION.name,
             unit=semconv.DB_OPERATION_DURATION.unit,
@@ -166,6 +203,22 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             unit=semconv.DB_RETURNED_ROWS.unit,
             description=semconv.DB_RETURNED_ROWS.description,
             explicit_bucket_boundaries_advisory=ROWS_BUCKETS,
+        )
+        self._active = meter.create_up_down_counter(
+            semconv.DB_OPERATION_ACTIVE.name,
+            unit=semconv.DB_OPERATION_ACTIVE.unit,
+            description=semconv.DB_OPERATION_ACTIVE.description,
+        )
+        self._pending = meter.create_up_down_counter(
+            semconv.DB_CONNECTION_PENDING_REQUESTS.name,
+            unit=semconv.DB_CONNECTION_PENDING_REQUESTS.unit,
+            description=semconv.DB_CONNECTION_PENDING_REQUESTS.description,
+        )
+        self._wait_time = meter.create_histogram(
+            semconv.DB_CONNECTION_WAIT_TIME.name,
+            unit=semconv.DB_CONNECTION_WAIT_TIME.unit,
+            description=semconv.DB_CONNECTION_WAIT_TIME.description,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         meter.create_observable_gauge(
             semconv.DB_CONNECTION_COUNT.name,
@@ -183,6 +236,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             "Cursor.execute": self._traced_execute,
             "Cursor.executemany": self._traced_executemany,
             "Pool.__init__": self._register_pool,
+            "Pool._acquire": self._timed_acquire,
         }
         wrap_targets(_TARGETS, wrappers)
 
@@ -200,6 +254,18 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
     def _register_pool(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
         wrapped(*args, **kwargs)
         self._pools.add(instance)
+
+    async def _timed_acquire(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        attributes = {DB_CLIENT_CONNECTION_POOL_NAME: pool_name(instance._conn_kwargs)}
+        self._pending.add(1, attributes)
+        start = default_timer()
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            self._wait_time.record(max(default_timer() - start, 0.0), attributes)
+            self._pending.add(-1, attributes)
 
     def _traced_execute(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         # A plain function handing back the coroutine: one coroutine frame fewer per query.
@@ -220,6 +286,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
         query = args[0] if args else kwargs.get("query", "")
         stmt = statement(query, instance.connection)
         attributes = stmt.metric_attributes  # shared: copy before adding to it
+        self._active.add(1, attributes)
         span = self._tracer.start_span(
             stmt.span_name, kind=SpanKind.CLIENT, attributes=stmt.span_attributes
         )
@@ -231,7 +298,10 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             if self._request_hook is not None:
                 query_args = args[1] if len(args) > 1 else kwargs.get("args")
                 run_hook(self._request_hook, span, instance, query, query_args)
-            result = await wrapped(*args, **kwargs)
+            if self._query_timeout is None:
+                result = await wrapped(*args, **kwargs)
+            else:
+                result = await self._bounded(wrapped(*args, **kwargs), instance)
             # Unbuffered (SS) cursors have read no rows yet; their rowcount is a sentinel.
             if instance.description is not None and not isinstance(
                 instance, aiomysql.cursors.SSCursor
@@ -256,8 +326,29 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             raise
         finally:
             self._duration.record(max(default_timer() - start, 0.0), attributes)
+            self._active.add(-1, stmt.metric_attributes)
             context.detach(token)
             span.end()
+
+    async def _bounded(self, query: Awaitable[Any], cursor: Any) -> Any:
+        """``await query``, or :class:`QueryTimeoutError` once ``query_timeout`` has passed."""
+        timeout = asyncio.timeout(self._query_timeout)
+        try:
+            async with timeout:
+                return await query
+        except TimeoutError:
+            if not timeout.expired():
+                raise  # the query's own TimeoutError, not ours
+            # aiomysql closes a connection cancelled mid-read; one cancelled elsewhere
+            # would be reused with an unknown protocol state.
+            connection = cursor.connection
+            if connection is not None:
+                connection.close()
+            raise QueryTimeoutError(
+                CR.CR_SERVER_LOST,
+                f"Lost connection to MySQL server during query "
+                f"(query_timeout of {self._query_timeout:g} s passed)",
+            ) from None
 
     # --- pool gauges --------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ Kept free of an ``aiomysql`` import so the helpers are testable on their own.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -19,6 +21,7 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
 from dbsbm_instrumentation import slo
+from dbsbm_instrumentation.logs import config_warning
 
 # Semconv's advisory DB buckets are too coarse around the 100 ms DB target; ours are
 # finer below a second and always contain the target itself as a boundary, so
@@ -45,6 +48,8 @@ DURATION_BUCKETS: tuple[float, ...] = tuple(
     )
 )
 ROWS_BUCKETS: tuple[float, ...] = (0, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000)
+
+QUERY_TIMEOUT_ENV = "OTEL_PYTHON_AIOMYSQL_QUERY_TIMEOUT"
 
 MAX_QUERY_LENGTH = 2048
 MYSQL_DEFAULT_PORT = 3306
@@ -141,3 +146,30 @@ def pool_name(conn_kwargs: dict[str, Any]) -> str:
     host = conn_kwargs.get("host", "localhost")
     port = conn_kwargs.get("port", MYSQL_DEFAULT_PORT)
     return f"{host}:{port}/{conn_kwargs.get('db') or ''}"
+
+
+def query_timeout(configured: float | None = None) -> float | None:
+    """Seconds a query may run before it is abandoned: the argument, else the env variable.
+
+    ``None`` (the default) means no limit. A malformed or non-positive variable gets one
+    warning line and no limit: a typo must not start cancelling the bot's queries.
+    """
+    if configured is not None:
+        if not (math.isfinite(configured) and configured > 0):
+            raise ValueError(
+                f"query_timeout must be a positive number of seconds, got {configured!r}"
+            )
+        return float(configured)
+    raw = os.environ.get(QUERY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        config_warning(
+            QUERY_TIMEOUT_ENV, raw, "is not a positive number of seconds", "queries have no timeout"
+        )
+        return None
+    return value

@@ -26,8 +26,10 @@ Metrics: ``dbsbm.discord.command.duration`` (s) and ``dbsbm.discord.command.erro
 ``dbsbm.discord.command.name`` (a command's qualified name: finite, never user input) and
 ``dbsbm.discord.command.type``, for commands only, so their ratio is the command error
 ratio (a prefix command also runs ``on_message``, which must not count as a second
-command); ``dbsbm.discord.event.duration`` (s) and ``dbsbm.discord.event.errors`` by
-``dbsbm.discord.event.name`` for listeners;
+command); ``dbsbm.discord.command.active``, commands started and not finished by
+``dbsbm.discord.command.type`` (a command stuck on a hung dependency never reaches the
+duration histogram, so only this counter shows it); ``dbsbm.discord.event.duration`` (s)
+and ``dbsbm.discord.event.errors`` by ``dbsbm.discord.event.name`` for listeners;
 ``dbsbm.discord.interaction.latency`` (s, snowflake creation to dispatch) by command;
 observable gauges ``dbsbm.discord.gateway.latency``, ``dbsbm.discord.guilds`` and
 ``dbsbm.discord.shard.connected`` for every ``discord.Client`` created after
@@ -174,6 +176,11 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstru
             unit=semconv.DISCORD_COMMAND_ERRORS.unit,
             description=semconv.DISCORD_COMMAND_ERRORS.description,
         )
+        self._active = meter.create_up_down_counter(
+            semconv.DISCORD_COMMAND_ACTIVE.name,
+            unit=semconv.DISCORD_COMMAND_ACTIVE.unit,
+            description=semconv.DISCORD_COMMAND_ACTIVE.description,
+        )
         self._event_duration = meter.create_histogram(
             semconv.DISCORD_EVENT_DURATION.name,
             unit=semconv.DISCORD_EVENT_DURATION.unit,
@@ -242,6 +249,10 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstru
             f"{command_type} {initial_name}", kind=kind, attributes=span_attributes
         )
         invocation = _Invocation(span)
+        # By type only: a slash command's name is final only once it has run.
+        active = None if command_type == EVENT else {semconv.DISCORD_COMMAND_TYPE: command_type}
+        if active is not None:
+            self._active.add(1, active)
         token = _current.set(invocation)
         # attach/detach rather than use_span(): cheaper on a path every event takes.
         context_token = context.attach(trace.set_span_in_context(span))
@@ -271,6 +282,8 @@ class DiscordInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstru
                 attributes[ERROR_TYPE] = invocation.error_type
                 errors.add(1, attributes)
             duration.record(max(default_timer() - start, 0.0), attributes)
+            if active is not None:
+                self._active.add(-1, active)
             context.detach(context_token)
             _current.reset(token)
             span.end()
