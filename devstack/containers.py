@@ -1,20 +1,30 @@
 """Which backend runs the servers, and the one interface over either.
 
 ``DBSBM_SERVICES`` picks it: ``local`` (the default) runs Debian's binaries as child
-processes; ``docker`` runs Redis, MySQL and Prometheus as testcontainers, with the image
-tags ``.env`` gives docker-compose.yml, so the two cannot drift. The collector is always
-a local process: it is the binary built from our manifest, the same one the compose image
-is built from.
+processes; ``docker`` runs Redis, MySQL and Prometheus as testcontainers on the engine
+``DOCKER_HOST`` names, with the images docker-compose.yml would run (see
+:func:`compose_image`), so the two cannot drift. The collector is always a local process:
+it is the binary built from our manifest, the same one the compose image is built from.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from devstack.process import REPO, Missing, Process, SetupError, port_open, wait_for
+from devstack.process import (
+    LOOPBACK,
+    REPO,
+    Missing,
+    Process,
+    SetupError,
+    StartError,
+    port_open,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -48,14 +58,64 @@ def docker_available() -> bool:
         return False
 
 
-@functools.cache
 def compose_image(variable: str) -> str:
-    """The image tag ``.env`` gives docker-compose.yml."""
+    """The image docker-compose.yml would run for ``variable`` (``REDIS_IMAGE``, ...).
+
+    As with compose, a variable set in the environment wins over ``.env``; that is how
+    locally built images replace the registry's.
+    """
+    if os.environ.get(variable):
+        return os.environ[variable]
     for line in (REPO / ".env").read_text().splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip() == variable:
             return value.strip()
     raise LookupError(f"{variable} is not set in {REPO / '.env'}")
+
+
+def publish(container: DockerContainer, container_port: int, host_port: int) -> None:
+    """Publish ``container_port`` on 127.0.0.1:``host_port`` only.
+
+    testcontainers' ``with_bind_ports`` publishes on every interface; docker-py takes a
+    (host address, port) pair, which testcontainers passes through unchanged.
+    """
+    ports: dict[str, Any] = container.ports
+    ports[str(container_port)] = (LOOPBACK, host_port)
+
+
+def run(container: DockerContainer) -> None:
+    """Start ``container`` and wait as its class does; remove it again if that fails.
+
+    Clients reach it at 127.0.0.1, where :func:`publish` put it: testcontainers would
+    otherwise guess, and from inside a container (CI here) it guesses the gateway.
+    Testcontainers' Ryuk reaper stays off unless ``TESTCONTAINERS_RYUK_DISABLED`` says
+    otherwise: it removes what a crashed run leaves behind, but its image comes from
+    Docker Hub, which an engine without a registry cannot pull, and every service here
+    is removed by its ``close()``.
+    """
+    from testcontainers.core.config import ConnectionMode, testcontainers_config
+
+    testcontainers_config.tc_host_override = LOOPBACK
+    testcontainers_config.connection_mode_override = ConnectionMode.docker_host
+    if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+        testcontainers_config.ryuk_disabled = True
+    try:
+        container.start()
+    except BaseException:
+        container.stop()
+        raise
+
+
+def wait_ready(
+    container: DockerContainer, check: Callable[[], bool], timeout: float, what: str
+) -> None:
+    """:func:`wait_for` ``check``; on timeout remove the container, raising with its log."""
+    try:
+        wait_for(check, timeout, what)
+    except TimeoutError as exc:
+        logs = container.get_wrapped_container().logs(tail=20).decode(errors="replace")
+        container.stop()
+        raise StartError(f"{exc}; its log:\n{logs}") from None
 
 
 @dataclass(kw_only=True)

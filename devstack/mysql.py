@@ -11,12 +11,27 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.containers import ServerService, backend, compose_image
-from devstack.process import LOOPBACK, Process, StartError, free_port, port_open, require_binary
+from devstack.containers import (
+    ServerService,
+    backend,
+    compose_image,
+    publish,
+    run,
+    wait_ready,
+)
+from devstack.process import (
+    LOOPBACK,
+    Process,
+    StartError,
+    free_port,
+    port_open,
+    require_binary,
+)
 
 MYSQL_USER = "dbsbm"
 MYSQL_PASSWORD = "dbsbm-test-pw"  # a throwaway loopback server's password
 MYSQL_DATABASE = "dbsbm_test"
+MYSQL_ROOT_PASSWORD = "dbsbm-test-root-pw"  # the container's root, for the grant only
 
 
 @dataclass(kw_only=True)
@@ -95,22 +110,46 @@ def mariadb_process(
     return Process("mariadb", argv, lambda: port_open(port), log, cwd=workdir, start_timeout=90)
 
 
+def _grant_all(port: int) -> bool:
+    """As root, let the account create databases, as it may on the local server.
+
+    Succeeds only once the real server listens (the image's set-up server does not), so
+    it doubles as the readiness check.
+    """
+    import pymysql
+
+    connection = pymysql.connect(
+        host=LOOPBACK, port=port, user="root", password=MYSQL_ROOT_PASSWORD, connect_timeout=2
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute(f"GRANT ALL ON *.* TO '{MYSQL_USER}'@'%'")
+    return True
+
+
 def start_mysql(workdir: Path) -> MySQLService:
     """A running MySQL on a free loopback port, from the backend ``DBSBM_SERVICES`` picks."""
     port = free_port()
     service = MySQLService(
-        host=LOOPBACK, port=port, user=MYSQL_USER, password=MYSQL_PASSWORD, database=MYSQL_DATABASE
+        host=LOOPBACK,
+        port=port,
+        user=MYSQL_USER,
+        password=MYSQL_PASSWORD,
+        database=MYSQL_DATABASE,
+        start_timeout=120,  # a container initialises its data directory first
     )
     if backend() == "docker":
-        from testcontainers.community.mysql import MySqlContainer
+        from testcontainers.core.container import DockerContainer
 
-        container = MySqlContainer(
-            compose_image("MYSQL_IMAGE"),
-            username=MYSQL_USER,
-            password=MYSQL_PASSWORD,
-            dbname=MYSQL_DATABASE,
-        ).with_bind_ports(3306, port)
-        container.start()
+        # The official image's variables (our MariaDB image honours the same ones).
+        container = DockerContainer(compose_image("MYSQL_IMAGE")).with_envs(
+            MYSQL_ROOT_PASSWORD=MYSQL_ROOT_PASSWORD,
+            MYSQL_DATABASE=MYSQL_DATABASE,
+            MYSQL_USER=MYSQL_USER,
+            MYSQL_PASSWORD=MYSQL_PASSWORD,
+        )
+        publish(container, 3306, port)
+        run(container)
+        wait_ready(container, lambda: _grant_all(port), service.start_timeout, "mysql container")
         service.container = container
         return service
     service.control = mariadb_process(workdir, port)

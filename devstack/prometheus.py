@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.containers import ServerService, backend, compose_image
+from devstack.containers import ServerService, backend, compose_image, publish, run, wait_ready
 from devstack.process import (
     LOOPBACK,
     REPO,
@@ -17,7 +17,6 @@ from devstack.process import (
     free_port,
     http_ok,
     require_binary,
-    wait_for,
 )
 
 PROMETHEUS_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
@@ -81,7 +80,6 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
         # the rule files it names resolve inside the container as they do here.
         container = (
             DockerContainer(compose_image("PROMETHEUS_IMAGE"))
-            .with_bind_ports(9090, port)
             .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
             .with_volume_mapping(str(REPO), str(REPO), "ro")
             .with_command(
@@ -92,8 +90,10 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
                 ]
             )
         )
-        container.start()
-        wait_for(lambda: http_ok(f"http://{LOOPBACK}:{port}/-/ready"), 60, "prometheus container")
+        publish(container, 9090, port)
+        run(container)
+        ready = f"http://{LOOPBACK}:{port}/-/ready"
+        wait_ready(container, lambda: http_ok(ready), 60, "prometheus container")
         return PrometheusService(host=LOOPBACK, port=port, container=container)
     process = prometheus_process(workdir, port, config)
     process.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.containers import ServerService, backend, compose_image
+from devstack.containers import ServerService, backend, compose_image, publish, run
 from devstack.process import LOOPBACK, Process, free_port, port_open, require_binary
 
 
@@ -43,9 +43,13 @@ def start_redis(workdir: Path) -> RedisService:
     if backend() == "docker":
         from testcontainers.community.redis import RedisContainer
 
-        # A fixed host port, so that stop/start keeps the address clients know.
-        container = RedisContainer(compose_image("REDIS_IMAGE")).with_bind_ports(6379, port)
-        container.start()
+        # The local recipe's settings (Redis' own defaults would refuse clients from
+        # outside the container); a fixed host port, so that stop/start keeps the address.
+        container = RedisContainer(compose_image("REDIS_IMAGE")).with_command(
+            ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+        )
+        publish(container, 6379, port)
+        run(container)
         return RedisService(host=LOOPBACK, port=port, container=container)
     process = redis_process(workdir, port)
     process.start()
