@@ -34,3 +34,13 @@ def audit_json(run_audit):
         return json.loads(out)
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Precision and recall per rule on the labelled corpus, after every run that scored it."""
+    from tests.audit.test_rules_corpus import SCORES, score_line
+
+    if SCORES:
+        terminalreporter.section("dbsbm-audit precision and recall per rule")
+        for rule in sorted(SCORES):
+            terminalreporter.write_line(score_line(rule, SCORES[rule]))

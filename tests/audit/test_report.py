@@ -57,3 +57,38 @@ def test_sarif_reports_skipped_files(run_audit, tmp_path) -> None:
     _validate(json.loads(out))
     notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert "SyntaxError line 1" in notes[0]["message"]["text"]
+
+
+def test_sarif_code_flows(run_audit) -> None:
+    """Findings with a data-flow path carry it as SARIF codeFlows, source first and sink
+    last, and the document stays schema-valid."""
+    _, out, _ = run_audit(CORPUS / "sql" / "vuln_sql_flow.py", "--format", "sarif")
+    doc = json.loads(out)
+    _validate(doc)
+    results = {
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]: r
+        for r in doc["runs"][0]["results"]
+    }
+    flow = results[20]["codeFlows"][0]["threadFlows"][0]["locations"]
+    assert [
+        (s["location"]["physicalLocation"]["region"]["startLine"], s["location"]["message"]["text"])
+        for s in flow
+    ] == [
+        (5, "SQL built with f-string"),
+        (5, "returned by build_bets_query()"),
+        (19, "assigned to 'query'"),
+        (20, "reaches db.fetch_all()"),
+    ]
+    assert all(r.get("codeFlows") for r in results.values())
+
+
+def test_every_new_class_reports_its_flow(audit_json) -> None:
+    """Assembled secrets, eval aliases and logged secret dicts say where the value came from."""
+    for path, line, first in (
+        (CORPUS / "credentials" / "vuln_assembled.py", 9, 8),
+        (CORPUS / "exec" / "vuln_exec_alias.py", 12, 7),
+        (CORPUS / "debug" / "vuln_log_dicts.py", 15, 10),
+    ):
+        doc = audit_json(path)
+        finding = next(f for f in doc["findings"] if f["line"] == line)
+        assert finding["flow"][0]["line"] == first and finding["flow"][-1]["line"] == line

@@ -27,6 +27,8 @@ FILE_RULES = ["DBSBM-ENV-001", "DBSBM-ENV-003", "DBSBM-ENV-004"]
 LINE_RULES = sorted(set(RULES) - set(FILE_RULES))
 MIN_PRECISION = 1.0
 MIN_RECALL = 1.0
+# rule -> (tp, fp, fn) of every scoring run, printed after the tests (conftest.py)
+SCORES: dict[str, tuple[int, int, int]] = {}
 
 
 def _expectations() -> set[tuple[str, int, str]]:
@@ -72,12 +74,19 @@ def _score(
         else:
             c[2] += 1
     for rule, (tp, fp, fn) in sorted(counts.items()):
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        print(f"{rule}: tp={tp} fp={fp} fn={fn} precision={precision:.2f} recall={recall:.2f}")
+        print(score_line(rule, (tp, fp, fn)))
     mistakes = sorted(found ^ expected)
     print("mismatches:", mistakes)
-    return {rule: (tp, fp, fn) for rule, (tp, fp, fn) in counts.items()}
+    scores = {rule: (tp, fp, fn) for rule, (tp, fp, fn) in counts.items()}
+    SCORES.update(scores)
+    return scores
+
+
+def score_line(rule: str, counts: tuple[int, int, int]) -> str:
+    tp, fp, fn = counts
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return f"{rule}: tp={tp} fp={fp} fn={fn} precision={precision:.2f} recall={recall:.2f}"
 
 
 def _assert_scores(rule_id: str, scores: dict[str, tuple[int, int, int]]) -> None:
@@ -237,6 +246,26 @@ def test_dbsbm_shapes_are_in_the_corpus() -> None:
     assert '"123456789012345678"' in text["safe_credentials.py"]
     assert 'for col in ("bet_id", "amount"):' in text["safe_sql.py"]
     assert '"logging": {"level": "DEBUG"},' in (CORPUS / "config" / "production.json").read_text()
+
+
+def test_each_class_has_positives_and_hard_negatives() -> None:
+    """Every class of finding has labelled positives and a file of hard negatives (the
+    guarded, the parameterized, the placeholder) that must stay silent."""
+    labelled = {rel for rel, _, _ in _expectations()}
+    pairs = [
+        ("sql/vuln_sql_flow.py", "sql/safe_sql_flow.py"),  # SQL across functions
+        ("credentials/vuln_urls.py", "credentials/safe_urls.py"),  # credentials in URLs
+        ("credentials/vuln_assembled.py", "credentials/safe_assembled.py"),  # assembled
+        ("exec/vuln_exec_alias.py", "exec/safe_exec_alias.py"),  # eval/exec via alias
+        ("env/.env", "env/staging.env"),  # .env secrets per line
+        ("debug/settings/production.py", "debug/settings/development.py"),  # DEBUG = True
+        ("debug/config_classes.py", "debug/settings/staging.py"),
+        ("debug/bot.py", "debug/launcher.py"),  # asyncio debug in an entry point
+        ("debug/vuln_log_dicts.py", "debug/safe_log_dicts.py"),  # secret dicts logged
+    ]
+    for positive, negative in pairs:
+        assert positive in labelled, positive
+        assert negative not in labelled and (CORPUS / negative).is_file(), negative
 
 
 def _bandit_issues(test_id: str, path: Path) -> int:
