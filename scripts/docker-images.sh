@@ -53,7 +53,7 @@ timed() {  # timed LABEL COMMAND...: run, and log how long it took
 }
 
 build() {  # build TAG CONTEXT [DOCKERFILE]
-  docker build -q --build-arg "BASE_IMAGE=$base" -t "$1" -f "${3:-$2/Dockerfile}" "$2" >/dev/null
+  docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$1" -f "${3:-$2/Dockerfile}" "$2" >/dev/null
 }
 
 # ******************
@@ -114,15 +114,20 @@ for name in "${names[@]}"; do
         "$python" -m pip wheel -q --no-deps -w "$context/wheels/own" "$repo" >&2 || return 1
         local own deps
         own="$(ls "$context"/wheels/own/*.whl)"
-        # Third-party wheels for Debian 12's CPython 3.11, whatever Python the host runs.
-        deps="$cache/wheels/$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)"
+        # Third-party wheels for Debian 12's CPython 3.11.2, whatever Python the host runs.
+        # pip evaluates environment markers against the host's interpreter, not the target:
+        # a requirement only 3.11.2 needs is named here (redis wants async-timeout below
+        # 3.11.3), and the image's `pip check` fails the build when another one is missing.
+        local target=(--python-version 3.11.2 --implementation cp --abi cp311 --abi abi3
+          --abi none --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64
+          --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any)
+        local extra=(async-timeout)
+        deps="$cache/wheels/$(cat "$repo/pyproject.toml" <(echo "${target[*]} ${extra[*]}") \
+          | sha256sum | cut -d' ' -f1)"
         if [[ ! -d "$deps" ]]; then
           rm -rf "$deps.tmp"
-          "$python" -m pip download -q --dest "$deps.tmp" --only-binary=:all: \
-            --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
-            --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 \
-            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-            --platform any "$own[aiomysql,discord,agent]" >&2 || return 1
+          "$python" -m pip download -q --dest "$deps.tmp" --only-binary=:all: "${target[@]}" \
+            "$own[aiomysql,discord,agent]" "${extra[@]}" >&2 || return 1
           rm -f "$deps.tmp/$(basename "$own")"
           mv "$deps.tmp" "$deps"
         fi

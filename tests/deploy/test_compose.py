@@ -19,13 +19,14 @@ from tests.services import PROMETHEUS_FLAGS, REPO, compose_image
 
 COMPOSE = REPO / "docker-compose.yml"
 DOTENV = REPO / ".env"
+LOCAL_IMAGES = REPO / ".env.local-images"
 SCHEMA = Path(__file__).parent / "schemas" / "compose-spec.json"  # vendored, see its README
 VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<arg>[^}]*)\}")
 
 
-def load_dotenv() -> dict[str, str]:
+def load_dotenv(path: Path = DOTENV) -> dict[str, str]:
     values = {}
-    for line in DOTENV.read_text().splitlines():
+    for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
@@ -205,3 +206,22 @@ def test_tests_take_their_images_from_dotenv(services: dict[str, dict[str, Any]]
     ):
         image = interpolate(services[service]["image"], load_dotenv())
         assert image == compose_image(variable), service
+
+
+def test_local_images_stand_in_for_every_image_that_can_be_built_here() -> None:
+    """.env.local-images: a pinned dbsbm-local/ tag for each of .env's images but Grafana's,
+    Tempo's and Loki's (none can be built here) and the bot's Python base, each one built
+    by scripts/docker-images.sh, and a COMPOSE_FILE whose files exist."""
+    registry, local = load_dotenv(), load_dotenv(LOCAL_IMAGES)
+    not_built = {"GRAFANA_IMAGE", "TEMPO_IMAGE", "LOKI_IMAGE", "PYTHON_IMAGE"}
+    wanted = {name for name in registry if name.endswith("_IMAGE")} - not_built
+    images = {name for name in local if name.endswith("_IMAGE")}
+    assert images - {"DBSBM_BASE_IMAGE"} == wanted
+    builder = (REPO / "scripts/docker-images.sh").read_text()
+    for name in images:
+        repository, _, tag = local[name].rpartition(":")
+        assert repository.startswith("dbsbm-local/"), f"{name}={local[name]}"
+        assert re.search(r"\d+(\.\d+)?", tag) and tag != "latest", f"{name}={local[name]}"
+        assert f"tag {name}" in builder or f"tag {name})" in builder, f"{name} is never built"
+    for file in local["COMPOSE_FILE"].split(":"):
+        assert (REPO / file).is_file(), f"COMPOSE_FILE names missing {file}"

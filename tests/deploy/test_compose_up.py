@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,7 +251,7 @@ def test_the_generated_rules_are_loaded(stack: Stack) -> None:
 
 
 def test_the_agent_sees_every_dependency(stack: Stack) -> None:
-    """/health on the published port: MySQL, Redis and the host pass; Discord is skipped."""
+    """/health on the published port: MySQL and Redis answer; Discord is skipped."""
 
     def health() -> dict[str, Any] | None:
         document: dict[str, Any] = stack.get(stack.agent_port, "/health")
@@ -260,8 +263,9 @@ def test_the_agent_sees_every_dependency(stack: Stack) -> None:
         key: [entry["status"] for entry in entries] for key, entries in document["checks"].items()
     }
     for key, values in statuses.items():
+        # "warn" is a pass over its latency threshold (a loaded CI machine), not a failure.
         if key.startswith(("mysql:", "redis:")):
-            assert values == ["pass"] * len(values), (key, document)
+            assert set(values) <= {"pass", "warn"}, (key, document)
     # No DISCORD_TOKEN in CI: the probe is skipped, and says so, rather than failing.
     assert any(note.startswith("discord:") for note in document.get("notes", [])), document
 
@@ -287,3 +291,37 @@ def test_down_leaves_nothing_behind(stack: Stack) -> None:
     assert stack.docker("ps", "-aq", "--filter", label) == []
     assert stack.docker("network", "ls", "-q", "--filter", label) == []
     assert stack.docker("volume", "ls", "-q", "--filter", label) == []
+
+
+def test_the_engine_script_says_why_dockerd_cannot_start() -> None:
+    """No engine answering and not root: one line naming the reason, and exit 1."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run the script as another user")
+    # Outside pytest's tmp_path, whose parents only root may enter.
+    with tempfile.TemporaryDirectory(prefix="dbsbm-engine-") as directory:
+        state = Path(directory)
+        state.chmod(0o777)
+        result = _run_engine_as_nobody(state)
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "docker-engine: dockerd cannot start: not root (uid 65534): dockerd needs root; "
+        "start an engine and set DOCKER_HOST"
+    ]
+
+
+def _run_engine_as_nobody(state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        + ["bash", str(REPO / "scripts/docker-engine.sh"), "start"],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(state),
+            "DBSBM_DOCKER_STATE": str(state),
+            "DOCKER_HOST": f"unix://{state}/none.sock",
+        },
+        timeout=60,
+        check=False,
+    )
