@@ -20,7 +20,7 @@ from tests.services import REPO, require_binary
 
 FACTORS = (60, 120)
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_RANGE = re.compile(r"\[([^\]]+)\]")
+_RANGE = re.compile(r"(?:(?<=\[)(?=[0-9a-z]+\])|(?<=\boffset ))(\d[0-9a-z]*)")  # x[5m], x offset 5m
 
 
 def seconds(duration: str) -> float:
@@ -56,7 +56,7 @@ def test_compressed_rules_differ_only_in_durations(factor: int) -> None:
                     assert rule[key] == fast[key], (name, key)
                 if "for" in rule:
                     assert scaled(rule["for"], fast["for"], factor)
-                # Outside its range windows the expression is the same text.
+                # Outside its range windows and offsets the expression is the same text.
                 assert _RANGE.split(rule["expr"])[::2] == _RANGE.split(fast["expr"])[::2]
                 pairs = zip(_RANGE.findall(rule["expr"]), _RANGE.findall(fast["expr"]), strict=True)
                 for slow, quick in pairs:

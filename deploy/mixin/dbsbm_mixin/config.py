@@ -228,8 +228,36 @@ def sum_rate(
     return f"sum{grouping}({rate(instrument, window, suffix, **matchers)})"
 
 
-def sum_increase(instrument: Instrument, labels: tuple[str, ...], window: str = WINDOW) -> str:
-    return f"sum {by(*labels)} (increase({selector(instrument)}[{window}]))"
+def counted_increase(
+    instrument: Instrument,
+    labels: tuple[str, ...],
+    window: str = WINDOW,
+    suffix: str = "",
+    **matchers: str,
+) -> str:
+    """The increase over ``window`` summed ``by labels``, a series' first increments included.
+
+    An OpenTelemetry counter has no series until its first increment, and the series arrives
+    already holding it (two 429s: first sample 2). ``increase()`` counts only growth between
+    samples, so it misses that first value. The runtime starts the label sets it knows at 0,
+    but not those it cannot know in advance (an ``error.type``, a host not configured).
+    A series that did not exist ``window`` ago (``x unless x offset window``) gained all it
+    holds within the window, since its sender started it at 0: its value is its increase.
+    That holds only if Prometheus knew the sender before the series appeared, i.e. its
+    ``target_info`` has more samples in the window than the series has: after Prometheus'
+    own start, or a gap in its data, a long-running sender's totals would otherwise count
+    as one burst (such series count from their second sample, as ``increase()`` alone
+    does). Ratios of counts use increases, not rates: the ratio is the same and no window
+    length is written twice.
+    """
+    series = selector(instrument, suffix, **matchers)
+    sender = f"{by(JOB, INSTANCE)} (count_over_time({TARGET_INFO}[{window}]))"
+    known = (
+        f"count_over_time({series}[{window}]) < on ({JOB}, {INSTANCE}) group_left () max {sender}"
+    )
+    new = f"(({series} unless {series} offset {window}) and ({known}))"
+    grouping = f" {by(*labels)} " if labels else ""
+    return f"sum{grouping}((increase({series}[{window}]) unless {new}) or {new})"
 
 
 def histogram_quantile(
@@ -250,13 +278,15 @@ def record_name(labels: tuple[str, ...], metric: str, operation: str) -> str:
 
 
 def error_ratio(window: str, labels: tuple[str, ...], zero_without_errors: bool = False) -> str:
-    """Command errors over command calls: the SLI the error budget is spent from.
+    """Command errors over command calls in ``window``: the SLI the error budget is spent from.
 
-    The error counter has no series until the first error; ``zero_without_errors`` makes a
-    panel show 0 rather than "No data" then (alerts need no such series: nothing to fire).
+    Both counts include a series' first increments (``counted_increase``): the first error
+    of a kind is the one that matters. The error counter has no series until the first
+    error; ``zero_without_errors`` makes a panel show 0 rather than "No data" then (alerts
+    need no such series: nothing to fire).
     """
-    errors = sum_rate(semconv.DISCORD_COMMAND_ERRORS, labels, window)
-    calls = sum_rate(semconv.DISCORD_COMMAND_DURATION, labels, window, suffix="_count")
+    errors = counted_increase(semconv.DISCORD_COMMAND_ERRORS, labels, window)
+    calls = counted_increase(semconv.DISCORD_COMMAND_DURATION, labels, window, suffix="_count")
     if zero_without_errors:
         assert not labels, "vector(0) has no labels to match grouped calls"
         errors = f"({errors} or vector(0))"

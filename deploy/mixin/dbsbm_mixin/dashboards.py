@@ -435,7 +435,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     f"HTTP 429 answers per {c.WINDOW} by server",
                     (
                         Query(
-                            c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
+                            c.counted_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
                             c.legend(c.SERVER),
                         ),
                     ),

@@ -31,7 +31,8 @@ _UNITS_MS = {
     "ms": 1,
 }
 _PART = re.compile(r"(\d+)(ms|[smhdwy])")
-_RANGE = re.compile(r"\[([0-9a-z]+)\]")  # a range selector's window: rate(x[5m])
+# A range selector's window, rate(x[5m]), or an offset, x offset 5m.
+_WINDOW = re.compile(r"(?:(?<=\[)(?=[0-9a-z]+\])|(?<=\boffset ))(\d[0-9a-z]*)")
 
 
 def duration_ms(text: str) -> int:
@@ -59,8 +60,8 @@ def compress(duration: str, factor: int) -> str:
 
 
 def compress_expr(expr: str, factor: int) -> str:
-    """Every range selector's window in ``expr`` divided by ``factor``."""
-    return _RANGE.sub(lambda m: f"[{compress(m[1], factor)}]", expr)
+    """Every range selector's window and every offset in ``expr`` divided by ``factor``."""
+    return _WINDOW.sub(lambda m: compress(m[1], factor), expr)
 
 
 def _compressed(rule: dict[str, Any], factor: int) -> dict[str, Any]:

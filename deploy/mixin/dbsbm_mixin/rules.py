@@ -61,7 +61,7 @@ RECORDS: dict[str, tuple[Record, ...]] = {
             API_LATENCY,
             c.histogram_quantile(c.QUANTILE, semconv.HTTP_CLIENT_DURATION, (c.SERVER,)),
         ),
-        Record(API_RATE_LIMITED, c.sum_increase(semconv.API_RATE_LIMITED, (c.SERVER,))),
+        Record(API_RATE_LIMITED, c.counted_increase(semconv.API_RATE_LIMITED, (c.SERVER,))),
     ),
     "database": (
         Record(

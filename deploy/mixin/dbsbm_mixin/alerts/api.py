@@ -11,6 +11,8 @@ _P = c.percentile(c.QUANTILE)
 _SLOW = {c.JOB: "bot", c.SERVER: "api.example.com"}
 _FAST = {c.JOB: "bot", c.SERVER: "fast.example.com"}
 _LIMITED = {c.JOB: "bot", c.INSTANCE: "bot-1", c.SERVER: "api.example.com"}
+# The bot as Prometheus knows it: a new counter series counts from 0 only for a known sender.
+_BOT = f'{c.TARGET_INFO}{{{c.JOB}="bot", {c.INSTANCE}="bot-1"}}'
 
 
 def _buckets(labels: dict[str, str], counts: dict[str, str]) -> dict[str, str]:
@@ -126,6 +128,29 @@ ALERTS = (
                     At("3m"),  # pending: 429s seen for 3 minutes only
                     At("10m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 15),)),
                 ),
+            ),
+            Case(
+                name="a first-ever pair of 429s counts: with one more 4m later it fires",
+                # The series appears at 5m already holding 2; a third 429 comes at 9m. Counted
+                # from its second sample only, the 429s would be seen from 9m to 13m, under
+                # the 5m for, and the alert would never fire.
+                series={
+                    _BOT: "1+0x20",
+                    series(semconv.API_RATE_LIMITED, _LIMITED): "_x5 2+0x3 3+0x10",
+                },
+                expect=(
+                    At("9m"),  # pending since 5m
+                    At("10m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 1),)),
+                ),
+            ),
+            Case(
+                name="a sender Prometheus has just met does not count its old 429s as new",
+                # Prometheus started (or lost its data) while the bot had 40 429s behind it.
+                series={
+                    _BOT: "_x5 1+0x20",
+                    series(semconv.API_RATE_LIMITED, _LIMITED): "_x5 40+0x20",
+                },
+                expect=(At("6m"), At("12m")),
             ),
             Case(
                 name="no new 429 answers never fire DbsbmApiRateLimited",

@@ -16,6 +16,7 @@ _PING = {
 }
 _CALLS = series(semconv.DISCORD_COMMAND_DURATION, _PING, "_count")
 _ERRORS = series(semconv.DISCORD_COMMAND_ERRORS, {**_PING, c.ERROR: "TimeoutError"})
+_BOT = f'{c.TARGET_INFO}{{{c.JOB}="bot", {c.INSTANCE}="bot-1"}}'
 
 
 def _rule(pair: c.BurnRateWindow) -> Rule:
@@ -80,6 +81,20 @@ ALERTS = (
                         "200m",
                         tuple(_burning(p.long, 0.1) for p in c.ERROR_BUDGET_WINDOWS),
                     ),
+                ),
+            ),
+            Case(
+                name="a first-ever burst of errors counts in the burn rate",
+                # 100 calls a minute; at 10m the error series appears holding 100 (a minute of
+                # failures) and grows no more. Counted from its second sample it would be 0.
+                series={_BOT: "1+0x60", _CALLS: "0+100x60", _ERRORS: "_x10 100+0x50"},
+                samples=(Sample(r.error_ratio("5m"), "13m", {c.JOB: "bot"}, 0.2),),
+                expect=(
+                    At("11m"),  # pending: 1h and 5m windows above 14.4x since 10m
+                    # 100 of the 500 calls in the short window; the 6h pair waits for its 15m
+                    At("13m", (_burning("1h", 0.2),)),
+                    # once the burst leaves the 5m window the fast pair resolves
+                    At("16m"),
                 ),
             ),
             Case(
