@@ -11,8 +11,8 @@ The exporter wrappers run in the batch processors' worker threads, so span and l
 redaction costs the bot's own threads nothing; the log formatters in
 :mod:`dbsbm_instrumentation.logs` redact the finished line, and
 :func:`dbsbm_instrumentation.logs.redact_record` scrubs each record before the bot's own
-handlers see it. A clean short line is the common case, so :func:`redact` first rules out
-most texts with a few substring tests (see :func:`_may_hold_secret`).
+handlers see it. A clean line is the common case, so a text is only searched with the rules
+whose anchor characters and trigger words it holds (:func:`_candidates`).
 """
 
 from __future__ import annotations
@@ -57,23 +57,67 @@ MAX_DEPTH = 32
 
 class _Rule(NamedTuple):
     pattern: re.Pattern[str]
+    min_length: int
+    # Group 1 is the kept text before the secret; 0 when there is none (the secret starts
+    # the match), so the pattern starts with the secret itself: re's prefix scan then
+    # works, which a leading empty group defeats (half the speed).
+    before: int
+
+
+def _compile(rule: secret_rules.Rule) -> _Rule:
+    if rule.before:
+        return _Rule(re.compile(rule.pattern, re.ASCII), rule.min_length, 1)
+    return _Rule(re.compile(f"{rule.secret}({rule.after})", re.ASCII), rule.min_length, 0)
+
+
+class _Group(NamedTuple):
+    """Rules sharing their trigger words: the words are looked for once per text."""
+
     triggers: tuple[str, ...]
     ignore_case: bool
-    min_length: int
-    needs_separator: bool
+    rules: tuple[_Rule, ...]
 
 
-_RULES: tuple[_Rule, ...] = tuple(
-    _Rule(
-        re.compile(rule.pattern, re.ASCII),
-        rule.triggers,
-        rule.ignore_case,
-        rule.min_length,
-        rule.needs_separator,
+_RULES = tuple(_compile(rule) for rule in secret_rules.RULES)
+
+
+def _mask(anchor: str | None) -> int:
+    """Bits of the rules anchored on ``anchor`` (None: the rules without an anchor)."""
+    return sum(
+        1 << i
+        for i, rule in enumerate(secret_rules.RULES)
+        if (anchor in rule.anchors if anchor is not None else not rule.anchors)
     )
-    for rule in secret_rules.RULES
+
+
+# The anchors, tested one by one in _secret_spans (a loop costs twice as much on the
+# clean-line path, which every log line takes).
+ANCHORS = (":", "=", "-", "_", "/", "'", '"', "A", ".", "eyJ", "SG.")
+_COLON, _EQUALS, _DASH, _UNDERSCORE, _SLASH, _QUOTE, _DQUOTE, _A, _DOT, _EYJ, _SG = map(
+    _mask, ANCHORS
 )
-_SHORTEST = min(5, *(len(t) for rule in secret_rules.RULES for t in rule.triggers if len(t) > 1))
+_DOT_MIN = min(r.min_length for r in secret_rules.RULES if "." in r.anchors)
+# Rules without an anchor (a credential word, then a long value) run when one of these
+# words is in the lower-cased text.
+_UNANCHORED = _mask(None)
+UNANCHORED_TRIGGERS = ("bearer", "pass", "secret", "token", "key")
+_UNANCHORED_MIN = min(r.min_length for r in secret_rules.RULES if not r.anchors)
+_SHORTEST = 5  # "pwd=x" is the shortest text a rule matches
+# mask -> its rules, grouped by trigger words; texts fall into few anchor combinations.
+_plans: dict[int, tuple[_Group, ...]] = {}
+
+
+def _plan(mask: int) -> tuple[_Group, ...]:
+    plan = _plans.get(mask)
+    if plan is None:
+        groups: dict[tuple[tuple[str, ...], bool], list[_Rule]] = {}
+        for i, rule in enumerate(secret_rules.RULES):
+            if mask >> i & 1:
+                groups.setdefault((rule.triggers, rule.ignore_case), []).append(_RULES[i])
+        plan = tuple(_Group(t, ci, tuple(rules)) for (t, ci), rules in groups.items())
+        if len(_plans) < _MAX_KEYS:
+            _plans[mask] = plan
+    return plan
 
 
 def _lower(text: str) -> str:
@@ -83,62 +127,75 @@ def _lower(text: str) -> str:
     return lower
 
 
-def _may_hold_secret(text: str) -> bool:
-    """False only when no rule can match: most log messages end here, in a few tests.
-
-    Every rule needs ":" or "=", or one of a few characters or prefixes its tokens carry,
-    or (for a long opaque value after a credential word, or ``Bearer``) one of those
-    words; tests/redaction checks this against the rules on generated text.
-    """
-    if ":" in text or "=" in text or "-" in text or "_" in text or "/" in text:
-        return True
-    if "'" in text or '"' in text or "A" in text or "eyJ" in text:
-        return True
-    n = len(text)
-    if n >= 59 and "." in text:
-        return True
-    if n < 15:
-        return False
-    lower = text.lower()
-    return (
-        "bearer" in lower
-        or "key" in lower
-        or "token" in lower
-        or "secret" in lower
-        or "pass" in lower
-    )
-
-
 def _secret_spans(text: str) -> list[tuple[int, int]]:
     """Offsets of every secret in ``text`` (may overlap; merged by the caller)."""
-    spans: list[tuple[int, int]] = []
     n = len(text)
-    has_separator = ":" in text or "=" in text
+    mask = 0
+    if ":" in text:
+        mask = _COLON
+    if "=" in text:
+        mask |= _EQUALS
+    if "-" in text:
+        mask |= _DASH
+    if "_" in text:
+        mask |= _UNDERSCORE
+    if "/" in text:
+        mask |= _SLASH
+    if "'" in text:
+        mask |= _QUOTE
+    if '"' in text:
+        mask |= _DQUOTE
+    if "A" in text:
+        mask |= _A
+    if "SG." in text:
+        mask |= _SG
+    if n >= _DOT_MIN and "." in text:
+        mask |= _DOT
+    if "eyJ" in text:
+        mask |= _EYJ
     lower: str | None = None
-    for rule in _RULES:
-        if n < rule.min_length or (rule.needs_separator and not has_separator):
-            continue
-        if rule.ignore_case:
+    if n >= _UNANCHORED_MIN:
+        lower = text.lower()
+        if len(lower) != n:
+            lower = _lower(text)
+        if (
+            "bearer" in lower
+            or "pass" in lower
+            or "secret" in lower
+            or "token" in lower
+            or "key" in lower
+        ):
+            mask |= _UNANCHORED
+    spans: list[tuple[int, int]] = []
+    if not mask:
+        return spans
+    for triggers, ignore_case, rules in _plan(mask):
+        if ignore_case:
             if lower is None:
                 lower = _lower(text)
             haystack = lower
         else:
             haystack = text
-        for trigger in rule.triggers:
+        for trigger in triggers:
             if trigger in haystack:
                 break
         else:
             continue
-        for match in rule.pattern.finditer(haystack):
-            start, end = match.end(1), match.start(2)
-            if end > start:
-                spans.append((start, end))
+        for rule in rules:
+            if n < rule.min_length:
+                continue
+            before = rule.before
+            for match in rule.pattern.finditer(haystack):
+                start = match.end(1) if before else match.start()
+                end = match.start(before + 1)
+                if end > start:
+                    spans.append((start, end))
     return spans
 
 
 def redact(text: str) -> str:
     """``text`` with every secret masked; the same object when there was nothing to mask."""
-    if len(text) < _SHORTEST or not _may_hold_secret(text):
+    if len(text) < _SHORTEST:
         return text
     spans = _secret_spans(text)
     if not spans:
@@ -159,7 +216,7 @@ def redact(text: str) -> str:
 
 def contains_secret(text: str) -> bool:
     """True when :func:`redact` would change ``text``."""
-    return len(text) >= _SHORTEST and _may_hold_secret(text) and bool(_secret_spans(text))
+    return len(text) >= _SHORTEST and bool(_secret_spans(text))
 
 
 def names_secret(key: str) -> bool:

@@ -47,8 +47,10 @@ class Rule:
     triggers: tuple[str, ...] = ()
     # No match is possible in a shorter text (lets Python skip the pattern).
     min_length: int = 0
-    # The rule needs ":" or "=" in the text (every key/value pair does).
-    needs_separator: bool = False
+    # Substrings one of which every match contains (case-sensitive: "A" for AKIA...): a
+    # text with none of them is not searched. Empty: the rule is run when its trigger
+    # words are there.
+    anchors: tuple[str, ...] = ()
 
     @property
     def pattern(self) -> str:
@@ -134,7 +136,7 @@ RULES: tuple[Rule, ...] = (
         secret=_value(_QUOTED_STOP),
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        needs_separator=True,
+        anchors=(":", "="),
     ),
     # password: hunter 2 (a "key: value" line: the value runs to the end of the line)
     Rule(
@@ -143,7 +145,7 @@ RULES: tuple[Rule, ...] = (
         secret=_value(_LINE_STOP),
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        needs_separator=True,
+        anchors=(":",),
     ),
     # password=hunter2, api_key=x&user=y, AccountKey=x; (an unquoted value ends at a space)
     Rule(
@@ -152,7 +154,7 @@ RULES: tuple[Rule, ...] = (
         secret=_value(_BARE_STOP),
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        needs_separator=True,
+        anchors=(":", "="),
     ),
     # aws_secret_access_key wJalrXUt... : a long opaque value beside a credential key
     Rule(
@@ -174,7 +176,7 @@ RULES: tuple[Rule, ...] = (
         secret=_AUTH_VALUE,
         ignore_case=True,
         triggers=("authoriz",),
-        needs_separator=True,
+        anchors=(":", "="),
     ),
     # Authorization: VALUE with no scheme: the value must end the field (so that in
     # "Authorization: Bearer ****" the scheme is not taken for the value)
@@ -185,7 +187,7 @@ RULES: tuple[Rule, ...] = (
         after=r"""[ \t]*(?:["'\\,;\r\n]|$)""",
         ignore_case=True,
         triggers=("authoriz",),
-        needs_separator=True,
+        anchors=(":", "="),
     ),
     # "Bearer VALUE" anywhere (a token of at least 8 characters)
     Rule(
@@ -206,7 +208,7 @@ RULES: tuple[Rule, ...] = (
         after="@",
         ignore_case=True,
         triggers=("://",),
-        needs_separator=True,
+        anchors=(":",),
     ),
     # https://discord.com/api/webhooks/<id>/<TOKEN> (the id is not secret)
     Rule(
@@ -215,6 +217,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9_-]+",
         ignore_case=True,
         triggers=("webhooks/",),
+        anchors=("/",),
     ),
     Rule(
         "slack_webhook",
@@ -222,6 +225,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9_]+",
         ignore_case=True,
         triggers=("hooks.slack.com",),
+        anchors=("/",),
     ),
     # --- tokens whose shape gives them away (after detect-secrets' plugins) --------------
     Rule(
@@ -230,6 +234,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"[MNO][{_ALNUM}_-]{{23,27}}\.[{_ALNUM}_-]{{6,7}}\.[{_ALNUM}_-]{{27,40}}",
         triggers=(".",),
         min_length=59,
+        anchors=(".",),
     ),
     Rule(
         "aws_access_key_id",
@@ -237,6 +242,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[A-Z0-9]{16}",
         triggers=("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
         min_length=20,
+        anchors=("A",),
     ),
     # aws ... key = "<40 characters>" (detect-secrets' AWS secret access key shape)
     Rule(
@@ -247,6 +253,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("aws",),
         min_length=47,
+        anchors=("'", '"'),
     ),
     # -----BEGIN RSA PRIVATE KEY----- ... (the body, up to the END line or the text's end)
     Rule(
@@ -254,6 +261,7 @@ RULES: tuple[Rule, ...] = (
         before=r"-----BEGIN[A-Z ]*PRIVATE KEY[A-Z ]*-----",
         secret=r"(?:[^*-]|\*[^*-])[^-]*",
         triggers=("PRIVATE KEY",),
+        anchors=("-",),
     ),
     Rule(
         "json_web_token",
@@ -261,6 +269,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"eyJ[{_ALNUM}_=-]{{10,}}\.[{_ALNUM}_=-]{{10,}}(?:\.[{_ALNUM}_=+/-]*)?",
         triggers=("eyJ",),
         min_length=24,
+        anchors=("eyJ",),
     ),
     Rule(
         "github_token",
@@ -268,6 +277,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"(?:(?:ghp|gho|ghu|ghs|ghr)_[{_ALNUM}_]{{36,}}|github_pat_[{_ALNUM}_]{{22,}})",
         triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         min_length=26,
+        anchors=("_",),
     ),
     Rule(
         "gitlab_token",
@@ -275,6 +285,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"glpat-[{_ALNUM}_-]{{20,}}",
         triggers=("glpat-",),
         min_length=26,
+        anchors=("-",),
     ),
     Rule(
         "slack_token",
@@ -283,6 +294,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("xox",),
         min_length=15,
+        anchors=("-",),
     ),
     Rule(
         "stripe_key",
@@ -290,6 +302,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"[rs]k_(?:live|test)_[{_ALNUM}]{{16,}}",
         triggers=("k_live_", "k_test_"),
         min_length=24,
+        anchors=("_",),
     ),
     Rule(
         "openai_anthropic_key",
@@ -300,6 +313,7 @@ RULES: tuple[Rule, ...] = (
         ),
         triggers=("sk-",),
         min_length=28,
+        anchors=("-",),
     ),
     Rule(
         "sendgrid_key",
@@ -307,6 +321,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"SG\.[{_ALNUM}_-]{{22}}\.[{_ALNUM}_-]{{43}}",
         triggers=("SG.",),
         min_length=69,
+        anchors=("SG.",),
     ),
     Rule(
         "google_api_key",
@@ -314,6 +329,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"AIza[{_ALNUM}_-]{{35}}",
         triggers=("AIza",),
         min_length=39,
+        anchors=("A",),
     ),
     Rule(
         "npm_token",
@@ -321,6 +337,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"npm_[{_ALNUM}]{{36}}",
         triggers=("npm_",),
         min_length=40,
+        anchors=("_",),
     ),
     Rule(
         "pypi_token",
@@ -328,6 +345,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"pypi-AgE[{_ALNUM}_-]{{50,}}",
         triggers=("pypi-",),
         min_length=58,
+        anchors=("-",),
     ),
     Rule(
         "telegram_bot_token",
@@ -335,7 +353,7 @@ RULES: tuple[Rule, ...] = (
         secret=rf"[0-9]{{8,10}}:[{_ALNUM}_-]{{35}}",
         triggers=(":",),
         min_length=44,
-        needs_separator=True,
+        anchors=(":",),
     ),
     Rule(
         "mailchimp_key",
@@ -344,6 +362,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("-us",),
         min_length=35,
+        anchors=("-",),
     ),
     # --- SQL text that echoes literals ---------------------------------------------
     # MySQL/MariaDB 1064: "... the right syntax to use near '<SQL, literals and all>' at line 1"
@@ -354,6 +373,7 @@ RULES: tuple[Rule, ...] = (
         after=r"' at line [0-9]+",
         ignore_case=True,
         triggers=("near '",),
+        anchors=("'",),
     ),
     # MySQL 1062: "Duplicate entry '<value>' for key 'users.password'"
     Rule(
@@ -363,6 +383,7 @@ RULES: tuple[Rule, ...] = (
         after=r"' for key",
         ignore_case=True,
         triggers=("duplicate entry",),
+        anchors=("'",),
     ),
     # CREATE USER ... IDENTIFIED BY 'x' / IDENTIFIED WITH plugin BY 'x'
     Rule(
@@ -371,6 +392,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"""(?:[^"'\r\n*]|\*[^"'\r\n*])[^"'\r\n]*""",
         ignore_case=True,
         triggers=("identified",),
+        anchors=("'", '"'),
     ),
 )
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-from dbsbm_instrumentation import secret_rules
+from dbsbm_instrumentation import redaction, secret_rules
 from dbsbm_instrumentation.redaction import (
     MASK,
     SECRET_KEY_PATTERN,
@@ -208,3 +208,11 @@ def test_sql_sanitising_runs_on_database_statements_only() -> None:
     for name, pipeline in config["service"]["pipelines"].items():
         used = sanitizers & set(pipeline.get("processors", []))
         assert (name == "traces") == bool(used), name
+
+
+def test_the_engine_tests_every_anchor_and_trigger_word_the_rules_declare() -> None:
+    """redaction tests the anchors and unanchored words inline (no loop): keep them in step."""
+    declared = {anchor for rule in secret_rules.RULES for anchor in rule.anchors}
+    assert declared == set(redaction.ANCHORS)
+    words = {t for rule in secret_rules.RULES if not rule.anchors for t in rule.triggers}
+    assert words == set(redaction.UNANCHORED_TRIGGERS)
