@@ -19,7 +19,7 @@ from dbsbm_agent.probers import KINDS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = (REPO / "agent/agent.example.yaml").read_text()
-BOUNDED = settings(max_examples=300, deadline=None)
+BOUNDED = settings(max_examples=300, deadline=None, database=None)  # nothing written to the tree
 
 KEYS = [
     "listen", "probes", "kind", "interval", "timeout", "depends_on", "required",
