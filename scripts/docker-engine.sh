@@ -67,7 +67,8 @@ private_pid() {  # the pid of our dockerd, when it is still running
   [[ -f "$pidfile" ]] || return 1
   local pid
   pid="$(cat "$pidfile")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+  # After a reboot or a kill -9 the pidfile stays, and its number may be another process.
+  [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == dockerd ]] && echo "$pid"
 }
 
 why_dockerd_cannot_start() {  # one reason, or nothing when it should start
@@ -99,10 +100,15 @@ start_private() {
   local reason
   reason="$(why_dockerd_cannot_start)"
   [[ -z "$reason" ]] || die "dockerd cannot start: $reason"
+  local running
+  if running="$(private_pid)"; then
+    die "dockerd cannot start: dockerd $running already runs on $state but does not answer" \
+      "on $private_host (see $logfile; '$0 stop' stops it)"
+  fi
   [[ -x /usr/sbin/dockerd ]] || command -v dockerd >/dev/null 2>&1 || install_engine
-  mkdir -p "$state/data" "$state/exec"
   # Stale files of a dockerd that died (or of a machine that rebooted) block a new one.
-  rm -f "$socket" "$pidfile"
+  rm -rf "$socket" "$pidfile" "$state/exec"
+  mkdir -p "$state/data" "$state/exec"
   log "starting dockerd (state in $state, log $logfile)"
   local start=$SECONDS
   # setsid: the engine outlives this script and the shell that ran it; 9>&- keeps the
