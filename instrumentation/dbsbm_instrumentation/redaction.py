@@ -58,6 +58,7 @@ MAX_DEPTH = 32
 class _Rule(NamedTuple):
     pattern: re.Pattern[str]
     min_length: int
+    hint: re.Pattern[str] | None
     # Group 1 is the kept text before the secret; 0 when there is none (the secret starts
     # the match), so the pattern starts with the secret itself: re's prefix scan then
     # works, which a leading empty group defeats (half the speed).
@@ -65,9 +66,11 @@ class _Rule(NamedTuple):
 
 
 def _compile(rule: secret_rules.Rule) -> _Rule:
+    hint = re.compile(rule.hint, re.ASCII) if rule.hint else None
     if rule.before:
-        return _Rule(re.compile(rule.pattern, re.ASCII), rule.min_length, 1)
-    return _Rule(re.compile(f"{rule.secret}({rule.after})", re.ASCII), rule.min_length, 0)
+        return _Rule(re.compile(rule.pattern, re.ASCII), rule.min_length, hint, 1)
+    pattern = re.compile(f"{rule.secret}({rule.after})", re.ASCII)
+    return _Rule(pattern, rule.min_length, hint, 0)
 
 
 class _Group(NamedTuple):
@@ -182,7 +185,7 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
         else:
             continue
         for rule in rules:
-            if n < rule.min_length:
+            if n < rule.min_length or (rule.hint and not rule.hint.search(haystack)):
                 continue
             before = rule.before
             for match in rule.pattern.finditer(haystack):

@@ -101,25 +101,6 @@ def test_patterns_stay_in_the_subset_python_and_re2_share(rule: secret_rules.Rul
             assert trigger == trigger.lower()
 
 
-# detect-secrets plugins whose shapes our rules cover (the entropy, keyword and vendor
-# plugins we do not mirror are left out: they flag ids and hashes a log is full of).
-_MIRRORED = {
-    "AWSKeyDetector",
-    "BasicAuthDetector",
-    "DiscordBotTokenDetector",
-    "GitHubTokenDetector",
-    "GitLabTokenDetector",
-    "JwtTokenDetector",
-    "MailchimpDetector",
-    "NpmDetector",
-    "OpenAIDetector",
-    "PrivateKeyDetector",
-    "PypiTokenDetector",
-    "SendGridDetector",
-    "SlackDetector",
-    "StripeDetector",
-    "TelegramBotTokenDetector",
-}
 # Lines in detect-secrets' own test style, one or more per mirrored plugin.
 _DETECT_SECRETS_SAMPLES = [
     "AKIAZZZZZZZZZZZZZZZZ",
@@ -146,7 +127,7 @@ def _flagged(line: str) -> set[str]:
     """The secret values detect-secrets' mirrored plugins find in ``line``."""
     found: set[str] = set()
     for plugin_class in get_mapping_from_secret_type_to_class().values():
-        if plugin_class.__name__ not in _MIRRORED:
+        if plugin_class.__name__ not in secret_rules.DETECT_SECRETS_PLUGINS:
             continue
         for secret in plugin_class().analyze_line(filename="log.txt", line=line, line_number=1):
             if secret.secret_value:
