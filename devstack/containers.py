@@ -165,10 +165,14 @@ class ServerService:
             self._docker().pause()
 
     def resume(self) -> None:
+        """Undo :meth:`pause`; a server that is not paused is left alone, as SIGCONT does."""
         if self.control:
             self.control.resume()
-        else:
-            self._docker().unpause()
+            return
+        container = self._docker()
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
 
     def close(self) -> None:
         """Stop it for good (a container is removed)."""
