@@ -23,6 +23,7 @@ from pathlib import Path
 from dbsbm_audit.bandit_runner import needs_bandit, run_bandit
 from dbsbm_audit.findings import BANDIT_IDS, Finding, Skipped
 from dbsbm_audit.rules import credentials, debug, environment, execution, sql
+from dbsbm_audit.rules.scopes import Scopes
 from dbsbm_audit.suppress import is_suppressed, suppressions
 
 SKIP_DIRS = frozenset(
@@ -264,14 +265,15 @@ class Scanner:
 
     def _python(self, f: _File, bandit_hits: list[tuple[str, int]]) -> None:
         assert f.tree is not None
-        nodes = list(ast.walk(f.tree))
-        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits, f.tree):
+        scopes = Scopes(f.tree)
+        nodes = scopes.all
+        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits, scopes):
             self._emit(f, hit.rule_id, hit.line, hit.message, flow=hit.flow)
-        for s in sql.check(f.tree, nodes):
+        for s in sql.check(f.tree, nodes, scopes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
-        for d in debug.python_findings(f.tree, _is_test(f.rel), f.rel, f.lines):
+        for d in debug.python_findings(f.tree, _is_test(f.rel), f.rel, f.lines, scopes):
             self._emit(f, d.rule_id, d.line, d.message, flow=d.flow)
-        for e in execution.python_findings(nodes, bandit_hits, f.tree):
+        for e in execution.python_findings(nodes, bandit_hits, scopes):
             self._emit(f, e.rule_id, e.line, e.message, flow=e.flow)
 
     def _config(self, f: _File) -> None:

@@ -38,6 +38,7 @@ from detect_secrets.plugins.ip_public import IPPublicDetector
 from detect_secrets.plugins.keyword import KeywordDetector
 
 from dbsbm_audit.rules.folding import Folded, Folder
+from dbsbm_audit.rules.scopes import Scopes
 
 # --- names -------------------------------------------------------------------------------
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase", "pw"}
@@ -603,7 +604,7 @@ def python_findings(
     lines: list[str],
     filename: str,
     bandit_hits: Iterable[tuple[str, int]],
-    tree: ast.Module | None = None,
+    scopes: Scopes | None = None,
 ) -> list[LineHit]:
     """All CRED hits for one Python file, at most one per line (the most specific)."""
     bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
@@ -629,8 +630,8 @@ def python_findings(
         if '"' in line or "'" in line:
             following = lines[lineno] if lineno < len(lines) else ""
             hits.extend(scan_line_formats(filename, line, lineno, following))
-    if tree is not None:
-        hits.extend(assembled_findings(tree, nodes, filename))
+    if scopes is not None:
+        hits.extend(assembled_findings(scopes, filename))
     return one_per_line(hits)
 
 
@@ -639,15 +640,10 @@ def python_findings(
 _FOLDABLE = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
 
 
-def _assembled_places(owner: ast.AST) -> Iterator[tuple[str, ast.expr, int]]:
-    """(name or "", value, line) for values in this scope that might fold: assignments,
-    keyword and positional arguments, dict values."""
-    stack = list(ast.iter_child_nodes(owner))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
+def _assembled_places(nodes: list[ast.AST]) -> Iterator[tuple[str, ast.expr, int]]:
+    """(name or "", value, line) for values among a scope's nodes that might fold:
+    assignments, keyword and positional arguments, dict values."""
+    for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -668,20 +664,19 @@ def _assembled_places(owner: ast.AST) -> Iterator[tuple[str, ast.expr, int]]:
                     yield key_name, value, value.lineno
 
 
-def assembled_findings(tree: ast.Module, nodes: list[ast.AST], filename: str) -> list[LineHit]:
+def assembled_findings(scopes: Scopes, filename: str) -> list[LineHit]:
     """Values built from literals (``"MTA4" + "NzY1"``, ``"".join(PARTS)``, ``f"{A}{B}"``,
     ``base64.b64decode("...").decode()``), judged as if they were written out: by format
     (Discord token, vendor key, credentials in a URL) and by the name that holds them."""
-    module = Folder(tree)
-    scopes: list[tuple[ast.AST, Folder]] = [(tree, module)]
-    scopes += [
-        (n, module.scope(n))
-        for n in nodes
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
+    module = Folder(scopes.own(scopes.tree))
     hits: list[LineHit] = []
-    for owner, folder in scopes:
-        for name, value, line in _assembled_places(owner):
+    for owner in scopes.owners:
+        nodes = scopes.own(owner)
+        places = list(_assembled_places(nodes))
+        if not places:
+            continue
+        folder = module if owner is scopes.tree else module.scope(nodes)
+        for name, value, line in places:
             folded = folder.fold(value)
             if folded is None or not folded.assembled or not folded.value.strip():
                 continue

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dbsbm_audit.rules.credentials import is_strong_name, words
+from dbsbm_audit.rules.scopes import Scopes
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,11 @@ class _Visitor(ast.NodeVisitor):
 
 
 def python_findings(
-    tree: ast.Module, is_test: bool = False, rel: str = "", lines: list[str] | None = None
+    tree: ast.Module,
+    is_test: bool = False,
+    rel: str = "",
+    lines: list[str] | None = None,
+    scopes: Scopes | None = None,
 ) -> list[DebugHit]:
     """``is_test``: test modules never run in production, so their levels and switches are
     theirs. ``rel``: the module's path, which says whether it is production settings or an
@@ -251,7 +256,8 @@ def python_findings(
     visitor = _Visitor(check_levels=not is_test)
     visitor.visit(tree)
     named = {h.line for h in visitor.hits if h.rule_id == "DBSBM-DEBUG-003"}
-    hits = visitor.hits + [h for h in _logged_dicts(tree) if h.line not in named]
+    logged = _logged_dicts(scopes or Scopes(tree))
+    hits = visitor.hits + [h for h in logged if h.line not in named]
     if not is_test:
         hits += _settings_debug(tree, rel, lines or [])
         hits += _asyncio_debug(tree, rel)
@@ -467,8 +473,8 @@ class _DictBindings:
         if label and label not in self.names:
             self.names[label] = (getattr(node, "lineno", 0), key)
 
-    def scan(self, owner: ast.AST) -> None:
-        for node in _own_nodes(owner):
+    def scan(self, nodes: list[ast.AST]) -> None:
+        for node in nodes:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 key = _secret_dict_value(node.value)
@@ -491,16 +497,6 @@ class _DictBindings:
                     self.learn(node, node.func.value, keys[0])
 
 
-def _own_nodes(owner: ast.AST) -> Iterator[ast.AST]:
-    stack = list(ast.iter_child_nodes(owner))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
 def _is_log_call(node: ast.Call) -> bool:
     func = node.func
     return (
@@ -510,26 +506,29 @@ def _is_log_call(node: ast.Call) -> bool:
     )
 
 
-def _logged_dicts(tree: ast.Module) -> list[DebugHit]:
+def _logged_dicts(scopes: Scopes) -> list[DebugHit]:
     """A dict holding a credential (headers, a config, the environment) passed whole to a
     logger call, as an argument, inside an f-string or ``%``, or under ``extra=``."""
+    log_calls = {
+        id(owner): [n for n in scopes.own(owner) if isinstance(n, ast.Call) and _is_log_call(n)]
+        for owner in scopes.owners
+    }
+    if not any(log_calls.values()):
+        return []
     module = _DictBindings()
-    module.scan(tree)
+    module.scan(scopes.own(scopes.tree))
     attrs = _DictBindings()  # self.<attr> from any method
-    functions = [
-        n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
-    for fn in functions:
-        attrs.scan(fn)
+    for fn in scopes.functions:
+        attrs.scan(scopes.own(fn))
     attrs.names = {k: v for k, v in attrs.names.items() if k.startswith(("self.", "cls."))}
     hits = []
-    for owner in [tree, *functions]:
+    for owner in scopes.owners:
+        if not log_calls[id(owner)]:
+            continue
         local = _DictBindings()
-        if owner is not tree:
-            local.scan(owner)
-        for call in (n for n in _own_nodes(owner) if isinstance(n, ast.Call)):
-            if not _is_log_call(call):
-                continue
+        if owner is not scopes.tree:
+            local.scan(scopes.own(owner))
+        for call in log_calls[id(owner)]:
             values = [*call.args, *(k.value for k in call.keywords if k.arg == "extra")]
             for value in values:
                 found = _logged_dict(value, local, module, attrs)

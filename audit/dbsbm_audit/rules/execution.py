@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dbsbm_audit.rules.folding import Folder
+from dbsbm_audit.rules.scopes import Scopes
 
 _BANDIT_TO_RULE = {"B307": ("DBSBM-EXEC-001", "eval"), "B102": ("DBSBM-EXEC-002", "exec")}
 _RULE = {"eval": "DBSBM-EXEC-001", "exec": "DBSBM-EXEC-002"}
@@ -56,9 +57,10 @@ class _Aliases:
                 for alias in node.names:
                     if alias.name in _RULE and alias.asname:
                         self.names[alias.asname] = (alias.name, node.lineno)
+        assigns = [n for n in nodes if isinstance(n, ast.Assign)]
         for _ in range(3):  # aliases of aliases (run = e; e = eval), in any order
-            for node in nodes:
-                if isinstance(node, ast.Assign):
+            for node in assigns:
+                if isinstance(node.value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
                     builtin = self.builtin(node.value)
                     if builtin is None:
                         continue
@@ -125,19 +127,16 @@ def _is_self(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id in {"self", "cls"}
 
 
-def _alias_hits(tree: ast.Module, nodes: list[ast.AST]) -> list[ExecHit]:
+def _alias_hits(scopes: Scopes, nodes: list[ast.AST]) -> list[ExecHit]:
     aliases = _Aliases(nodes)
     if not aliases.names and not aliases.attrs and not _mentions_builtins(nodes):
         return []
-    module = Folder(tree)
-    scopes: list[tuple[ast.AST, Folder]] = [(tree, module)] + [
-        (n, module.scope(n))
-        for n in nodes
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
+    module = Folder(scopes.own(scopes.tree))
     hits = []
-    for owner, folder in scopes:
-        for call in _own_calls(owner):
+    for owner in scopes.owners:
+        own = scopes.own(owner)
+        folder = module if owner is scopes.tree else module.scope(own)
+        for call in (n for n in own if isinstance(n, ast.Call)):
             if isinstance(call.func, ast.Name) and call.func.id in _RULE:
                 continue  # the builtin by its name: bandit's
             builtin = aliases.builtin(call.func)
@@ -167,19 +166,8 @@ def _mentions_builtins(nodes: list[ast.AST]) -> bool:
     )
 
 
-def _own_calls(owner: ast.AST) -> Iterable[ast.Call]:
-    stack = list(ast.iter_child_nodes(owner))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        if isinstance(node, ast.Call):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
 def python_findings(
-    nodes: list[ast.AST], bandit_hits: Iterable[tuple[str, int]], tree: ast.Module | None = None
+    nodes: list[ast.AST], bandit_hits: Iterable[tuple[str, int]], scopes: Scopes | None = None
 ) -> list[ExecHit]:
     literal = _literal_calls(nodes)
     hits = []
@@ -188,7 +176,7 @@ def python_findings(
             rule_id, name = _BANDIT_TO_RULE[test_id]
             if (name, line) not in literal:
                 hits.append(ExecHit(rule_id, line, f"{name}() on non-literal input"))
-    if tree is not None:
+    if scopes is not None:
         seen = {(h.rule_id, h.line) for h in hits}
-        hits += [h for h in _alias_hits(tree, nodes) if (h.rule_id, h.line) not in seen]
+        hits += [h for h in _alias_hits(scopes, nodes) if (h.rule_id, h.line) not in seen]
     return hits

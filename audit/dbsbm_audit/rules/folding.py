@@ -29,14 +29,10 @@ class Folded:
 _REBOUND = ast.Constant(None)  # a binding that never folds: the name changes at run time
 
 
-def _bindings(owner: ast.AST) -> dict[str, list[ast.expr]]:
-    """Values assigned to plain names in this scope (nested functions excluded)."""
+def _bindings(nodes: list[ast.AST]) -> dict[str, list[ast.expr]]:
+    """Values assigned to plain names among a scope's own nodes (``Scopes.own``)."""
     found: dict[str, list[ast.expr]] = {}
-    stack = list(ast.iter_child_nodes(owner))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
+    for node in nodes:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -48,21 +44,20 @@ def _bindings(owner: ast.AST) -> dict[str, list[ast.expr]]:
             found.setdefault(node.target.id, []).append(_REBOUND)  # x += ...: not a constant
         elif isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name):
             found.setdefault(node.target.id, []).extend([_REBOUND, _REBOUND])
-        stack.extend(ast.iter_child_nodes(node))
     return found
 
 
 class Folder:
-    """Folds expressions of one module; ``scope(fn)`` gives the folder for a function body."""
+    """Folds expressions of one scope; names not bound there are looked up in ``parent``
+    (a function's folder has the module's as parent)."""
 
-    def __init__(
-        self, module: ast.AST, parent: Folder | None = None, owner: ast.AST | None = None
-    ) -> None:
-        self.names = _bindings(owner if owner is not None else module)
+    def __init__(self, nodes: list[ast.AST], parent: Folder | None = None) -> None:
+        self.names = _bindings(nodes)
         self.parent = parent
 
-    def scope(self, owner: ast.AST) -> Folder:
-        return Folder(owner, self, owner)
+    def scope(self, nodes: list[ast.AST]) -> Folder:
+        """The folder of a function of this module, given its own nodes."""
+        return Folder(nodes, self)
 
     def _binding(self, name: str) -> ast.expr | None:
         values = self.names.get(name)

@@ -30,6 +30,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dbsbm_audit.rules.scopes import Function, Scopes
+
 SINKS = {
     "execute",
     "executemany",
@@ -73,56 +75,48 @@ class _Scope:
     assigns: dict[str, list[tuple[int, ast.expr]]] = field(default_factory=dict)
 
 
-def _collect(body_owner: ast.AST) -> _Scope:
+def _collect(nodes: list[ast.AST]) -> _Scope:
+    """``nodes``: the scope's own nodes (``Scopes.own``)."""
     scope = _Scope()
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue  # their own scope
-            if isinstance(child, ast.Assign):
-                for target in child.targets:
-                    if isinstance(target, ast.Name):
-                        scope.assigns.setdefault(target.id, []).append((child.lineno, child.value))
-                    elif isinstance(target, ast.Tuple):
-                        # sql, args = build(...): element i of whatever the value is
-                        for i, elt in enumerate(target.elts):
-                            if isinstance(elt, ast.Name):
-                                element = ast.Subscript(child.value, ast.Constant(i), ast.Load())
-                                ast.copy_location(element, child.value)
-                                scope.assigns.setdefault(elt.id, []).append((child.lineno, element))
-            elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
-                if child.value is not None:
-                    scope.assigns.setdefault(child.target.id, []).append(
-                        (child.lineno, child.value)
-                    )
-            elif isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
+    for child in nodes:
+        if isinstance(child, ast.Assign):
+            for target in child.targets:
+                if isinstance(target, ast.Name):
+                    scope.assigns.setdefault(target.id, []).append((child.lineno, child.value))
+                elif isinstance(target, ast.Tuple):
+                    # sql, args = build(...): element i of whatever the value is
+                    for i, elt in enumerate(target.elts):
+                        if isinstance(elt, ast.Name):
+                            element = ast.Subscript(child.value, ast.Constant(i), ast.Load())
+                            ast.copy_location(element, child.value)
+                            scope.assigns.setdefault(elt.id, []).append((child.lineno, element))
+        elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name):
+            if child.value is not None:
                 scope.assigns.setdefault(child.target.id, []).append((child.lineno, child.value))
-            elif (
-                isinstance(child, (ast.For, ast.AsyncFor))
-                and isinstance(child.target, ast.Name)
-                and isinstance(child.iter, (ast.Tuple, ast.List, ast.Set))
-                and all(isinstance(e, ast.Constant) for e in child.iter.elts)
-            ):
-                # `for col in ("a", "b")` assigns each constant in turn. Dated the line before
-                # the `for`: its body may share the line (`for c in (...): cur.execute(...)`).
-                scope.assigns.setdefault(child.target.id, []).extend(
-                    (child.lineno - 1, e) for e in child.iter.elts
-                )
-            visit(child)
-
-    visit(body_owner)
+        elif isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
+            scope.assigns.setdefault(child.target.id, []).append((child.lineno, child.value))
+        elif (
+            isinstance(child, (ast.For, ast.AsyncFor))
+            and isinstance(child.target, ast.Name)
+            and isinstance(child.iter, (ast.Tuple, ast.List, ast.Set))
+            and all(isinstance(e, ast.Constant) for e in child.iter.elts)
+        ):
+            # `for col in ("a", "b")` assigns each constant in turn. Dated the line before
+            # the `for`: its body may share the line (`for c in (...): cur.execute(...)`).
+            scope.assigns.setdefault(child.target.id, []).extend(
+                (child.lineno - 1, e) for e in child.iter.elts
+            )
+    for entries in scope.assigns.values():
+        entries.sort(key=lambda e: e[0])
     return scope
-
-
-Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class _Module:
     """What the classifiers of one module share: its functions, scopes and return verdicts."""
 
-    def __init__(self, tree: ast.Module, nodes: list[ast.AST]) -> None:
-        self.scope = _collect(tree)
+    def __init__(self, tree: ast.Module, nodes: list[ast.AST], scopes: Scopes) -> None:
+        self.scopes = scopes
+        self.scope = _collect(scopes.own(tree))
         self.functions: dict[str, Function] = {}  # module-level functions
         self.methods: dict[str, list[Function]] = {}  # method name -> definitions
         for node in tree.body:
@@ -138,7 +132,7 @@ class _Module:
 
     def local(self, fn: ast.AST) -> _Scope:
         if id(fn) not in self._scopes:
-            self._scopes[id(fn)] = _collect(fn)
+            self._scopes[id(fn)] = _collect(self.scopes.own(fn))
         return self._scopes[id(fn)]
 
     def callee(self, call: ast.Call) -> tuple[Function, bool] | None:
@@ -158,7 +152,7 @@ class _Module:
         self._returns[key] = Verdict(UNKNOWN)  # recursion: not judged
         classifier = _Classifier(self.local(fn), self, fn)
         parts = []
-        for node in _own_nodes(fn):
+        for node in self.scopes.own(fn):
             if not isinstance(node, ast.Return) or node.value is None:
                 continue
             value: ast.expr | None = node.value
@@ -371,12 +365,11 @@ def _is_sql(verdict: Verdict) -> bool:
     return not verdict.text.strip() or bool(_SQL_WORDS.search(verdict.text))
 
 
-def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:
+def check(tree: ast.Module, nodes: list[ast.AST], scopes: Scopes | None = None) -> Iterator[SqlHit]:
     """``nodes``: every node of ``tree`` (one ``ast.walk`` shared by the rule families)."""
-    module = _Module(tree, nodes)
-    owners: list[ast.AST] = [tree] + [
-        n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
+    scopes = scopes or Scopes(tree)
+    module = _Module(tree, nodes, scopes)
+    owners = scopes.owners
     # function -> {parameter: (sink line, sink text)} for parameters that reach a DB call
     sink_params: dict[int, dict[str, Step]] = {}
     classifiers: list[tuple[ast.AST, _Classifier]] = []
@@ -384,7 +377,7 @@ def check(tree: ast.Module, nodes: list[ast.AST]) -> Iterator[SqlHit]:
         local = module.scope if owner is tree else module.local(owner)
         classifier = _Classifier(local, module, owner)
         classifiers.append((owner, classifier))
-        for call in _calls_in(owner):
+        for call in _calls(scopes.own(owner)):
             if not (isinstance(call.func, ast.Attribute) and call.func.attr in SINKS):
                 continue
             query = _query_arg(call)
@@ -413,7 +406,7 @@ def _callers(
 ) -> Iterator[SqlHit]:
     """Calls that pass a built string to a parameter of ours that reaches a DB call."""
     for owner, classifier in classifiers:
-        for call in _calls_in(owner):
+        for call in _calls(module.scopes.own(owner)):
             target = module.callee(call)
             if target is None or id(target[0]) not in sink_params:
                 continue
@@ -438,17 +431,5 @@ def _callers(
                 )
 
 
-def _own_nodes(owner: ast.AST) -> Iterator[ast.AST]:
-    """Nodes belonging to this scope (nested functions are their own scopes)."""
-    stack = list(ast.iter_child_nodes(owner))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _calls_in(owner: ast.AST) -> Iterator[ast.Call]:
-    """Calls belonging to this scope (nested functions are their own owners)."""
-    return (n for n in _own_nodes(owner) if isinstance(n, ast.Call))
+def _calls(nodes: list[ast.AST]) -> Iterator[ast.Call]:
+    return (n for n in nodes if isinstance(n, ast.Call))
