@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -238,6 +239,26 @@ def test_every_runbook_url_has_its_runbook_entry() -> None:
         page, _, anchor = url.partition("#")
         assert page == c.RUNBOOK_URL_PATTERN.split("#")[0]
         assert anchor in headings, f"docs/runbook.md has no entry {anchor}"
+
+
+def test_every_alert_links_the_panel_where_its_diagnosis_starts() -> None:
+    """Each alert's dashboard_url opens one existing panel on its own (``?viewPanel=<id>``),
+    the same in Prometheus and Grafana, and the alert's runbook entry names that panel."""
+    dashboards = {(d := json.loads(p.read_text()))["uid"]: d for p in DASHBOARDS}
+    runbook = RUNBOOK.read_text()
+    grafana_links = {r["title"]: r["annotations"]["dashboard_url"] for r in grafana_rules()}
+    for alert in prometheus_alerts():
+        link = alert["annotations"]["dashboard_url"]
+        assert grafana_links[alert["alert"]] == link
+        url = urllib.parse.urlsplit(link)
+        assert f"{url.scheme}://{url.netloc}" == c.GRAFANA_EXTERNAL_URL
+        uid = url.path.removeprefix("/d/")
+        assert uid in dashboards, f"{alert['alert']}: no dashboard {uid}"
+        [panel_id] = urllib.parse.parse_qs(url.query)["viewPanel"]
+        [panel] = [p for p in dashboards[uid]["panels"] if str(p["id"]) == panel_id]
+        anchor = f"## alert-name-{alert['alert'].lower()}\n"
+        entry = runbook.split(anchor)[1].split("\n## ")[0]
+        assert f"*{panel['title']}*" in entry, (alert["alert"], panel["title"])
 
 
 def test_every_metric_name_comes_from_semconv() -> None:

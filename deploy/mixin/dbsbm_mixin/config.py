@@ -90,7 +90,10 @@ COLLECTOR_QUEUE_SIZE = "otelcol_exporter_queue_size"
 COLLECTOR_QUEUE_CAPACITY = "otelcol_exporter_queue_capacity"
 # Counters per signal (_spans, _metric_points, _log_records); the collector exposes them
 # without _total, a scrape in OpenMetrics format may add it: both are matched.
-COLLECTOR_REFUSED = "otelcol_receiver_refused"
+COLLECTOR_ACCEPTED = "otelcol_receiver_accepted"
+COLLECTOR_REFUSED = "otelcol_receiver_refused"  # pushed back (memory limiter): senders retry
+COLLECTOR_RECEIVE_FAILED = "otelcol_receiver_failed"  # the receiver could not take it in
+COLLECTOR_SENT = "otelcol_exporter_sent"
 COLLECTOR_SEND_FAILED = "otelcol_exporter_send_failed"
 COLLECTOR_ENQUEUE_FAILED = "otelcol_exporter_enqueue_failed"
 PIPELINE_METRICS = (
@@ -101,6 +104,8 @@ PIPELINE_METRICS = (
     COLLECTOR_QUEUE_CAPACITY,
 )
 RECEIVER, EXPORTER, DATA_TYPE, RULE_GROUP = "receiver", "exporter", "data_type", "rule_group"
+SIGNAL = "signal"  # ours: per_signal_rate() tells the collector's per-signal counters apart
+SENDERS = f'{TARGET_INFO}{{{JOB}!=""}}'  # one per sending resource (host metrics have no job)
 
 # Label values the instrumentation writes (semconv.py documents them beside the attribute).
 HIT, MISS, GET = "hit", "miss", "get"
@@ -208,7 +213,7 @@ def per_signal_rate(prefix: str, window: str = WINDOW) -> str:
     """
     return " or ".join(
         f'label_replace(rate({{__name__=~"{prefix}_{signal}(_total)?"}}[{window}]), '
-        f'"signal", "{signal}", "", "")'
+        f'"{SIGNAL}", "{signal}", "", "")'
         for signal in ("spans", "metric_points", "log_records")
     )
 
@@ -323,8 +328,10 @@ def runbook_url(alert_name: str) -> str:
     return RUNBOOK_URL_PATTERN.format(name=alert_name.lower())
 
 
-def dashboard_url(stem: str) -> str:
-    return f"{GRAFANA_EXTERNAL_URL}/d/{dashboard_uid(stem)}"
+def dashboard_url(stem: str, panel_id: int | None = None) -> str:
+    """The dashboard, or with ``panel_id`` that one panel on its own (Grafana's ``viewPanel``)."""
+    url = f"{GRAFANA_EXTERNAL_URL}/d/{dashboard_uid(stem)}"
+    return url if panel_id is None else f"{url}?viewPanel={panel_id}"
 
 
 RUNBOOK_PAGE = RUNBOOK_URL_PATTERN.split("#")[0]

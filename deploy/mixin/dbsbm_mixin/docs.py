@@ -90,7 +90,8 @@ def runbook() -> str:
             f"- **Meaning:** {entry.meaning}",
             f"- **Impact:** {entry.impact}",
             f"- **Diagnosis:** Grafana dashboard *{_dashboard_title(alert.dashboard)}* "
-            f"(uid `{c.dashboard_uid(alert.dashboard)}`). {entry.diagnosis}",
+            f"(uid `{c.dashboard_uid(alert.dashboard)}`), panel *{alert.panel}*, which the "
+            f"alert's dashboard link opens. {entry.diagnosis}",
             f"- **Mitigation:** {entry.mitigation}",
             "",
         ]

@@ -22,6 +22,7 @@ from typing import Literal
 from dbsbm_instrumentation.semconv import Instrument
 from dbsbm_mixin import config as c
 from dbsbm_mixin.config import Severity
+from dbsbm_mixin.dashboards import panel_id
 
 Unit = Literal["seconds", "ratio", "count"]
 # Grafana's state for a rule whose query returns nothing. "OK": nothing means idle or
@@ -103,7 +104,8 @@ class Alert:
     rules: tuple[Rule, ...]
     watches: str  # what the threshold is about, as docs/thresholds.md names it
     setting: str  # where the threshold number is set
-    dashboard: str  # dashboards/dbsbm/<dashboard>.json, where diagnosis starts
+    dashboard: str  # dashboards/dbsbm/<dashboard>.json
+    panel: str  # the title of its panel where diagnosis starts: the alert's link opens it
     runbook: Runbook
     tests: tuple[Case, ...]
     no_data: NoData  # Grafana's noDataState (a warning standing down to its critical: OK)
@@ -128,7 +130,7 @@ class Alert:
             "summary": rule.summary,
             "description": re.sub(r"\$value\b", value, rule.description),
             "runbook_url": c.runbook_url(self.name),
-            "dashboard_url": c.dashboard_url(self.dashboard),
+            "dashboard_url": c.dashboard_url(self.dashboard, panel_id(self.dashboard, self.panel)),
         }
 
     def rule_for(self, labels: Mapping[str, str]) -> Rule:

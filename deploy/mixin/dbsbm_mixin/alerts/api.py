@@ -44,6 +44,7 @@ ALERTS = (
         watches=f"External API {_P} latency",
         setting="slo.API_LATENCY_P95_MAX_SECONDS",
         dashboard="external-apis",
+        panel="Request duration by server",
         runbook=Runbook(
             meaning="Requests the bot makes to an external HTTP API are slow at the 95th "
             "percentile.",
@@ -110,6 +111,7 @@ ALERTS = (
         watches=f"HTTP 429 answers per {c.RATE_WINDOW}",
         setting="config.RATE_LIMITED_RESPONSES_MAX",
         dashboard="external-apis",
+        panel=f"HTTP 429 answers per {c.WINDOW} by server",
         runbook=Runbook(
             meaning="An external API answered HTTP 429 Too Many Requests.",
             impact="Requests are rejected until the provider's window resets; commands using it "

@@ -40,6 +40,7 @@ ALERTS = (
         watches="Cache hit ratio of `get`",
         setting="slo.CACHE_HIT_RATIO_MIN",
         dashboard="database-cache",
+        panel="Cache operations by tier and result",
         runbook=Runbook(
             meaning="Too few cache lookups are hits.",
             impact="More reads reach the database and external APIs, which raises latency and "
@@ -109,6 +110,7 @@ ALERTS = (
         watches="Cache serving from its local tier (1 = active)",
         setting="config.CACHE_FALLBACK_FOR",
         dashboard="database-cache",
+        panel="Local fallback active",
         runbook=Runbook(
             meaning="Redis is unreachable, so the cache serves from its in-process local tier.",
             impact="Entries are not shared between processes and are lost on restart; the hit "

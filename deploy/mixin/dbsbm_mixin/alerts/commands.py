@@ -53,6 +53,7 @@ ALERTS = (
         watches="Command error ratio, both windows of a burn-rate pair",
         setting="slo.ERROR_RATIO_MAX x config.ERROR_BUDGET_WINDOWS",
         dashboard="commands",
+        panel="Command errors per second by command and error",
         runbook=Runbook(
             meaning="Discord commands fail fast enough to spend the error budget of the "
             f"{_OBJECTIVE} objective early (multi-window, multi-burn-rate: both windows of the "

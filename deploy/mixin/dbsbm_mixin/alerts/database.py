@@ -45,6 +45,7 @@ ALERTS = (
         watches=f"Database {_P} operation time",
         setting="slo.DB_QUERY_P95_MAX_SECONDS",
         dashboard="database-cache",
+        panel="Database operation duration by operation",
         runbook=Runbook(
             meaning="Database operations are slow at the 95th percentile.",
             impact="Every command that reads or writes the database slows down; the connection "

@@ -11,10 +11,9 @@ from dbsbm_instrumentation import semconv
 from dbsbm_mixin import config as c
 from dbsbm_mixin.model import Alert, At, Case, Fires, Rule, Runbook, series
 
-_SENDERS = f'{c.TARGET_INFO}{{{c.JOB}!=""}}'
 _STOPPED = (
-    f"group {c.by(c.JOB)} (last_over_time({_SENDERS}[{c.TELEMETRY_MEMORY}])) "
-    f"unless on ({c.JOB}) ({_SENDERS} or {c.UP})"
+    f"group {c.by(c.JOB)} (last_over_time({c.SENDERS}[{c.TELEMETRY_MEMORY}])) "
+    f"unless on ({c.JOB}) ({c.SENDERS} or {c.UP})"
 )
 _PROBES = c.selector(semconv.PROBE_SUCCESS)
 # A whole agent gone silent is DbsbmTelemetryStopped's: only probes of a live agent count.
@@ -66,7 +65,8 @@ ALERTS = (
         ),
         watches="Services sending telemetry (job seen in the last day, silent now)",
         setting="config.TELEMETRY_STOPPED_FOR, config.TELEMETRY_MEMORY",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Telemetry senders",
         runbook=Runbook(
             meaning="A job (OpenTelemetry `service.name`) that wrote metrics through the "
             "collector within the last day has written none for five minutes. Every alert "
@@ -128,6 +128,7 @@ ALERTS = (
         watches="Probe results (probe seen in the last day, silent now)",
         setting="config.TELEMETRY_STOPPED_FOR, config.TELEMETRY_MEMORY",
         dashboard="health-host",
+        panel="Probe success by probe",
         runbook=Runbook(
             meaning="The agent reported this probe within the last day and has not for five "
             "minutes; `DbsbmProbeFailing` cannot fire for it meanwhile.",
@@ -201,7 +202,8 @@ ALERTS = (
         ),
         watches="Items the collector's receivers refuse, per second",
         setting="config.COLLECTOR_TROUBLE_FOR",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Refused by receiver",
         runbook=Runbook(
             meaning="A collector receiver answers senders with an error, almost always "
             "because `memory_limiter/guard` refuses data above its memory limit.",
@@ -255,7 +257,8 @@ ALERTS = (
         ),
         watches="Items dropped because an exporter's queue is full, per second",
         setting="config.COLLECTOR_TROUBLE_FOR",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Dropped by exporter",
         runbook=Runbook(
             meaning="An exporter's sending queue is full, so new data is dropped on arrival.",
             impact="Telemetry for that backend is lost for as long as this fires.",
@@ -313,7 +316,8 @@ ALERTS = (
         ),
         watches="Items an exporter failed to send (retries exhausted), per second",
         setting="config.COLLECTOR_TROUBLE_FOR",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Dropped by exporter",
         runbook=Runbook(
             meaning="An exporter gave up on data after its retries: the backend refuses it "
             "or cannot be reached.",
@@ -383,7 +387,8 @@ ALERTS = (
         ),
         watches="Exporter queue size over capacity",
         setting="config.COLLECTOR_QUEUE_RATIO_MAX",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Exporter queue fill",
         runbook=Runbook(
             meaning="Data arrives faster than the exporter sends it, usually because the "
             "backend is slow or down and retries pile up.",
@@ -436,7 +441,8 @@ ALERTS = (
         ),
         watches="Scrape success (`up`, 1 = scraped)",
         setting="config.SCRAPE_FAILING_FOR",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Scrape targets up",
         runbook=Runbook(
             meaning="A target in `deploy/prometheus/prometheus.yml` does not answer its scrape.",
             impact="Its metrics (for the collector: its queue and refusal counters) are "
@@ -491,7 +497,8 @@ ALERTS = (
         ),
         watches=f"Failed rule evaluations per {c.WINDOW}",
         setting="config.RULE_FAILING_FOR",
-        dashboard="overview",
+        dashboard="pipeline",
+        panel="Rule evaluation failures",
         runbook=Runbook(
             meaning="Prometheus could not evaluate a rule of that group (a query error or "
             "timeout, or a result with duplicate label sets).",

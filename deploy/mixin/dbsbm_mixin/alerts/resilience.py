@@ -34,6 +34,7 @@ ALERTS = (
         watches="Circuit breaker open (1 = open)",
         setting="config.BREAKER_OPEN_FOR",
         dashboard="database-cache",
+        panel="Circuit-breaker state",
         runbook=Runbook(
             meaning="A circuit breaker opened after repeated failures of its dependency.",
             impact="Calls to that dependency fail fast (or fall back) until a half-open probe "
