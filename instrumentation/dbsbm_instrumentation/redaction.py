@@ -18,7 +18,7 @@ whose anchor characters and trigger words it holds (:func:`_candidates`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -59,6 +59,7 @@ class _Rule(NamedTuple):
     pattern: re.Pattern[str]
     min_length: int
     hint: re.Pattern[str] | None
+    starts: tuple[str, ...]
     # Group 1 is the kept text before the secret; 0 when there is none (the secret starts
     # the match), so the pattern starts with the secret itself: re's prefix scan then
     # works, which a leading empty group defeats (half the speed).
@@ -68,9 +69,10 @@ class _Rule(NamedTuple):
 def _compile(rule: secret_rules.Rule) -> _Rule:
     hint = re.compile(rule.hint, re.ASCII) if rule.hint else None
     if rule.before:
-        return _Rule(re.compile(rule.pattern, re.ASCII), rule.min_length, hint, 1)
+        pattern = re.compile(rule.pattern, re.ASCII)
+        return _Rule(pattern, rule.min_length, hint, rule.starts, 1)
     pattern = re.compile(f"{rule.secret}({rule.after})", re.ASCII)
-    return _Rule(pattern, rule.min_length, hint, 0)
+    return _Rule(pattern, rule.min_length, hint, rule.starts, 0)
 
 
 class _Group(NamedTuple):
@@ -172,6 +174,7 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     if not mask:
         return spans
+    places: dict[tuple[str, ...], list[int]] = {}  # rules share their start words
     for triggers, ignore_case, rules in _plan(mask):
         if ignore_case:
             if lower is None:
@@ -187,13 +190,34 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
         for rule in rules:
             if n < rule.min_length or (rule.hint and not rule.hint.search(haystack)):
                 continue
+            matches: Iterable[re.Match[str] | None]
+            if rule.starts:
+                found = places.get(rule.starts)
+                if found is None:
+                    found = places[rule.starts] = _places(haystack, rule.starts)
+                matches = (rule.pattern.match(haystack, place) for place in found)
+            else:
+                matches = rule.pattern.finditer(haystack)
             before = rule.before
-            for match in rule.pattern.finditer(haystack):
+            for match in matches:
+                if match is None:
+                    continue
                 start = match.end(1) if before else match.start()
                 end = match.start(before + 1)
                 if end > start:
                     spans.append((start, end))
     return spans
+
+
+def _places(text: str, starts: tuple[str, ...]) -> list[int]:
+    """Every offset in ``text`` where one of ``starts`` occurs."""
+    places: list[int] = []
+    for start in starts:
+        position = text.find(start)
+        while position >= 0:
+            places.append(position)
+            position = text.find(start, position + 1)
+    return places
 
 
 def redact(text: str) -> str:

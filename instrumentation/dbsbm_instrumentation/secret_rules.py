@@ -55,6 +55,10 @@ class Rule:
     # first, which is cheap where the pattern's own start is not (the collector has no use
     # for it).
     hint: str = ""
+    # Every match starts where one of these occurs (in the lower-cased text for
+    # ``ignore_case``): Python tries the pattern at those places only, instead of scanning
+    # the text with a pattern that starts with an alternation.
+    starts: tuple[str, ...] = ()
 
     @property
     def pattern(self) -> str:
@@ -120,6 +124,20 @@ _WORD_TRIGGERS = (
     "cookie",
     "session",
 )
+# Where a credential word starts (every pair match starts at one of these).
+_WORD_STARTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "api",
+    "access",
+    "account",
+    "private",
+    "credential",
+    "cookie",
+    "session",
+)
 # The words after which a long opaque value (no "=" or ":") is taken for a secret.
 _OPAQUE_WORD = (
     "(?:password|passwd|passphrase|secret|token|api[_-]?key|apisports[_-]key"
@@ -141,6 +159,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
         anchors=(":", "="),
+        starts=_WORD_STARTS,
     ),
     # password: hunter 2 (a "key: value" line: the value runs to the end of the line)
     Rule(
@@ -150,6 +169,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
         anchors=(":",),
+        starts=_WORD_STARTS,
     ),
     # password=hunter2, api_key=x&user=y, AccountKey=x; (an unquoted value ends at a space)
     Rule(
@@ -159,6 +179,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
         anchors=(":", "="),
+        starts=_WORD_STARTS,
     ),
     # aws_secret_access_key wJalrXUt... : a long opaque value beside a credential key
     Rule(
@@ -167,6 +188,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9][a-z0-9+/=_-]{19,}",
         ignore_case=True,
         triggers=OPAQUE_TRIGGERS,
+        starts=("pass", "secret", "token", "api", "access", "account", "private"),
         min_length=24,
     ),
     # --- authorization -------------------------------------------------------------
@@ -181,6 +203,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("authoriz",),
         anchors=(":", "="),
+        starts=("authorization",),
     ),
     # Authorization: VALUE with no scheme: the value must end the field (so that in
     # "Authorization: Bearer ****" the scheme is not taken for the value)
@@ -192,6 +215,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("authoriz",),
         anchors=(":", "="),
+        starts=("authorization",),
     ),
     # "Bearer VALUE" anywhere (a token of at least 8 characters)
     Rule(
@@ -200,6 +224,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9._~+/-]{8,}=*",
         ignore_case=True,
         triggers=("bearer",),
+        starts=("bearer",),
         min_length=15,
     ),
     # --- URLs ----------------------------------------------------------------------
@@ -213,6 +238,7 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("://",),
         anchors=(":",),
+        starts=("://",),
     ),
     # https://discord.com/api/webhooks/<id>/<TOKEN> (the id is not secret)
     Rule(
