@@ -85,7 +85,7 @@ def test_sarif_code_flows(run_audit) -> None:
 def test_every_new_class_reports_its_flow(audit_json) -> None:
     """Assembled secrets, eval aliases and logged secret dicts say where the value came from."""
     for path, line, first in (
-        (CORPUS / "credentials" / "vuln_assembled.py", 9, 8),
+        (CORPUS / "credentials" / "vuln_assembled.py", 10, 9),
         (CORPUS / "exec" / "vuln_exec_alias.py", 12, 7),
         (CORPUS / "debug" / "vuln_log_dicts.py", 15, 10),
     ):

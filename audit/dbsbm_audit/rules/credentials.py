@@ -569,15 +569,19 @@ def _call_candidates(node: ast.Call) -> Iterator[Candidate]:
         elif isinstance(kw.value, ast.Dict) and is_strong_name(kw.arg):
             yield from _dict_values(kw.value, kw.arg)
     # os.getenv("X_PASSWORD", "fallback") / os.environ.get(...): a hardcoded fallback.
-    func = node.func
-    fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    is_env = fname == "getenv" or (
-        fname == "get" and isinstance(func, ast.Attribute) and _target_name(func.value) == "environ"
-    )
-    if is_env and len(node.args) == 2:
+    if _is_env_read(node) and len(node.args) == 2:
         name, literal = _str(node.args[0]), _str(node.args[1])
         if name and literal is not None:
             yield Candidate(name, literal, node.args[1].lineno, node.lineno, False)
+
+
+def _is_env_read(node: ast.Call) -> bool:
+    """``os.getenv(...)`` or ``os.environ.get(...)``."""
+    func = node.func
+    fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return fname == "getenv" or (
+        fname == "get" and isinstance(func, ast.Attribute) and _target_name(func.value) == "environ"
+    )
 
 
 def _owned_dicts(nodes: list[ast.AST]) -> set[int]:
@@ -646,17 +650,22 @@ def _assembled_places(nodes: list[ast.AST]) -> Iterator[tuple[str, ast.expr, int
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            # TOKEN = os.getenv("TOKEN") or "MTA4" + "...": the fallback is a value too
+            values = node.value.values if isinstance(node.value, ast.BoolOp) else [node.value]
             for target in targets:
                 name = _target_name(target)
-                if name is not None and isinstance(node.value, _FOLDABLE):
-                    yield name, node.value, node.lineno
+                for value in values:
+                    if name is not None and isinstance(value, _FOLDABLE):
+                        yield name, value, node.lineno
         elif isinstance(node, ast.Call):
             for kw in node.keywords:
                 if kw.arg and isinstance(kw.value, _FOLDABLE):
                     yield kw.arg, kw.value, node.lineno
+            # os.getenv("API_KEY", "abc" + "..."): the fallback is named by the variable
+            named = _str(node.args[0]) if _is_env_read(node) and node.args else None
             for arg in node.args:
                 if isinstance(arg, (ast.BinOp, ast.JoinedStr, ast.Call)):
-                    yield "", arg, node.lineno
+                    yield named or "", arg, node.lineno
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
                 key_name = _str(key)

@@ -32,3 +32,7 @@ def session_token(user_id):
 
 def header(api_key):
     return {"x-apisports-key": "" + api_key, "Accept": "application/" + "json"}
+
+
+LOCAL_HOST = os.getenv("API_HOST") or "local" + "host"
+REGION = os.getenv("ODDS_REGION", "u" + "s")

@@ -2,6 +2,7 @@
 encoded (labelled corpus)."""
 
 import base64
+import os
 
 import discord
 
@@ -32,3 +33,7 @@ def start():
 
 def api_headers():
     return {"x-apisports-key": "".join(["0123abcd", "4567ef89", "0123abcd4567ef89"])}  # expect: DBSBM-CRED-002
+
+
+FALLBACK_TOKEN = os.getenv("DISCORD_TOKEN") or "MTA4NzY1NDMyMTA5ODc2NTQzMj" + ".GhIjKl.abcdefghijklmnopqrstuvwxyz1"  # expect: DBSBM-CRED-004
+ODDS_KEY = os.getenv("ODDS_API_KEY", "3f2b8a1e9c4d" + "4e5f8a7b1c2d3e4f5a6b")  # expect: DBSBM-CRED-002
