@@ -52,8 +52,12 @@ timed() {  # timed LABEL COMMAND...: run, and log how long it took
   log "$label: $((SECONDS - start))s"
 }
 
-build() {  # build TAG CONTEXT [DOCKERFILE]
-  docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$1" -f "${3:-$2/Dockerfile}" "$2" >/dev/null
+build() {  # build TAG CONTEXT [DOCKERFILE]; errors shown, the legacy builder's notice not
+  docker build -q --force-rm --build-arg "BASE_IMAGE=$base" -t "$1" -f "${3:-$2/Dockerfile}" "$2" \
+    2>&1 >/dev/null \
+    | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
+        -e '^ *environment-variable\.$' -e '^$' >&2
+  return "${PIPESTATUS[0]}"
 }
 
 # ******************
@@ -77,8 +81,10 @@ else
   rootfs="$(mktemp -d "$cache/rootfs.XXXXXX")"
   trap 'rm -rf "$rootfs"' EXIT
   import_base() {
-    PATH="$PATH:/usr/sbin:/sbin" bash "$recipe" "$rootfs" \
-      && tar -C "$rootfs" --numeric-owner -c . \
+    # debootstrap's hundreds of progress lines go to a log, shown only when it fails.
+    PATH="$PATH:/usr/sbin:/sbin" bash "$recipe" "$rootfs" 2>"$cache/base.log" \
+      || { tail -n 20 "$cache/base.log" >&2; return 1; }
+    tar -C "$rootfs" --numeric-owner -c . \
          | docker import --change "LABEL org.dbsbm.recipe=$digest" \
              --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' - "$base" >/dev/null
   }
@@ -127,7 +133,7 @@ for name in "${names[@]}"; do
         if [[ ! -d "$deps" ]]; then
           rm -rf "$deps.tmp"
           "$python" -m pip download -q --dest "$deps.tmp" --only-binary=:all: "${target[@]}" \
-            "$own[aiomysql,discord,agent]" "${extra[@]}" >&2 || return 1
+            "${own}[aiomysql,discord,agent]" "${extra[@]}" >&2 || return 1
           rm -f "$deps.tmp/$(basename "$own")"
           mv "$deps.tmp" "$deps"
         fi

@@ -51,33 +51,39 @@ if { [ "$1" = mariadbd ] || [ "$1" = mysqld ]; } && [ ! -d "$datadir/mysql" ]; t
   done
 
   sql_string() { printf "'%s'" "$(printf '%s' "$1" | sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/''/g")"; }
+  # shellcheck disable=SC2016  # the backquotes are MySQL's identifier quotes, not expansions
   sql_name() { printf '`%s`' "$(printf '%s' "$1" | sed 's/`/``/g')"; }
   root_password="$(sql_string "${MYSQL_ROOT_PASSWORD:-}")"
   root_host="$(sql_string "${MYSQL_ROOT_HOST:-%}")"
+  # printf, not echo: dash's echo would turn a password's \\ into \.
+  sql() { printf '%s\n' "$*"; }
   {
-    echo "SET @@SESSION.SQL_LOG_BIN=0;"
-    echo "DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost'));"
-    echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $root_password;"
+    sql "SET @@SESSION.SQL_LOG_BIN=0;"
+    sql "DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost'));"
+    sql "ALTER USER 'root'@'localhost' IDENTIFIED BY $root_password;"
     if [ "${MYSQL_ROOT_HOST:-%}" != localhost ]; then
-      echo "CREATE USER 'root'@$root_host IDENTIFIED BY $root_password;"
-      echo "GRANT ALL ON *.* TO 'root'@$root_host WITH GRANT OPTION;"
+      sql "CREATE USER 'root'@$root_host IDENTIFIED BY $root_password;"
+      sql "GRANT ALL ON *.* TO 'root'@$root_host WITH GRANT OPTION;"
     fi
     if [ -n "${MYSQL_DATABASE:-}" ]; then
-      echo "CREATE DATABASE IF NOT EXISTS $(sql_name "$MYSQL_DATABASE");"
+      sql "CREATE DATABASE IF NOT EXISTS $(sql_name "$MYSQL_DATABASE");"
     fi
     if [ -n "${MYSQL_USER:-}" ]; then
-      echo "CREATE USER $(sql_string "$MYSQL_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_PASSWORD");"
+      sql "CREATE USER $(sql_string "$MYSQL_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_PASSWORD");"
       if [ -n "${MYSQL_DATABASE:-}" ]; then
-        echo "GRANT ALL ON $(sql_name "$MYSQL_DATABASE").* TO $(sql_string "$MYSQL_USER")@'%';"
+        sql "GRANT ALL ON $(sql_name "$MYSQL_DATABASE").* TO $(sql_string "$MYSQL_USER")@'%';"
       fi
     fi
-    echo "FLUSH PRIVILEGES;"
+    sql "FLUSH PRIVILEGES;"
   } | mariadb --socket="$socket" -uroot
 
   client() { MYSQL_PWD="${MYSQL_ROOT_PASSWORD:-}" mariadb --socket="$socket" -uroot "$@"; }
   for script in /docker-entrypoint-initdb.d/*; do
     case "$script" in
-      *.sh) echo "docker-entrypoint: running $script"; . "$script" ;;
+      *.sh)
+        echo "docker-entrypoint: running $script"
+        # shellcheck source=/dev/null  # the image user's own scripts
+        . "$script" ;;
       *.sql) echo "docker-entrypoint: running $script"; client ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} <"$script" ;;
       *.sql.gz) echo "docker-entrypoint: running $script"; gunzip -c "$script" | client ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} ;;
       */\*) ;;
