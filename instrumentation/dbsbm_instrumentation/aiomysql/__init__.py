@@ -9,10 +9,11 @@ in ``db.client.response.returned_rows``. Every ``aiomysql.Pool`` created after
 ``db.client.connection.max`` while it is alive.
 
 A hung server never ends a query, so the duration histogram never sees it. Two
-UpDownCounters see it: ``dbsbm.db.client.operation.active`` (queries started and not
-finished, by the duration's attributes) and ``db.client.connection.pending_requests``
-(callers waiting for a connection, by ``db.client.connection.pool.name``); each
-acquisition records ``db.client.connection.wait_time``, once it ends.
+UpDownCounters, observed at each export, see it: ``dbsbm.db.client.operation.active``
+(queries started and not finished, by the duration's attributes) and
+``db.client.connection.pending_requests`` (callers waiting for a connection, by
+``db.client.connection.pool.name``); each acquisition records
+``db.client.connection.wait_time``, once it ends.
 
 Query timeout
 -------------
@@ -101,6 +102,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Collection, Iterable
 from contextvars import ContextVar
 from timeit import default_timer
@@ -204,13 +206,19 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             description=semconv.DB_RETURNED_ROWS.description,
             explicit_bucket_boundaries_advisory=ROWS_BUCKETS,
         )
-        self._active = meter.create_up_down_counter(
+        # Counted in plain dicts and observed at export: an SDK add() per query start
+        # and end would cost more than the rest of the bookkeeping together.
+        self._active: Counter[tuple[tuple[str, Any], ...]] = Counter()
+        self._pending: Counter[str] = Counter()
+        meter.create_observable_up_down_counter(
             semconv.DB_OPERATION_ACTIVE.name,
+            callbacks=[self._observe_active],
             unit=semconv.DB_OPERATION_ACTIVE.unit,
             description=semconv.DB_OPERATION_ACTIVE.description,
         )
-        self._pending = meter.create_up_down_counter(
+        meter.create_observable_up_down_counter(
             semconv.DB_CONNECTION_PENDING_REQUESTS.name,
+            callbacks=[self._observe_pending],
             unit=semconv.DB_CONNECTION_PENDING_REQUESTS.unit,
             description=semconv.DB_CONNECTION_PENDING_REQUESTS.description,
         )
@@ -258,14 +266,16 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
     async def _timed_acquire(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
-        attributes = {DB_CLIENT_CONNECTION_POOL_NAME: pool_name(instance._conn_kwargs)}
-        self._pending.add(1, attributes)
+        name = pool_name(instance._conn_kwargs)
+        pending = self._pending  # the one counted up, even if re-instrumented meanwhile
+        pending[name] += 1
         start = default_timer()
         try:
             return await wrapped(*args, **kwargs)
         finally:
-            self._wait_time.record(max(default_timer() - start, 0.0), attributes)
-            self._pending.add(-1, attributes)
+            wait = max(default_timer() - start, 0.0)
+            pending[name] -= 1
+            self._wait_time.record(wait, {DB_CLIENT_CONNECTION_POOL_NAME: name})
 
     def _traced_execute(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         # A plain function handing back the coroutine: one coroutine frame fewer per query.
@@ -286,7 +296,8 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
         query = args[0] if args else kwargs.get("query", "")
         stmt = statement(query, instance.connection)
         attributes = stmt.metric_attributes  # shared: copy before adding to it
-        self._active.add(1, attributes)
+        active, key = self._active, stmt.metric_key
+        active[key] += 1
         span = self._tracer.start_span(
             stmt.span_name, kind=SpanKind.CLIENT, attributes=stmt.span_attributes
         )
@@ -326,7 +337,7 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             raise
         finally:
             self._duration.record(max(default_timer() - start, 0.0), attributes)
-            self._active.add(-1, stmt.metric_attributes)
+            active[key] -= 1
             context.detach(token)
             span.end()
 
@@ -372,6 +383,14 @@ class AiomysqlInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstr
             yield Observation(
                 idle, {DB_CLIENT_CONNECTION_POOL_NAME: name, DB_CLIENT_CONNECTION_STATE: _IDLE}
             )
+
+    def _observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
+        for key, count in list(self._active.items()):  # copied: the loop thread changes it
+            yield Observation(count, dict(key))
+
+    def _observe_pending(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, count in list(self._pending.items()):
+            yield Observation(count, {DB_CLIENT_CONNECTION_POOL_NAME: name})
 
     def _observe_max(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, (_, _, maximum) in self._pool_totals().items():

@@ -75,6 +75,7 @@ class Statement(NamedTuple):
     span_name: str
     span_attributes: Mapping[str, Any]
     metric_attributes: Mapping[str, Any]
+    metric_key: tuple[tuple[str, Any], ...]  # the metric attributes, hashable
 
 
 # (query, host, port, db) -> Statement. Bots reuse a finite set of query strings, so
@@ -118,7 +119,12 @@ def statement(query: str | bytes | bytearray, connection: Any) -> Statement:
         metric_attributes[DB_OPERATION_NAME] = operation
     namespace = metric_attributes.get(DB_NAMESPACE)
     span_name = " ".join(str(part) for part in (operation, namespace) if part) or "mysql"
-    result = Statement(span_name, {**metric_attributes, DB_QUERY_TEXT: text}, metric_attributes)
+    result = Statement(
+        span_name,
+        {**metric_attributes, DB_QUERY_TEXT: text},
+        metric_attributes,
+        tuple(metric_attributes.items()),
+    )
     if len(query) <= _MAX_CACHED_QUERY:
         if len(_statements) >= _CACHE_SIZE:
             del _statements[next(iter(_statements))]  # oldest first
