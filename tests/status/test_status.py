@@ -8,6 +8,7 @@ Prometheus' own rules produced.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 import yaml
 
 from dbsbm_agent import status
+from dbsbm_instrumentation import slo
 from dbsbm_mixin import prometheus as mixin_prometheus
 from tests.services import LOCALHOST, REPO, PrometheusService, free_port
 
@@ -51,6 +53,32 @@ def test_console_script_is_declared() -> None:
     """``dbsbm-status`` is installed with the package, pointing at this module."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["dbsbm-status"] == "dbsbm_agent.status:main"
+
+
+def test_budget_left_is_the_unspent_share() -> None:
+    """Budget left is 1 - error ratio / allowed ratio; no commands and no data say so."""
+    allowed = slo.ERROR_RATIO_MAX
+    lines = status.budget_lines(
+        [
+            status.Sample({"job": "a"}, allowed / 4),
+            status.Sample({"job": "b"}, math.nan),
+            status.Sample({"job": "c"}, allowed * 3),
+        ]
+    )
+    assert lines[1].split() == ["job=a", "75.0", "%"]
+    assert lines[2].endswith("no commands")
+    assert lines[3].endswith("none: errors at 3x the allowed rate")
+    assert status.budget_lines([])[1:] == ["  no data"]
+
+
+def test_target_verdicts() -> None:
+    """A max target is met at or below it, a min target at or above; NaN is no traffic."""
+    cache = next(t for t in status.TARGETS if t.kind == "min")
+    db = next(t for t in status.TARGETS if t.unit == "seconds")
+    assert status.target_lines(cache, [status.Sample({}, cache.threshold)])[0].endswith("ok")
+    assert status.target_lines(db, [status.Sample({}, db.threshold * 2)])[0].endswith("BREACHED")
+    (quiet,) = status.target_lines(db, [status.Sample({}, math.nan)])
+    assert "no traffic" in quiet and quiet.endswith("-")
 
 
 def run_status(*args: str) -> subprocess.CompletedProcess[str]:
