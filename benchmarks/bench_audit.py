@@ -1,10 +1,12 @@
 """dbsbm-audit against `bandit -r` on the same generated 50k-line bot-like tree.
 
-Both run as one single-threaded process each (bandit has no parallel mode; we run six of
-bandit's tests in-process, only on files whose text could trigger them, plus our own rules and
-detect-secrets' plugins), timed end to end including interpreter start-up. One module in ten
-carries planted findings, a third read a secret from the environment. Prints seconds for each
-and the ratio. Not a test.
+Both run as one single-threaded process each (bandit has no parallel mode; we run five of
+bandit's tests in-process, only on files where one could report or confirm something, plus our
+own rules, detect-secrets' plugins and the analyses that follow values: SQL across functions,
+constant folding for assembled secrets and eval/exec aliases, dicts handed to loggers), timed
+end to end including interpreter start-up. One module in ten carries planted findings, a
+third read a secret from the environment, every cog builds a header dict holding an API key
+and logs. Prints seconds for each and the ratio. Not a test.
 
     python benchmarks/bench_audit.py [--lines 50000] [--repeat 3]
 """

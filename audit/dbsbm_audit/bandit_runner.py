@@ -1,15 +1,17 @@
-"""bandit's AST checks, run in-process over the files we already parsed.
+"""bandit's AST checks, run in-process.
 
 Only the tests we map to rule IDs run: B102 exec, B307 eval and B105/B106/B107 hardcoded
-passwords. Left out on purpose: B608 (SQL) flags parameterized queries too, ``rules/sql.py``
-replaces it; B201 (Flask debug) fires only when the file imports flask, ``rules/debug.py``
-replaces it.
+passwords, and only on the files where one of them could confirm or report something (an
+eval/exec call, a literal held by a password-named place): bandit parses and visits every file
+it is given again, which is its whole cost. Left out on purpose: B608 (SQL) flags
+parameterized queries too, ``rules/sql.py`` replaces it; B201 (Flask debug) fires only when
+the file imports flask, ``rules/debug.py`` replaces it.
 """
 
 from __future__ import annotations
 
+import ast
 import logging
-import re
 import warnings
 from collections import defaultdict
 
@@ -18,14 +20,16 @@ from bandit.core import manager as b_manager
 
 BANDIT_TESTS = frozenset({"B102", "B105", "B106", "B107", "B307"})
 
-# Text every one of BANDIT_TESTS needs before it can fire: exec/eval calls or a name in
-# bandit's password vocabulary (pas+wo?r?d|pass|pwd|token|secrete?). bandit's cost is its
-# full AST visit of each file, so files without any of these skip it.
-_RELEVANT = re.compile(r"\bexec\b|\beval\b|pas+|pwd|token|secret", re.IGNORECASE)
 
-
-def needs_bandit(text: str) -> bool:
-    return _RELEVANT.search(text) is not None
+def calls_eval_or_exec(nodes: list[ast.AST]) -> bool:
+    """Whether B102/B307 could fire: a call of something named eval or exec."""
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in {"eval", "exec"}:
+                return True
+    return False
 
 
 def run_bandit(files: list[str]) -> dict[str, list[tuple[str, int]]]:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbsbm_audit.bandit_runner import needs_bandit, run_bandit
+from dbsbm_audit.bandit_runner import calls_eval_or_exec, run_bandit
 from dbsbm_audit.findings import BANDIT_IDS, Finding, Skipped
 from dbsbm_audit.rules import credentials, debug, environment, execution, sql
 from dbsbm_audit.rules.scopes import Scopes
@@ -72,6 +72,8 @@ class _File:
     rel: str
     lines: list[str]
     tree: ast.Module | None = None
+    scopes: Scopes | None = None
+    candidates: list[credentials.Candidate] | None = None
 
 
 def decode(data: bytes) -> str:
@@ -265,9 +267,11 @@ class Scanner:
 
     def _python(self, f: _File, bandit_hits: list[tuple[str, int]]) -> None:
         assert f.tree is not None
-        scopes = Scopes(f.tree)
+        scopes = f.scopes or Scopes(f.tree)
         nodes = scopes.all
-        for hit in credentials.python_findings(nodes, f.lines, f.display, bandit_hits, scopes):
+        for hit in credentials.python_findings(
+            nodes, f.lines, f.display, bandit_hits, scopes, f.candidates
+        ):
             self._emit(f, hit.rule_id, hit.line, hit.message, flow=hit.flow)
         for s in sql.check(f.tree, nodes, scopes):
             self._emit(f, "DBSBM-SQL-001", s.line, s.message, flow=s.flow)
@@ -379,8 +383,19 @@ class Scanner:
         )
 
     def _run_python(self, files: list[_File]) -> None:
+        for f in files:
+            assert f.tree is not None
+            f.scopes = Scopes(f.tree)
+            f.candidates = credentials.reported_candidates(f.scopes.all)
         try:
-            bandit_hits = run_bandit([f.display for f in files if needs_bandit("\n".join(f.lines))])
+            bandit_hits = run_bandit(
+                [
+                    f.display
+                    for f in files
+                    if (f.candidates and credentials.needs_bandit_confirmation(f.candidates))
+                    or (f.scopes and calls_eval_or_exec(f.scopes.all))
+                ]
+            )
         except Exception as exc:  # bandit failing must not hide our results
             self.skipped.append(Skipped("<bandit>", f"bandit failed: {type(exc).__name__}: {exc}"))
             bandit_hits = {}

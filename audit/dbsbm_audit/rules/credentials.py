@@ -603,19 +603,37 @@ def _owned_dicts(nodes: list[ast.AST]) -> set[int]:
 BANDIT_CRED_TESTS = {"B105", "B106", "B107"}
 
 
+def reported_candidates(nodes: list[ast.AST]) -> list[Candidate]:
+    """The candidates that are not placeholders: what ``python_findings`` judges."""
+    return [
+        c
+        for c in candidates(nodes)
+        if not is_placeholder_for(c.name, c.value)
+        and not (c.via_owner and not looks_like_key(c.value))
+    ]
+
+
+def needs_bandit_confirmation(found: list[Candidate]) -> bool:
+    """Whether a candidate waits on bandit's B105/B106/B107 (which honour their own
+    ``# nosec`` forms): one held by a name in bandit's vocabulary, in a shape it inspects."""
+    return any(
+        c.bandit_shape and is_strong_name(c.name) and BANDIT_NAME_RE.search(c.name) for c in found
+    )
+
+
 def python_findings(
     nodes: list[ast.AST],
     lines: list[str],
     filename: str,
     bandit_hits: Iterable[tuple[str, int]],
     scopes: Scopes | None = None,
+    found: list[Candidate] | None = None,
 ) -> list[LineHit]:
-    """All CRED hits for one Python file, at most one per line (the most specific)."""
+    """All CRED hits for one Python file, at most one per line (the most specific).
+    ``found``: ``reported_candidates(nodes)`` if already computed."""
     bandit_lines = {line for test_id, line in bandit_hits if test_id in BANDIT_CRED_TESTS}
     hits: list[LineHit] = []
-    for c in candidates(nodes):
-        if is_placeholder_for(c.name, c.value) or (c.via_owner and not looks_like_key(c.value)):
-            continue
+    for c in reported_candidates(nodes) if found is None else found:
         if is_strong_name(c.name):
             rule = cred_rule(c.name)
             if (
