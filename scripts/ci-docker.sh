@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything the container tests need, from a cold machine: a Docker engine
-# (scripts/docker-engine.sh), Docker Compose v2 (scripts/docker-compose.sh) and the local
-# images (scripts/docker-images.sh), each step timed on stderr. Every step is cached, so
-# a warm run takes seconds.
+# (scripts/docker-engine.sh), then Docker Compose v2 (scripts/docker-compose.sh) beside the
+# local images (scripts/docker-images.sh), each step timed on stderr. Every step is
+# cached, so a warm run takes seconds.
 #
 # stdout is one line, `export DOCKER_HOST=...`, for the tests that follow (testcontainers
 # and tests/deploy/test_compose_up.py read it):
@@ -26,6 +26,15 @@ step() {  # step LABEL SCRIPT ARGS...: run scripts/SCRIPT, time it, keep its las
 step "engine" docker-engine.sh start
 host="$last"
 export DOCKER_HOST="$host"
-step "docker compose" docker-compose.sh --print-path
-step "images" docker-images.sh
+# Compose's cold build is CPU (Go), the images' mostly downloads: run them side by side.
+compose_log="$(mktemp)"
+trap 'rm -f "$compose_log"' EXIT
+(step "docker compose" docker-compose.sh --print-path) 2>"$compose_log" &
+compose_pid=$!
+images_status=0
+(step "images" docker-images.sh) || images_status=$?
+compose_status=0
+wait "$compose_pid" || compose_status=$?
+cat "$compose_log" >&2
+((images_status == 0 && compose_status == 0)) || exit 1
 printf 'export DOCKER_HOST=%q\n' "$host"
