@@ -87,8 +87,11 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_child(mode: str, endpoint: str, seconds: float = 0) -> dict[str, Any]:
+def run_child(
+    mode: str, endpoint: str, seconds: float = 0, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DBSBM_"))}
+    env.update(extra_env or {})
     env.update(
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,

@@ -53,6 +53,8 @@ DEFAULT_SERVICE_VERSION = "unknown"
 DEFAULT_SHUTDOWN_TIMEOUT_S = 2.0
 # Part of the shutdown budget a normal flush gets before in-flight exports are aborted.
 _FLUSH_SHARE = 0.6
+# The last metric export ends this long before the shutdown deadline.
+_METRICS_MARGIN_S = 0.1
 
 # Only the bot process's own CPU, memory, threads and descriptors: no per-CPU, per-disk or
 # per-interface system.* series (cardinality and cost); the host is the agent's job.
@@ -154,6 +156,8 @@ class Telemetry:
     # Interrupt each exporter's export in flight (retry wait, channel, session).
     _aborts: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _system_metrics: Any = field(default=None, repr=False)
+    # True while an export guard finds its destination unreachable.
+    _collector_away: Callable[[], bool] = field(default=lambda: False, repr=False)
     _closed: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -174,16 +178,26 @@ class Telemetry:
             except Exception:
                 _logger.debug("system metrics uninstrument failed", exc_info=True)
 
-        def remaining_ms() -> float:
-            return max(0.0, deadline - time.monotonic()) * 1000
+        def metrics_timeout_ms() -> float:
+            # Cumulative metrics lose nothing but this last export, which would only wait
+            # out its retries while the collector is away; a zero timeout cuts it short.
+            # Otherwise it gets what is left, less a margin to return in before the deadline.
+            if self._collector_away():
+                return 0.0
+            return max(0.0, deadline - time.monotonic() - _METRICS_MARGIN_S) * 1000
 
         def stop() -> None:
             calls: list[tuple[str, Callable[[], object]]] = [
-                ("traces", self.tracer_provider.shutdown),
-                ("metrics", lambda: self.meter_provider.shutdown(timeout_millis=remaining_ms())),
+                ("traces", self.tracer_provider.shutdown)
             ]
             if self.logger_provider is not None:
                 calls.append(("logs", self.logger_provider.shutdown))
+            calls.append(
+                (
+                    "metrics",
+                    lambda: self.meter_provider.shutdown(timeout_millis=metrics_timeout_ms()),
+                )
+            )
             for name, call in calls:
                 try:
                     with warnings.catch_warnings():

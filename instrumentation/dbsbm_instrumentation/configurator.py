@@ -8,18 +8,21 @@ What is ours goes in through the arguments it takes:
 
 * ``export_span_processor`` / ``export_log_record_processor``: every span and log
   exporter it builds is wrapped in an :class:`ExportGuard` around the redacting
-  exporter, inside the usual batch processor. The guard is the outage handling: after a
-  failed export it drops batches for that destination at once for a growing pause
-  (5 s .. 60 s), instead of letting the exporter retry on every batch, so the queue
-  keeps draining, memory stays flat and nothing waits on a dead port; one WARNING per
-  outage names the variable to check (the exporters' per-retry records go to DEBUG).
+  exporter, inside the usual batch processor. The guard is the outage handling: a
+  bounded buffer that holds what the destination did not take and sends it, in order,
+  when it answers again; batches bounded in bytes below the receivers' limits; a
+  growing pause between attempts, so the queue keeps draining and nothing waits on a
+  dead port; one WARNING per outage naming the variable to check (the exporters'
+  per-retry records go to DEBUG).
 * ``exporter_args_map``: our default export timeout, the urllib3 transport for OTLP/HTTP
   and a compression the gRPC exporters accept.
 * ``resource_attributes``: service name and version, deployment environment, distro.
 
-Metrics keep the SDK's reader and exporter unwrapped: the configurator has no hook
-for them, they export from the reader's own thread (never the bot's), and they are
-cumulative, so the first export after an outage carries everything counted during it.
+Metrics keep the SDK's reader and exporter unwrapped, and need no buffer: the
+configurator has no hook for them, they export from the reader's own thread (never the
+bot's), and they are cumulative, so the first export after an outage carries everything
+counted during it (with ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta`` the
+points of the outage are lost).
 
 This module imports the SDK: :mod:`dbsbm_instrumentation.bootstrap` imports it only after
 :mod:`dbsbm_instrumentation.sdk_environ` has checked the variables the SDK reads at import.
@@ -34,6 +37,7 @@ import re
 import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -69,8 +73,15 @@ from dbsbm_instrumentation.sdk_environ import SIGNALS, Signal
 # against a refused port).
 DEFAULT_EXPORT_TIMEOUT_S = 3.0
 # Pause after a failed export before trying that destination again (doubles per failure).
-FIRST_PAUSE_S = 5.0
-MAX_PAUSE_S = 60.0
+FIRST_PAUSE_S = 1.0
+MAX_PAUSE_S = 30.0
+# The export buffer, per signal: 20,000 spans (or log records) are 1,000 s of a bot
+# emitting 20 a second; the byte bound is the encoded size, estimated.
+DEFAULT_BUFFER_ITEMS = 20_000
+DEFAULT_BUFFER_BYTES = 16 * 2**20
+# Below the 4 MiB a gRPC receiver (the collector's OTLP receiver included) accepts.
+DEFAULT_BATCH_BYTES = 3 * 2**20
+DROPPED_METRIC = "dbsbm.telemetry.buffer.dropped"
 
 _logger = logging.getLogger("dbsbm_instrumentation.bootstrap")
 
@@ -127,8 +138,8 @@ _noise = _ExporterNoise()
 _OS_ERROR = re.compile(r"\[Errno -?\d+\][^\"')]*")
 
 
-def _quiet_exporter_loggers(exporter: object) -> None:
-    for cls in type(exporter).__mro__:
+def _quiet_exporter_loggers(exporter_class: type) -> None:
+    for cls in exporter_class.__mro__:
         if cls.__module__.startswith("opentelemetry.exporter."):
             exporter_logger = logging.getLogger(cls.__module__)
             if _noise not in exporter_logger.filters:
@@ -183,12 +194,102 @@ class Destination:
         return cls(default, "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
-class ExportGuard(Generic[ItemT, ResultT]):
-    """Outage handling around any span or log-record exporter.
+def _value_size(value: object) -> int:
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, Sequence):
+        return sum(_value_size(v) for v in value)
+    if isinstance(value, Mapping):
+        return sum(len(str(k)) + _value_size(v) for k, v in value.items())
+    return 8
 
-    One WARNING per outage (naming the variable to check), one INFO on recovery; while
-    paused, batches are dropped without calling the exporter. :meth:`abort` interrupts an
-    export in flight (the exporter's retry wait, gRPC channel, HTTP session).
+
+def _attributes_size(attributes: Mapping[str, object] | None) -> int:
+    return 0 if not attributes else sum(len(k) + _value_size(v) + 4 for k, v in attributes.items())
+
+
+def item_size(item: object) -> int:
+    """Roughly what a span or log record weighs encoded (ids, times, names, attributes,
+    events, links, body): enough to keep batches below the receivers' limits."""
+    record = getattr(item, "log_record", None)
+    if record is not None:
+        return 64 + _value_size(record.body) + _attributes_size(record.attributes)
+    size = 96 + len(getattr(item, "name", "")) + _attributes_size(getattr(item, "attributes", None))
+    for event in getattr(item, "events", ()):
+        size += 24 + len(event.name) + _attributes_size(event.attributes)
+    for link in getattr(item, "links", ()):
+        size += 48 + _attributes_size(link.attributes)
+    return size
+
+
+@dataclass(frozen=True)
+class BufferLimits:
+    """How much one signal's export buffer holds while its destination is away, and how
+    big a batch it sends (below the 4 MiB a gRPC receiver accepts by default)."""
+
+    items: int = DEFAULT_BUFFER_ITEMS
+    bytes: int = DEFAULT_BUFFER_BYTES
+    batch_items: int = 512
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+
+    @classmethod
+    def from_environ(cls, batch_items: int) -> BufferLimits:
+        """``DBSBM_OTLP_BUFFER_MAX_ITEMS``, ``DBSBM_OTLP_BUFFER_MAX_BYTES`` and
+        ``DBSBM_OTLP_BATCH_MAX_BYTES``; a malformed one gets one line and its default.
+        ``DBSBM_OTLP_BUFFER_MAX_ITEMS=0`` turns the buffer off: a batch that cannot be
+        sent is dropped (and counted)."""
+        return cls(
+            items=_int_setting("DBSBM_OTLP_BUFFER_MAX_ITEMS", DEFAULT_BUFFER_ITEMS, 0),
+            bytes=_int_setting("DBSBM_OTLP_BUFFER_MAX_BYTES", DEFAULT_BUFFER_BYTES, 1024),
+            batch_items=batch_items,
+            batch_bytes=_int_setting("DBSBM_OTLP_BATCH_MAX_BYTES", DEFAULT_BATCH_BYTES, 1024),
+        )
+
+
+def _int_setting(variable: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        _logs_module.config_warning(
+            variable, raw, f"is not an integer >= {minimum}", f"using {default}"
+        )
+        return default
+    return value
+
+
+_dropped: Any = None
+
+
+def _count_dropped(count: int, signal: str, reason: str) -> None:
+    """``dbsbm.telemetry.buffer.dropped``: every item the export buffer gave up on."""
+    global _dropped
+    if _dropped is None:
+        _dropped = metrics.get_meter("dbsbm_instrumentation.configurator").create_counter(
+            DROPPED_METRIC,
+            unit="{item}",
+            description="Spans and log records dropped by the export buffer, by reason",
+        )
+    _dropped.add(count, {"signal": signal, "reason": reason})
+
+
+class ExportGuard(Generic[ItemT, ResultT]):
+    """Outage handling around any span or log-record exporter: a bounded buffer.
+
+    Every batch goes into the buffer, and the buffer is sent in order, oldest first, in
+    batches of at most ``limits.batch_items`` items and ``limits.batch_bytes`` bytes.
+    When an export fails, what was not sent stays, and the destination is left alone for
+    a growing pause (1 s .. 30 s) during which batches only go into the buffer: the
+    batch processor's queue keeps draining and nothing waits on a dead port. Past the
+    buffer's bounds the oldest items go first; each is counted in
+    ``dbsbm.telemetry.buffer.dropped`` (``reason``: ``buffer_full``, or ``oversized`` for
+    one item bigger than a batch). One WARNING per outage names the variable to check,
+    one per outage says the buffer is full, one INFO says it is over.
+    :meth:`abort` interrupts an export in flight (retry wait, gRPC channel, HTTP session).
     """
 
     def __init__(
@@ -199,22 +300,110 @@ class ExportGuard(Generic[ItemT, ResultT]):
         destination: Destination,
         success: ResultT,
         failure: ResultT,
+        limits: BufferLimits,
     ) -> None:
         self._exporter = exporter
         self.signal = signal
         self.destination = destination
+        self.limits = limits
         self._success = success
         self._failure = failure
         self.outage = _outages.setdefault(destination.address, _Outage())
+        # (sequence number, item, size), oldest on the left.
+        self._pending: deque[tuple[int, ItemT, int]] = deque()
+        self._pending_bytes = 0
+        self._sequence = 0
+        self._dropped_in_outage = 0
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the buffer
+        self._send_lock = threading.Lock()  # one sender at a time, in order
 
     def export(self, batch: Sequence[ItemT]) -> ResultT:
-        if self._closed or time.monotonic() < self.outage.resume_at:
-            return self._failure
-        result = self._exporter.export(batch)
-        self._record(result == self._success)
+        with self._lock:
+            if self._closed:
+                return self._failure
+            for item in batch:
+                self._sequence += 1
+                size = item_size(item)
+                self._pending.append((self._sequence, item, size))
+                self._pending_bytes += size
+            self._trim()
+        result = self._send()
+        if not self.limits.items:  # no buffer: what was not sent now is dropped
+            with self._lock:
+                self._trim(keep=0)
         return result
+
+    def _trim(self, keep: int | None = None) -> None:
+        """Drop the oldest items past the bounds, or all but ``keep`` (caller holds
+        ``_lock``). With no buffer (``limits.items`` 0) the batch in hand is sent first."""
+        items = self.limits.items if keep is None else keep
+        if not items and keep is None:
+            return
+        dropped = 0
+        while self._pending and (
+            len(self._pending) > items or self._pending_bytes > self.limits.bytes
+        ):
+            self._pending_bytes -= self._pending.popleft()[2]
+            dropped += 1
+        if not dropped:
+            return
+        if not self._dropped_in_outage:
+            _logger.warning(
+                "OpenTelemetry %s buffer full (%d items, %d bytes): dropping the oldest "
+                "until %s answers; see DBSBM_OTLP_BUFFER_MAX_ITEMS and _BYTES.",
+                self.signal,
+                self.limits.items,
+                self.limits.bytes,
+                self.destination.address,
+            )
+        self._dropped_in_outage += dropped
+        _count_dropped(dropped, self.signal, "buffer_full")
+
+    def _next_batch(self) -> list[tuple[int, ItemT, int]]:
+        """The oldest items that fit one batch; an item too big for any is dropped."""
+        with self._lock:
+            while self._pending and self._pending[0][2] > self.limits.batch_bytes:
+                self._pending_bytes -= self._pending.popleft()[2]
+                _count_dropped(1, self.signal, "oversized")
+            batch: list[tuple[int, ItemT, int]] = []
+            size = 0
+            for entry in self._pending:
+                if (
+                    len(batch) >= self.limits.batch_items
+                    or size + entry[2] > self.limits.batch_bytes
+                ):
+                    break
+                batch.append(entry)
+                size += entry[2]
+            return batch
+
+    def _sent(self, last_sequence: int) -> None:
+        with self._lock:
+            while self._pending and self._pending[0][0] <= last_sequence:
+                self._pending_bytes -= self._pending.popleft()[2]
+
+    def _send(self) -> ResultT:
+        """Send the buffer until it is empty, an export fails or the pause is on."""
+        with self._send_lock:
+            while not self._closed:
+                if time.monotonic() < self.outage.resume_at:
+                    return self._failure
+                batch = self._next_batch()
+                if not batch:
+                    return self._success
+                try:
+                    result = self._exporter.export([item for _, item, _ in batch])
+                except Exception:  # an exporter aborted mid-export (closed channel)
+                    if self._closed:
+                        return self._failure
+                    raise
+                success = result == self._success
+                self._record(success)
+                if not success:
+                    return result
+                self._sent(batch[-1][0])
+            return self._failure
 
     def _record(self, success: bool) -> None:
         outage = self.outage
@@ -222,6 +411,14 @@ class ExportGuard(Generic[ItemT, ResultT]):
             _noise.take()
             if outage.failing:
                 _logger.info("OpenTelemetry export to %s works again", self.destination.address)
+            if self._dropped_in_outage:
+                _logger.info(
+                    "OpenTelemetry %s buffer: %d items were dropped while %s was away",
+                    self.signal,
+                    self._dropped_in_outage,
+                    self.destination.address,
+                )
+                self._dropped_in_outage = 0
             outage.failing = False
             outage.pause = FIRST_PAUSE_S
             outage.resume_at = 0.0
@@ -231,11 +428,13 @@ class ExportGuard(Generic[ItemT, ResultT]):
             reason = f" ({reason})" if reason else ""
             _logger.warning(
                 "OpenTelemetry %s export to %s failed%s; check %s and the collector. "
-                "Dropping telemetry while it is unreachable, retrying every %g-%g s.",
+                "Buffering telemetry while it is unreachable (up to %d items), "
+                "retrying every %g-%g s.",
                 self.signal,
                 self.destination.address,
                 reason,
                 self.destination.variable,
+                self.limits.items,
                 FIRST_PAUSE_S,
                 MAX_PAUSE_S,
             )
@@ -255,10 +454,17 @@ class ExportGuard(Generic[ItemT, ResultT]):
             _logger.debug("aborting the %s exporter failed", self.signal, exc_info=True)
 
     def shutdown(self) -> None:
+        """Send what is buffered unless the destination is away, then stop.
+
+        :meth:`~dbsbm_instrumentation.bootstrap.Telemetry.shutdown` bounds it: it calls
+        :meth:`abort` when its time is mostly spent.
+        """
+        if not self._closed:
+            self._send()
         self.abort()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+        return self._send() == self._success
 
 
 # --- exporter arguments ---------------------------------------------------------------
@@ -361,11 +567,13 @@ def chosen_exporter_classes(signal: Signal) -> list[type]:
 
 
 def _exporter_args_map() -> dict[type, dict[str, Any]]:
-    return {
-        cls: exporter_arguments(signal, cls)
-        for signal in SIGNALS
-        for cls in chosen_exporter_classes(signal)
-    }
+    """Our arguments for the exporters the SDK will build; their loggers quieted."""
+    arguments = {}
+    for signal in SIGNALS:
+        for cls in chosen_exporter_classes(signal):
+            _quiet_exporter_loggers(cls)
+            arguments[cls] = exporter_arguments(signal, cls)
+    return arguments
 
 
 # The batch processors' defaults (the SDK's, for OTEL_BSP_* and OTEL_BLRP_* alike).
@@ -392,6 +600,13 @@ def max_export_batch(processor: str) -> int | None:
     )
     _logs_module.config_warning(variable, value, problem, f"exporting batches of {queue}")
     return queue
+
+
+def batch_size(processor: str) -> int:
+    """The batch processor's export batch size, as :func:`max_export_batch` leaves it."""
+    clamped = max_export_batch(processor)
+    raw = os.environ.get(f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE", "").strip()
+    return clamped or (int(raw) if raw else _SDK_MAX_EXPORT_BATCH_SIZE)
 
 
 # --- the configurator -------------------------------------------------------------------
@@ -432,30 +647,42 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
         """The SDK's set-up with our hooks, then what it does not do (see the module doc)."""
         guards: list[ExportGuard[Any, Any]] = []
 
-        def guarded(signal: str, exporter: Any, redacting: Any, results: Any) -> Any:
-            _quiet_exporter_loggers(exporter)
+        def guarded(
+            signal: str, exporter: Any, redacting: Any, results: Any, batch_items: int
+        ) -> Any:
             guard: ExportGuard[Any, Any] = ExportGuard(
                 redacting(exporter),
                 signal=signal,
                 destination=Destination.of(signal, exporter),
                 success=results.SUCCESS,
                 failure=results.FAILURE,
+                limits=BufferLimits.from_environ(batch_items),
             )
             guards.append(guard)
             return guard
 
         def span_processor(exporter: SpanExporter, *args: Any, **kwargs: Any) -> BatchSpanProcessor:
+            batch = max_export_batch("BSP")
             return BatchSpanProcessor(
-                guarded("traces", exporter, RedactingSpanExporter, SpanExportResult),
-                max_export_batch_size=max_export_batch("BSP"),
+                guarded(
+                    "traces", exporter, RedactingSpanExporter, SpanExportResult, batch_size("BSP")
+                ),
+                max_export_batch_size=batch,
             )
 
         def log_processor(
             exporter: LogRecordExporter, *args: Any, **kwargs: Any
         ) -> BatchLogRecordProcessor:
+            batch = max_export_batch("BLRP")
             return BatchLogRecordProcessor(
-                guarded("logs", exporter, RedactingLogRecordExporter, LogRecordExportResult),
-                max_export_batch_size=max_export_batch("BLRP"),
+                guarded(
+                    "logs",
+                    exporter,
+                    RedactingLogRecordExporter,
+                    LogRecordExportResult,
+                    batch_size("BLRP"),
+                ),
+                max_export_batch_size=batch,
             )
 
         logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_queue_full_filter)
@@ -496,5 +723,6 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
             meter_provider=meter_provider,
             logger_provider=logger_provider,
             _aborts=[guard.abort for guard in guards],
+            _collector_away=lambda: any(outage.failing for outage in _outages.values()),
             _system_metrics=instrumentor,
         )

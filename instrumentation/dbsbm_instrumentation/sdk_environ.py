@@ -28,6 +28,9 @@ SIGNALS: tuple[Signal, ...] = ("traces", "metrics", "logs")
 # OTLP over HTTP, the spec's default; the SDK's ``otlp`` alias alone would mean gRPC.
 DEFAULT_PROTOCOL = "http/protobuf"
 DEFAULT_EXPORTER = "otlp"
+# Attribute limits unless the user set them (an empty value is the SDK's "no limit"): one
+# 15 MB attribute or 100,000 of them make one item, not a batch nobody can receive.
+DEFAULT_LIMITS = {"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "16384", "OTEL_ATTRIBUTE_COUNT_LIMIT": "128"}
 
 Problem = tuple[str, str, str, str]  # variable, value, what is wrong, what is used instead
 
@@ -286,7 +289,8 @@ def check_sdk_variables() -> list[Problem]:
 
 
 def set_defaults() -> None:
-    """Our defaults where the user set nothing: every signal exported over OTLP/HTTP.
+    """Our defaults where the user set nothing: every signal exported over OTLP/HTTP,
+    attribute values of at most 16,384 characters and at most 128 attributes.
 
     Why: the SDK's configurator exports nothing unless ``OTEL_*_EXPORTER`` names an
     exporter, and reads ``otlp`` as gRPC unless a protocol is set. The protocol is set
@@ -301,3 +305,5 @@ def set_defaults() -> None:
         protocols = ("OTEL_EXPORTER_OTLP_PROTOCOL", f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL")
         if "otlp" in names and not any(os.environ.get(name, "").strip() for name in protocols):
             os.environ[protocols[1]] = DEFAULT_PROTOCOL
+    for variable, value in DEFAULT_LIMITS.items():
+        os.environ.setdefault(variable, value)
