@@ -95,7 +95,7 @@ def _mask(anchor: str | None) -> int:
     )
 
 
-# The anchors, tested one by one in _secret_spans (a loop costs twice as much on the
+# The anchors, tested one by one in redact() (a loop costs twice as much on the
 # clean-line path, which every log line takes).
 ANCHORS = (":", "=", "-", "_", "/", "'", '"', "A", ".", "eyJ", "SG.")
 _COLON, _EQUALS, _DASH, _UNDERSCORE, _SLASH, _QUOTE, _DQUOTE, _A, _DOT, _EYJ, _SG = map(
@@ -105,7 +105,7 @@ _DOT_MIN = min(r.min_length for r in secret_rules.RULES if "." in r.anchors)
 # Rules without an anchor (a credential word, then a long value) run when one of these
 # words is in the lower-cased text.
 _UNANCHORED = _mask(None)
-UNANCHORED_TRIGGERS = ("bearer", "pass", "secret", "token", "key")
+UNANCHORED_TRIGGERS = ("key", "token", "secret", "bearer")
 _UNANCHORED_MIN = min(r.min_length for r in secret_rules.RULES if not r.anchors)
 _SHORTEST = 5  # "pwd=x" is the shortest text a rule matches
 # mask -> its rules, grouped by trigger words; texts fall into few anchor combinations.
@@ -132,9 +132,16 @@ def _lower(text: str) -> str:
     return lower
 
 
-def _secret_spans(text: str) -> list[tuple[int, int]]:
-    """Offsets of every secret in ``text`` (may overlap; merged by the caller)."""
+def redact(text: str) -> str:
+    """``text`` with every secret masked; the same object when there was nothing to mask.
+
+    Most texts hold none of the rules' anchors or trigger words; they are settled by the
+    substring tests below, written out rather than looped over (this runs on every log
+    line, and a loop costs twice as much).
+    """
     n = len(text)
+    if n < _SHORTEST:
+        return text
     mask = 0
     if ":" in text:
         mask = _COLON
@@ -163,17 +170,31 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
         lower = text.lower()
         if len(lower) != n:
             lower = _lower(text)
-        if (
-            "bearer" in lower
-            or "pass" in lower
-            or "secret" in lower
-            or "token" in lower
-            or "key" in lower
-        ):
+        if "key" in lower or "token" in lower or "secret" in lower or "bearer" in lower:
             mask |= _UNANCHORED
-    spans: list[tuple[int, int]] = []
     if not mask:
-        return spans
+        return text
+    spans = _secret_spans(text, mask, lower)
+    if not spans:
+        return text
+    spans.sort()
+    parts: list[str] = []
+    position = 0  # end of the text already copied or masked
+    for start, end in spans:
+        if start < position:  # overlaps the previous secret: one mask for both
+            position = max(position, end)
+            continue
+        parts.append(text[position:start])
+        parts.append(MASK)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _secret_spans(text: str, mask: int, lower: str | None) -> list[tuple[int, int]]:
+    """Offsets of every secret the rules in ``mask`` find (may overlap)."""
+    n = len(text)
+    spans: list[tuple[int, int]] = []
     places: dict[tuple[str, ...], list[int]] = {}  # rules share their start words
     for triggers, ignore_case, rules in _plan(mask):
         if ignore_case:
@@ -220,30 +241,9 @@ def _places(text: str, starts: tuple[str, ...]) -> list[int]:
     return places
 
 
-def redact(text: str) -> str:
-    """``text`` with every secret masked; the same object when there was nothing to mask."""
-    if len(text) < _SHORTEST:
-        return text
-    spans = _secret_spans(text)
-    if not spans:
-        return text
-    spans.sort()
-    parts: list[str] = []
-    position = 0  # end of the text already copied or masked
-    for start, end in spans:
-        if start < position:  # overlaps the previous secret: one mask for both
-            position = max(position, end)
-            continue
-        parts.append(text[position:start])
-        parts.append(MASK)
-        position = end
-    parts.append(text[position:])
-    return "".join(parts)
-
-
 def contains_secret(text: str) -> bool:
     """True when :func:`redact` would change ``text``."""
-    return len(text) >= _SHORTEST and bool(_secret_spans(text))
+    return redact(text) is not text
 
 
 def names_secret(key: str) -> bool:

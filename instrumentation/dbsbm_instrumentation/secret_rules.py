@@ -140,10 +140,9 @@ _WORD_STARTS = (
 )
 # The words after which a long opaque value (no "=" or ":") is taken for a secret.
 _OPAQUE_WORD = (
-    "(?:password|passwd|passphrase|secret|token|api[_-]?key|apisports[_-]key"
-    "|access[_-]?key|account[_-]?key|private[_-]?key)"
+    "(?:secret|token|api[_-]?key|apisports[_-]key|access[_-]?key|account[_-]?key|private[_-]?key)"
 )
-OPAQUE_TRIGGERS = ("pass", "secret", "token", "key")
+OPAQUE_TRIGGERS = ("secret", "token", "key")
 # "AWS secret access key VALUE", "api token is VALUE"
 _MORE_WORDS = r"(?:[ \t]+(?:access|secret|key|token|id|is))*"
 _ALNUM = "A-Za-z0-9"
@@ -188,7 +187,7 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9][a-z0-9+/=_-]{19,}",
         ignore_case=True,
         triggers=OPAQUE_TRIGGERS,
-        starts=("pass", "secret", "token", "api", "access", "account", "private"),
+        starts=("secret", "token", "api", "access", "account", "private"),
         min_length=24,
     ),
     # --- authorization -------------------------------------------------------------
