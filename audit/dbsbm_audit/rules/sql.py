@@ -141,7 +141,11 @@ class _Module:
         if isinstance(func, ast.Name) and func.id in self.functions:
             return self.functions[func.id], False
         if isinstance(func, ast.Attribute) and len(self.methods.get(func.attr, [])) == 1:
-            return self.methods[func.attr][0], True
+            method = self.methods[func.attr][0]
+            static = any(
+                isinstance(d, ast.Name) and d.id == "staticmethod" for d in method.decorator_list
+            )
+            return method, not static
         return None
 
     def returns(self, fn: Function, element: int | None, depth: int) -> Verdict:
@@ -399,12 +403,13 @@ def check(tree: ast.Module, nodes: list[ast.AST], scopes: Scopes | None = None) 
         yield from _callers(module, classifiers, sink_params)
 
 
-def _callers(
+def _passed(
     module: _Module,
     classifiers: list[tuple[ast.AST, _Classifier]],
     sink_params: dict[int, dict[str, Step]],
-) -> Iterator[SqlHit]:
-    """Calls that pass a built string to a parameter of ours that reaches a DB call."""
+) -> Iterator[tuple[ast.AST, _Classifier, ast.Call, Function, str, ast.expr]]:
+    """(caller, its classifier, call, callee, parameter, argument) for every argument passed
+    to a parameter of ours that reaches a DB call."""
     for owner, classifier in classifiers:
         for call in _calls(module.scopes.own(owner)):
             target = module.callee(call)
@@ -416,19 +421,39 @@ def _callers(
             passed = list(zip(params, call.args, strict=False))
             passed += [(k.arg, k.value) for k in call.keywords if k.arg]
             for param, arg in passed:
-                if param not in reached or isinstance(arg, ast.Starred):
-                    continue
-                verdict = classifier.expr(arg, call.lineno)
-                if verdict.kind != DYNAMIC or not _is_sql(verdict):
-                    continue
-                sink_line, sink = reached[param]
-                step = f"passed to {fn.name}() as '{param}'"
-                yield SqlHit(
-                    call.lineno,
-                    f"SQL built with {verdict.how or 'string building'} is {step}, which "
-                    f"{sink.replace('reaches', 'hands it to')} (line {sink_line})",
-                    (*verdict.path, (call.lineno, step), (sink_line, sink)),
-                )
+                if param in reached and not isinstance(arg, ast.Starred):
+                    yield owner, classifier, call, fn, param, arg
+
+
+def _callers(
+    module: _Module,
+    classifiers: list[tuple[ast.AST, _Classifier]],
+    sink_params: dict[int, dict[str, Step]],
+) -> Iterator[SqlHit]:
+    """Calls that pass a built string to a parameter of ours that reaches a DB call,
+    through any number of our helpers (``run(sql)`` calling ``_execute(sql)``)."""
+    for _ in range(4):  # a parameter handed on to a helper's parameter also reaches the sink
+        grew = False
+        for owner, classifier, call, fn, param, arg in _passed(module, classifiers, sink_params):
+            verdict = classifier.expr(arg, call.lineno)
+            mine = sink_params.setdefault(id(owner), {})
+            if verdict.kind == UNKNOWN and verdict.param and verdict.param not in mine:
+                mine[verdict.param] = sink_params[id(fn)][param]
+                grew = True
+        if not grew:
+            break
+    for _owner, classifier, call, fn, param, arg in _passed(module, classifiers, sink_params):
+        verdict = classifier.expr(arg, call.lineno)
+        if verdict.kind != DYNAMIC or not _is_sql(verdict):
+            continue
+        sink_line, sink = sink_params[id(fn)][param]
+        step = f"passed to {fn.name}() as '{param}'"
+        yield SqlHit(
+            call.lineno,
+            f"SQL built with {verdict.how or 'string building'} is {step}, which "
+            f"{sink.replace('reaches', 'hands it to')} (line {sink_line})",
+            (*verdict.path, (call.lineno, step), (sink_line, sink)),
+        )
 
 
 def _calls(nodes: list[ast.AST]) -> Iterator[ast.Call]:

@@ -49,3 +49,21 @@ async def purge(pool, guild_id):
 
 def log_line(logger, table):
     logger.execute(describe(table))
+
+
+class Queries:
+    @staticmethod
+    def odds_for():
+        return "SELECT * FROM odds WHERE league = %s"
+
+
+async def odds(cur, league):
+    await cur.execute(Queries.odds_for(), (league,))
+
+
+async def execute_write(pool, statement, args=()):
+    await run_query(pool, statement, args)
+
+
+async def rename(pool, user_id, name):
+    await execute_write(pool, "UPDATE users SET name = %s WHERE id = %s", (name, user_id))

@@ -56,3 +56,21 @@ async def run_query(pool, sql):
 async def purge(pool, guild_id):
     statement = "DELETE FROM bets WHERE guild_id = %s" % guild_id
     await run_query(pool, statement)  # expect: DBSBM-SQL-001
+
+
+class Queries:
+    @staticmethod
+    def odds_for(league):
+        return "SELECT * FROM odds WHERE league = '%s'" % league
+
+
+async def odds(cur, league):
+    await cur.execute(Queries.odds_for(league))  # expect: DBSBM-SQL-001
+
+
+async def execute_write(pool, statement):
+    await run_query(pool, statement)
+
+
+async def rename(pool, user_id, name):
+    await execute_write(pool, f"UPDATE users SET name = '{name}' WHERE id = {user_id}")  # expect: DBSBM-SQL-001
