@@ -180,11 +180,21 @@ def _per_signal(prefix: str, by: str, what: str = "") -> Query:
     return Query(f"sum {c.by(by, c.SIGNAL)} ({c.per_signal_rate(prefix)})", legend)
 
 
+def _or_zero(expr: str, base: str) -> str:
+    """``expr``, and 0 for each series of ``base`` it has no match for.
+
+    Counters of failures have no series before the first failure; drawn at 0 for each
+    command, server or exporter that works, the panel answers "is anything failing?"
+    instead of showing "No data", which could also mean nothing is measured.
+    """
+    return f"{expr} or 0 * {base}"
+
+
 def _failures(prefix: str, what: str) -> Query:
     """An exporter failure counter per exporter and signal, 0 while it has no series yet."""
     sent = _per_signal(c.COLLECTOR_SENT, c.EXPORTER).expr
     return Query(
-        f"{_per_signal(prefix, c.EXPORTER).expr} or 0 * {sent}",
+        _or_zero(_per_signal(prefix, c.EXPORTER).expr, sent),
         f"{what} {c.legend(c.EXPORTER, c.SIGNAL)}",
     )
 
@@ -300,11 +310,17 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     "Command errors per second by command and error",
                     (
                         Query(
-                            c.sum_rate(semconv.DISCORD_COMMAND_ERRORS, (c.COMMAND, c.ERROR)),
+                            _or_zero(
+                                c.sum_rate(semconv.DISCORD_COMMAND_ERRORS, (c.COMMAND, c.ERROR)),
+                                c.sum_rate(
+                                    semconv.DISCORD_COMMAND_DURATION, (c.COMMAND,), suffix="_count"
+                                ),
+                            ),
                             c.legend(c.COMMAND, c.ERROR),
                         ),
                     ),
                     unit="reqps",
+                    description="Each command that ran is drawn at 0 until its first error.",
                 ),
             ),
             (
@@ -327,6 +343,8 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     "Gateway latency",
                     (Query(semconv.DISCORD_GATEWAY_LATENCY.prometheus, c.legend(c.INSTANCE)),),
                     unit="s",
+                    empty="while the bot has no gateway connection (the demo bot dispatches "
+                    "its events offline)",
                 ),
                 Panel(
                     "stat",
@@ -429,6 +447,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                         ),
                     ),
                     unit="ops",
+                    empty="until the first retry: an operation's retry counter appears with it",
                 ),
             ),
         ),
@@ -467,11 +486,17 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     f"HTTP 429 answers per {c.WINDOW} by server",
                     (
                         Query(
-                            c.counted_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
+                            _or_zero(
+                                c.counted_increase(semconv.API_RATE_LIMITED, (c.SERVER,)),
+                                c.sum_rate(
+                                    semconv.HTTP_CLIENT_DURATION, (c.SERVER,), suffix="_count"
+                                ),
+                            ),
                             c.legend(c.SERVER),
                         ),
                     ),
                     steps=((c.RATE_LIMITED_RESPONSES_MAX + 1, "red"),),
+                    description="Each server the bot called is drawn at 0 until its first 429.",
                 ),
             ),
         ),
