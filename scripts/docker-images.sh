@@ -106,10 +106,11 @@ for name in "${names[@]}"; do
       # The cache .ci/run uses, so a fresh clone reuses the binary.
       binary="$(DBSBM_OTELCOL_CACHE="${DBSBM_OTELCOL_CACHE:-$HOME/.cache/dbsbm-observability/otelcol}" \
         bash "$repo/scripts/build-collector.sh" --print-path)" || die "collector build failed"
+      # The registry image's context (its configs and scripts) plus the binary.
       context="$cache/context/otelcol"
-      rm -rf "$context" && mkdir -p "$context"
+      rm -rf "$context" && mkdir -p "$(dirname "$context")"
+      cp -r "$repo/deploy/otel-collector" "$context"
       cp "$binary" "$context/otelcol-dbsbm"
-      cp "$repo/deploy/otel-collector/otelcol-config.yml" "$context/"
       timed "otelcol $(tag COLLECTOR_IMAGE)" \
         build "$(tag COLLECTOR_IMAGE)" "$context" "$repo/deploy/images/otelcol/Dockerfile" ;;
     bot)

@@ -225,3 +225,36 @@ def test_local_images_stand_in_for_every_image_that_can_be_built_here() -> None:
         assert f"tag {name}" in builder or f"tag {name})" in builder, f"{name} is never built"
     for file in local["COMPOSE_FILE"].split(":"):
         assert (REPO / file).is_file(), f"COMPOSE_FILE names missing {file}"
+
+
+def _runtime_stage(dockerfile: Path) -> list[str]:
+    """The last stage's instructions but FROM, ARG and RUN (the base's own), continuation
+    lines joined, comments dropped; a COPY from the build stage keeps only the file name."""
+    instructions: list[str] = []
+    current = ""
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        current = f"{current} {line.removesuffix(chr(92)).strip()}".strip()
+        if not line.endswith("\\"):
+            instructions.append(" ".join(current.split()))
+            current = ""
+    start = max(i for i, instruction in enumerate(instructions) if instruction.startswith("FROM"))
+    kept = []
+    for instruction in instructions[start:]:
+        if instruction.startswith(("FROM", "ARG", "RUN")):
+            continue
+        if instruction.startswith("COPY --from=build"):
+            _, _, source, target = instruction.split()
+            instruction = f"COPY {Path(source).name} {target}"
+        kept.append(instruction)
+    return kept
+
+
+def test_local_collector_image_mirrors_the_registry_one() -> None:
+    """deploy/images/otelcol/Dockerfile runs like deploy/otel-collector/Dockerfile: same
+    files, environment, volume, user, ports, healthcheck, entrypoint and command."""
+    registry = _runtime_stage(REPO / "deploy/otel-collector/Dockerfile")
+    local = _runtime_stage(REPO / "deploy/images/otelcol/Dockerfile")
+    assert local == registry

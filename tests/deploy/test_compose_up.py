@@ -284,13 +284,24 @@ def test_the_standins_receive_traces_and_logs(stack: Stack, service: str, kind: 
 
 
 def test_down_leaves_nothing_behind(stack: Stack) -> None:
-    """``down -v`` removes every container, network and volume of the project (runs last)."""
+    """``down -v`` removes every container, network and volume of the project (runs last),
+    the images' anonymous volumes (which carry no project label) included."""
+    label = f"label=com.docker.compose.project={PROJECT}"
+    containers = stack.docker("ps", "-aq", "--filter", label)
+    assert containers, "no container of the project before down"
+    mounts = stack.docker(
+        "inspect",
+        "--format",
+        '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}',
+        *containers,
+    )
     down = stack.run("down", "--volumes", "--remove-orphans", timeout=180)
     assert down.returncode == 0, down.stderr
-    label = f"label=com.docker.compose.project={PROJECT}"
     assert stack.docker("ps", "-aq", "--filter", label) == []
     assert stack.docker("network", "ls", "-q", "--filter", label) == []
     assert stack.docker("volume", "ls", "-q", "--filter", label) == []
+    left = set(mounts) & set(stack.docker("volume", "ls", "-q"))
+    assert not left, f"volumes left behind: {sorted(left)}"
 
 
 def test_the_engine_script_says_why_dockerd_cannot_start() -> None:
