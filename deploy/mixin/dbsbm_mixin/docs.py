@@ -89,9 +89,9 @@ def runbook() -> str:
             "",
             f"- **Meaning:** {entry.meaning}",
             f"- **Impact:** {entry.impact}",
-            f"- **Diagnosis:** Grafana dashboard *{_dashboard_title(alert.dashboard)}* "
-            f"(uid `{c.dashboard_uid(alert.dashboard)}`), panel *{alert.panel}*, which the "
-            f"alert's dashboard link opens. {entry.diagnosis}",
+            f"- **Diagnosis:** Start at panel *{alert.panel}* of Grafana dashboard "
+            f"*{_dashboard_title(alert.dashboard)}* (uid `{c.dashboard_uid(alert.dashboard)}`), "
+            f"which the alert's dashboard link opens. {entry.diagnosis}",
             f"- **Mitigation:** {entry.mitigation}",
             "",
         ]

@@ -50,8 +50,8 @@ ALERTS = (
             "percentile.",
             impact="Commands that wait on that API answer late; Discord interactions may time "
             "out (3 s to acknowledge).",
-            diagnosis="Find the `server_address` in the alert on the panel *Request duration by "
-            "server*. Click an exemplar to open a slow request's trace in Tempo, then its logs.",
+            diagnosis="Find the alert's `server_address` there. Click an exemplar to open a "
+            "slow request's trace in Tempo, then its logs.",
             mitigation="Check the provider's status page. Cache its answers longer, lower "
             "concurrency towards it, or degrade the commands that depend on it.",
         ),
@@ -116,8 +116,8 @@ ALERTS = (
             meaning="An external API answered HTTP 429 Too Many Requests.",
             impact="Requests are rejected until the provider's window resets; commands using it "
             "fail or serve stale data.",
-            diagnosis="Panel *HTTP 429 answers* shows which `server_address`; *Requests per "
-            "second by server and status* shows whether traffic rose.",
+            diagnosis="It shows which `server_address`; *Requests per second by server and "
+            "status* shows whether traffic rose.",
             mitigation="Honour `Retry-After`, add client-side rate limiting or caching, and check "
             "for a retry loop that multiplies traffic.",
         ),

@@ -45,8 +45,8 @@ ALERTS = (
             meaning="Too few cache lookups are hits.",
             impact="More reads reach the database and external APIs, which raises latency and "
             "load.",
-            diagnosis="Panel *Cache operations by tier and result*: a jump in misses after a "
-            "deploy points at changed keys or TTLs; errors on the redis tier point at Redis.",
+            diagnosis="A jump in misses after a deploy points at changed keys or TTLs; errors on "
+            "the redis tier point at Redis.",
             mitigation="Check TTLs and key prefixes of the last release, Redis memory "
             "(`INFO memory`, evictions) and whether a flush happened.",
         ),
@@ -115,8 +115,8 @@ ALERTS = (
             meaning="Redis is unreachable, so the cache serves from its in-process local tier.",
             impact="Entries are not shared between processes and are lost on restart; the hit "
             "ratio and the database load follow.",
-            diagnosis="Panels *Local fallback active* and *Circuit-breaker state*; the redis "
-            "probe on *DBSBM / Health & host*.",
+            diagnosis="Then *Circuit-breaker state*, and the redis probe on *DBSBM / Health & "
+            "host*.",
             mitigation="Restore Redis (process, network, auth, memory). The cache returns to "
             "Redis by itself once the breaker closes.",
         ),

@@ -60,8 +60,8 @@ ALERTS = (
             "pair are above the rate).",
             impact="Users see failing commands. `critical` pages (the budget goes in hours to "
             "days), `warning` opens a ticket.",
-            diagnosis="Panel *Command errors per second by command and error* names the command "
-            "and `error_type`; follow a failing command's trace from Tempo to its logs.",
+            diagnosis="It names the command and `error_type`; follow a failing command's trace "
+            "from Tempo to its logs.",
             mitigation="Roll back a bad release, or fix the dependency the failing command uses "
             "(see the latency and cache alerts firing alongside).",
         ),

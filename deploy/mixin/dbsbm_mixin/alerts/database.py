@@ -50,9 +50,8 @@ ALERTS = (
             meaning="Database operations are slow at the 95th percentile.",
             impact="Every command that reads or writes the database slows down; the connection "
             "pool may run dry.",
-            diagnosis="Panel *Database operation duration by operation* shows which operation; "
-            "*Connection pool* shows whether connections are all in use. Follow an exemplar to "
-            "the slow query's span (the statement is sanitised).",
+            diagnosis="It shows which operation; *Connection pool* shows whether connections are "
+            "all in use. Follow an exemplar to the slow query's span (the statement is sanitised).",
             mitigation="Look at MariaDB's slow query log and `SHOW PROCESSLIST`; add the missing "
             "index, raise the pool size, or move the hot read behind the cache.",
         ),

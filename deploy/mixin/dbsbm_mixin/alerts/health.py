@@ -83,8 +83,8 @@ ALERTS = (
         runbook=Runbook(
             meaning="One of the agent's health probes (mysql, redis, http, discord, host) fails.",
             impact="The probed dependency is down or failing its check; readiness reports fail.",
-            diagnosis="Panels *Probe status* and *Probe duration by probe*; the agent's "
-            "`/health` endpoint shows each check's output.",
+            diagnosis="Then *Probe duration by probe*; the agent's `/health` endpoint shows each "
+            "check's output.",
             mitigation="Restore the dependency the probe names; a probe at its timeout "
             f"({agent_config.PROBE_TIMEOUT_SECONDS:g} s) points at a hung rather than a dead "
             "service.",
@@ -123,8 +123,7 @@ ALERTS = (
         runbook=Runbook(
             meaning="The host's used memory is above the warning or failing ratio.",
             impact="The kernel may swap or OOM-kill the bot, Redis or MariaDB.",
-            diagnosis="Panels *Host memory used* and *Bot process memory* tell the bot from "
-            "the rest.",
+            diagnosis="Beside it, *Bot process memory* tells the bot from the rest.",
             mitigation="Find the process that grew (`ps aux --sort=-rss`); restart a leaking "
             "one, lower cache sizes, or add memory.",
         ),
@@ -173,7 +172,7 @@ ALERTS = (
         runbook=Runbook(
             meaning="A filesystem on the host is nearly full.",
             impact="A full disk stops MariaDB writes, Redis persistence and logging.",
-            diagnosis="Panel *Host disk used by mountpoint* names the filesystem.",
+            diagnosis="It names the filesystem.",
             mitigation="Free space (`du -xh --max-depth=1`): rotate logs, prune images and old "
             "backups, then grow the volume.",
         ),
@@ -217,7 +216,7 @@ ALERTS = (
             "averaged over all cores.",
             impact="Everything on the host slows down: command latency, queries, the "
             "collector's own processing.",
-            diagnosis="Panels *Host CPU busy* and *Bot process CPU* tell the bot from the rest.",
+            diagnosis="Beside it, *Bot process CPU* tells the bot from the rest.",
             mitigation="Find the process (`top -o %CPU`); a bot at 100 % of one core points at "
             "blocking work on its event loop. Add cores or move a neighbour off the host.",
         ),

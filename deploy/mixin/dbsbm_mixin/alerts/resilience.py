@@ -39,8 +39,8 @@ ALERTS = (
             meaning="A circuit breaker opened after repeated failures of its dependency.",
             impact="Calls to that dependency fail fast (or fall back) until a half-open probe "
             "succeeds.",
-            diagnosis="Panel *Circuit-breaker state* names the breaker; *Retries by operation "
-            "and error* shows the errors that opened it.",
+            diagnosis="It names the breaker; *Retries by operation and error* shows the errors "
+            "that opened it.",
             mitigation="Fix the dependency the breaker guards; the breaker closes after a "
             "successful half-open call.",
         ),
