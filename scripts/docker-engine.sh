@@ -16,9 +16,12 @@
 #   stop    stop the private dockerd (never an engine this script did not start) and
 #           remove its socket, pidfile and exec-root; images and volumes stay in data/
 #   status  exit 0 when an engine answers, and print its DOCKER_HOST
-# Testcontainers and `docker compose` both read DOCKER_HOST; the local images are built
-# by scripts/docker-images.sh. When dockerd cannot start (not root, not Linux, no cgroups,
-# no overlay file system, or it exits) the reason is one line on stderr, and exit 1.
+# Testcontainers and `docker compose` both read DOCKER_HOST. No registry is needed
+# afterwards: scripts/docker-images.sh builds the images named in .env.local-images
+# (REDIS_IMAGE, MYSQL_IMAGE, PROMETHEUS_IMAGE, COLLECTOR_IMAGE, DEMO_BOT_IMAGE), and
+# testcontainers must run without its Ryuk reaper (TESTCONTAINERS_RYUK_DISABLED=true),
+# whose image cannot be pulled. When dockerd cannot start (not root, not Linux, no
+# cgroups, no overlay file system, or it exits) the reason is one line on stderr, exit 1.
 set -euo pipefail
 
 die() { echo "docker-engine: $*" >&2; exit 1; }
@@ -27,7 +30,7 @@ log() { echo "docker-engine: $*" >&2; }
 action="${1:-start}"
 case "$action" in
   start|env|stop|status) ;;
-  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "docker-engine: unknown action '$action' (usage: $0 [start|env|stop|status])" >&2
      exit 2 ;;
 esac

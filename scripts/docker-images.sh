@@ -20,6 +20,10 @@ log() { echo "docker-images: $*" >&2; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 all=(redis mariadb prometheus otelcol bot)
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 names=("$@")
 ((${#names[@]})) || names=("${all[@]}")
 for name in "${names[@]}"; do

@@ -37,7 +37,9 @@ import yaml
 from dbsbm_instrumentation import semconv
 from tests.services import REPO, free_port, missing
 
-pytestmark = pytest.mark.e2e
+# A cold first run builds Compose and the images (scripts/ci-docker.sh does it before CI's
+# test run, so there this module takes a couple of minutes).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 PROJECT = "dbsbm-compose-test"
 COMPOSE_FILES = (
@@ -59,8 +61,9 @@ BOT_JOB = "dbsbm-demo-bot"
 AGENT_JOB = "dbsbm-agent"
 
 
-def _script(name: str, *args: str) -> str:
-    """Run scripts/<name>; its last stdout line, or ``missing`` with its last stderr line."""
+def _script(name: str, *args: str, lines: int = 1) -> str:
+    """Run scripts/<name>; its last stdout line, or ``missing`` with the last ``lines`` of
+    its stderr (the engine's reason is its one last line)."""
     result = subprocess.run(
         ["bash", str(REPO / "scripts" / name), *args],
         capture_output=True,
@@ -68,8 +71,8 @@ def _script(name: str, *args: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or [f"exit {result.returncode}"]
-        missing(lines[-1])
+        output = result.stderr.strip().splitlines() or [f"{name}: exit {result.returncode}"]
+        missing("\n".join(output[-lines:]))
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
@@ -136,8 +139,8 @@ def _eventually(check: Callable[[], Any], timeout: float, what: str, stack: Stac
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The stack, up and healthy; ``down -v`` afterwards whatever happened."""
     host = _script("docker-engine.sh", "start")
-    compose_binary = _script("docker-compose.sh", "--print-path")
-    _script("docker-images.sh")
+    compose_binary = _script("docker-compose.sh", "--print-path", lines=20)
+    _script("docker-images.sh", lines=20)
 
     secrets_file = tmp_path_factory.mktemp("compose") / "env"
     prometheus_port, agent_port = free_port(), free_port()
