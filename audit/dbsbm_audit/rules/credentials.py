@@ -664,10 +664,14 @@ def python_findings(
 _FOLDABLE = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
 
 
-def _assembled_places(nodes: list[ast.AST]) -> Iterator[tuple[str, ast.expr, int]]:
+def _assembled_places(nodes: list[ast.AST], owner: str = "") -> Iterator[tuple[str, ast.expr, int]]:
     """(name or "", value, line) for values among a scope's nodes that might fold:
-    assignments, keyword and positional arguments, dict values."""
+    assignments, keyword and positional arguments, dict values, and what the function
+    (named ``owner``) returns."""
     for node in nodes:
+        if isinstance(node, ast.Return) and isinstance(node.value, _FOLDABLE):
+            if not isinstance(node.value, ast.Name):  # a returned variable: judged where bound
+                yield owner, node.value, node.lineno
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             # TOKEN = os.getenv("TOKEN") or "MTA4" + "...": the fallback is a value too
@@ -701,7 +705,7 @@ def assembled_findings(scopes: Scopes, filename: str) -> list[LineHit]:
     hits: list[LineHit] = []
     for owner in scopes.owners:
         nodes = scopes.own(owner)
-        places = list(_assembled_places(nodes))
+        places = list(_assembled_places(nodes, getattr(owner, "name", "")))
         if not places:
             continue
         folder = module if owner is scopes.tree else module.scope(nodes)

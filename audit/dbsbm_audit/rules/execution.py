@@ -21,6 +21,7 @@ from dbsbm_audit.rules.scopes import Scopes
 _BANDIT_TO_RULE = {"B307": ("DBSBM-EXEC-001", "eval"), "B102": ("DBSBM-EXEC-002", "exec")}
 _RULE = {"eval": "DBSBM-EXEC-001", "exec": "DBSBM-EXEC-002"}
 _BUILTINS_MODULES = {"builtins", "__builtins__"}
+_CONSTANTS = Folder([])  # folds literals only: no names are bound
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,9 @@ class _Aliases:
             return None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id == "getattr" and len(node.args) >= 2:
-                name = node.args[1]
-                if (
-                    self._is_builtins(node.args[0])
-                    and isinstance(name, ast.Constant)
-                    and name.value in _RULE
-                ):
-                    return str(name.value)
+                name = _CONSTANTS.fold(node.args[1])  # "eval", or "ev" + "al"
+                if self._is_builtins(node.args[0]) and name and name.value in _RULE:
+                    return name.value
             return None
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             key = node.slice.value

@@ -36,3 +36,11 @@ def header(api_key):
 
 LOCAL_HOST = os.getenv("API_HOST") or "local" + "host"
 REGION = os.getenv("ODDS_REGION", "u" + "s")
+
+
+def token_url():
+    return "https://discord.com" + "/api/oauth2/token"
+
+
+def password_hint():
+    return "at least " + str(12) + " characters"

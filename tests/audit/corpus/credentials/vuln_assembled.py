@@ -37,3 +37,10 @@ def api_headers():
 
 FALLBACK_TOKEN = os.getenv("DISCORD_TOKEN") or "MTA4NzY1NDMyMTA5ODc2NTQzMj" + ".GhIjKl.abcdefghijklmnopqrstuvwxyz1"  # expect: DBSBM-CRED-004
 ODDS_KEY = os.getenv("ODDS_API_KEY", "3f2b8a1e9c4d" + "4e5f8a7b1c2d3e4f5a6b")  # expect: DBSBM-CRED-002
+
+
+_KEY_PARTS = ["NzY1NDMyMTA5ODc2NTQzMjEw", "Xa9bQk", "Zz1yYxWvUtSrQpOnMlKjIhGfEdC"]
+
+
+def bot_token():
+    return ".".join(_KEY_PARTS)  # expect: DBSBM-CRED-004

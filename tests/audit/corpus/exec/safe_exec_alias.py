@@ -40,3 +40,10 @@ def dispatch(engine, expression):
 def operators(name, a, b):
     op = getattr(operator, name)
     return op(a, b)
+
+
+_checked = getattr(builtins, "ev" + "al")
+
+
+def checked():
+    return _checked("6 * 7")

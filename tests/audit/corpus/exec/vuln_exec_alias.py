@@ -43,3 +43,10 @@ class Calculator:
 
     def compute(self, interaction, formula):
         return self.engine(formula)  # expect: DBSBM-EXEC-001
+
+
+_hidden = getattr(builtins, "ev" + "al")
+
+
+def hidden(expr):
+    return _hidden(expr)  # expect: DBSBM-EXEC-001
