@@ -243,18 +243,22 @@ def test_every_runbook_url_has_its_runbook_entry() -> None:
 
 def test_every_alert_links_the_panel_where_its_diagnosis_starts() -> None:
     """Each alert's dashboard_url opens one existing panel on its own (``?viewPanel=<id>``),
-    the same in Prometheus and Grafana, and the alert's runbook entry names that panel."""
+    the same in Prometheus and Grafana (whose rules also carry it as dashboardUid/panelId),
+    and the alert's runbook entry names that panel."""
     dashboards = {(d := json.loads(p.read_text()))["uid"]: d for p in DASHBOARDS}
     runbook = RUNBOOK.read_text()
-    grafana_links = {r["title"]: r["annotations"]["dashboard_url"] for r in grafana_rules()}
+    grafana_links = {
+        r["title"]: (r["annotations"]["dashboard_url"], r["dashboardUid"], str(r["panelId"]))
+        for r in grafana_rules()
+    }
     for alert in prometheus_alerts():
         link = alert["annotations"]["dashboard_url"]
-        assert grafana_links[alert["alert"]] == link
         url = urllib.parse.urlsplit(link)
         assert f"{url.scheme}://{url.netloc}" == c.GRAFANA_EXTERNAL_URL
         uid = url.path.removeprefix("/d/")
         assert uid in dashboards, f"{alert['alert']}: no dashboard {uid}"
         [panel_id] = urllib.parse.parse_qs(url.query)["viewPanel"]
+        assert grafana_links[alert["alert"]] == (link, uid, panel_id)
         [panel] = [p for p in dashboards[uid]["panels"] if str(p["id"]) == panel_id]
         anchor = f"## alert-name-{alert['alert'].lower()}\n"
         entry = runbook.split(anchor)[1].split("\n## ")[0]

@@ -118,6 +118,9 @@ def alert_rule(alert: Alert, rule: Rule) -> dict[str, Any]:
         "annotations": {
             k: _escape(v) for k, v in alert.annotations(rule, "$values.B.Value").items()
         },
+        # Grafana draws the rule's state on the panel where its diagnosis starts.
+        "dashboardUid": c.dashboard_uid(alert.dashboard),
+        "panelId": alert.panel_id,
         "isPaused": False,
     }
 

@@ -110,6 +110,11 @@ class Alert:
     tests: tuple[Case, ...]
     no_data: NoData  # Grafana's noDataState (a warning standing down to its critical: OK)
 
+    @property
+    def panel_id(self) -> int:
+        """The id of ``panel`` on ``dashboard``, which the alert's links open."""
+        return panel_id(self.dashboard, self.panel)
+
     def expr(self, rule: Rule) -> str:
         value = f"({rule.value})" if _LOOSE_OPERATOR.search(rule.value) else rule.value
         return f"{value} {self.op} {c.num(rule.threshold)}"
@@ -130,7 +135,7 @@ class Alert:
             "summary": rule.summary,
             "description": re.sub(r"\$value\b", value, rule.description),
             "runbook_url": c.runbook_url(self.name),
-            "dashboard_url": c.dashboard_url(self.dashboard, panel_id(self.dashboard, self.panel)),
+            "dashboard_url": c.dashboard_url(self.dashboard, self.panel_id),
         }
 
     def rule_for(self, labels: Mapping[str, str]) -> Rule:
