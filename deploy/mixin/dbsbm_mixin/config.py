@@ -128,7 +128,7 @@ SCRAPE_FAILING_FOR = "5m"
 RULE_FAILING_FOR = "5m"
 ALERT_EVALUATION_INTERVAL = "1m"  # Prometheus rule groups and Grafana alert groups
 RATE_WINDOW = "5m"  # rate()/increase() window of the latency, cache and 429 rules
-LATENCY_QUANTILE = 0.95  # the seed's latency targets are p95
+LATENCY_QUANTILE = 0.95  # slo.py's latency targets are p95s
 DASHBOARD_QUANTILES = (0.50, 0.95)  # latency panels draw these
 RATE_LIMITED_RESPONSES_MAX = 0  # 429s tolerated per RATE_WINDOW before alerting
 
