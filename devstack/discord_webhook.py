@@ -351,7 +351,9 @@ class DiscordWebhook:
     def __init__(self, port: int = 0, *, echo: bool = False) -> None:
         self._state = _State()
         self._server = _Server(port, self._state, echo)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
