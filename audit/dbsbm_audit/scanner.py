@@ -291,9 +291,14 @@ class Scanner:
         (``.env.example``) and test fixtures hold placeholders by design."""
         for d in debug.config_findings(f.rel, f.lines):
             self._emit(f, d.rule_id, d.line, d.message)
-        if environment.is_template(f.path.name) or _is_test(f.rel):
-            return
         pairs = environment.parse_env("\n".join(f.lines))
+        if _is_test(f.rel) or environment.is_fixture(f.path.name):
+            return
+        if environment.is_template(f.path.name):
+            # placeholders by design, but a real token pasted into an example still leaks
+            for hit in credentials.env_line_findings(f.display, pairs, f.lines, by_name=False):
+                self._emit(f, hit.rule_id, hit.line, hit.message)
+            return
         real = [(n, k, v) for n, k, v in pairs if not credentials.is_env_placeholder(k, v)]
         source = environment.source_from_pairs(real, f.display)
         weak = environment.weak_password_hits(source)

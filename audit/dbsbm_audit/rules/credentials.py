@@ -417,11 +417,12 @@ def is_env_placeholder(name: str, value: str) -> bool:
 
 
 def env_line_findings(
-    filename: str, pairs: list[tuple[int, str, str]], lines: list[str]
+    filename: str, pairs: list[tuple[int, str, str]], lines: list[str], by_name: bool = True
 ) -> list[LineHit]:
     """Secrets in a ``.env`` file, each on its line with the rule it would get anywhere
     else (a Discord token is CRED-004 in code, config or .env). ``pairs``: (line, key, value)
-    as python-dotenv reads them; placeholders stay quiet."""
+    as python-dotenv reads them; placeholders stay quiet. ``by_name=False``: only values
+    recognisable by their format (for templates, whose other values are examples)."""
     hits: list[LineHit] = []
     for lineno, key, value in pairs:
         if value.strip().lower() in ENV_PLACEHOLDERS:
@@ -429,7 +430,7 @@ def env_line_findings(
         line = lines[lineno - 1] if 0 < lineno <= len(lines) else f"{key}={value}"
         following = lines[lineno] if lineno < len(lines) else ""
         hits.extend(scan_line_formats(filename, line, lineno, following))
-        if is_placeholder_for(key, value):
+        if not by_name or is_placeholder_for(key, value):
             continue
         if is_strong_name(key):
             hits.append(LineHit(cred_rule(key), lineno, f"secret in .env file: '{key}'"))

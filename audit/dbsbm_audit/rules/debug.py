@@ -426,11 +426,14 @@ def _asyncio_debug(tree: ast.Module, rel: str) -> list[DebugHit]:
 
 # --- secret-bearing dicts handed to a logger -----------------------------------------------
 def _secret_key(node: ast.Dict) -> str | None:
-    """The first credential-named key of a dict literal whose value is not a placeholder."""
+    """The first credential-named key of a dict literal (nested dicts included) whose value
+    is not a placeholder."""
     for key, value in zip(node.keys, node.values, strict=True):
         name = _str_key(key)
         if name and is_strong_name(name) and not _masked(value):
             return name
+        if isinstance(value, ast.Dict) and (inner := _secret_key(value)):
+            return inner
     return None
 
 
@@ -446,6 +449,10 @@ def _secret_dict_value(node: ast.expr) -> str | None:
     or the process environment (``os.environ``, ``dict(os.environ)``, ``environ.copy()``)."""
     if isinstance(node, ast.Dict):
         return _secret_key(node)
+    if isinstance(node, ast.DictComp) and any(
+        _dotted(g.iter).endswith("environ.items") for g in node.generators
+    ):
+        return "the process environment"
     dotted = _dotted(node)
     if isinstance(node, ast.Attribute) and dotted.endswith("environ"):
         return "the process environment"

@@ -33,9 +33,8 @@ from dbsbm_audit.rules.credentials import (
 )
 
 REQUIRED_VARIABLES = ("DISCORD_TOKEN", "MYSQL_PASSWORD", "REDIS_PASSWORD", "DBSBM_ENV")
-_TEMPLATE_MARKERS = frozenset(
-    {"example", "sample", "template", "dist", "defaults", "tmpl", "test", "testing"}
-)
+_TEMPLATE_MARKERS = frozenset({"example", "sample", "template", "dist", "defaults", "tmpl"})
+_FIXTURE_MARKERS = frozenset({"test", "testing", "tests", "ci"})
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,17 @@ def is_env_file(name: str) -> bool:
 
 
 def is_template(name: str) -> bool:
-    """``.env.example``, ``.env.test``, ``sample.env``: placeholders or fixtures by design."""
-    return bool(_TEMPLATE_MARKERS & set(re.split(r"[^a-z0-9]+", name.lower())))
+    """``.env.example``, ``sample.env``: placeholders by design (also fixtures)."""
+    return bool((_TEMPLATE_MARKERS | _FIXTURE_MARKERS) & _name_words(name))
+
+
+def is_fixture(name: str) -> bool:
+    """``.env.test``, ``ci.env``: throwaway values for a test run."""
+    return bool(_FIXTURE_MARKERS & _name_words(name))
+
+
+def _name_words(name: str) -> set[str]:
+    return set(re.split(r"[^a-z0-9]+", name.lower()))
 
 
 def parse_env(text: str) -> list[tuple[int, str, str]]:

@@ -26,3 +26,12 @@ def log_request(url):
 def other_function():
     headers = {"Accept": "application/json"}
     logger.debug("headers %s", headers)
+
+
+NESTED = {"discord": {"prefix": "!", "intents": ["guilds"]}, "log_level": "INFO"}
+
+
+def startup():
+    logger.info("starting with %s", NESTED)
+    names = {k: "set" for k in os.environ if k.endswith("_TOKEN")}
+    logger.debug("secrets present: %s", names)

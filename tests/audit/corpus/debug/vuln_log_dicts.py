@@ -40,3 +40,12 @@ def webhook(url: str, token: str):
 def settings_dump():
     settings = dict(redis_url="redis://redis:6379/0", redis_password=os.getenv("REDIS_PASSWORD"))
     logger.info("settings: " + str(settings))  # expect: DBSBM-DEBUG-003
+
+
+SETTINGS = {"discord": {"token": os.environ["DISCORD_TOKEN"], "prefix": "!"}, "log_level": "INFO"}
+
+
+def startup():
+    logger.info("starting with %s", SETTINGS)  # expect: DBSBM-DEBUG-003
+    env = {k: v for k, v in os.environ.items() if k.isupper()}
+    logger.debug("env=%s", env)  # expect: DBSBM-DEBUG-003
