@@ -308,14 +308,23 @@ def _debug_assignments(body: list[ast.stmt]) -> Iterator[tuple[int, str]]:
                 yield stmt.lineno, target.id
 
 
+_NOT_PRODUCTION = {"dev", "development", "develop", "local", "test", "testing", "debug", "ci"}
+
+
 def _settings_debug(tree: ast.Module, rel: str, lines: list[str]) -> list[DebugHit]:
+    """Module-level switches of a production settings module, and class-level ones of its
+    classes (bar ``DevelopmentConfig``-style ones) or of any ``Prod*`` class."""
     hits = []
-    if _is_production_settings(rel, lines):
+    production = _is_production_settings(rel, lines)
+    if production:
         for line, name in _debug_assignments(tree.body):
             message = f"{name} = True in production settings ({rel.rsplit('/', 1)[-1]})"
             hits.append(DebugHit("DBSBM-DEBUG-001", line, message))
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and "prod" in {w[:4] for w in words(node.name)}:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        ws = {w.lower() for w in words(node.name)}
+        if "prod" in {w[:4] for w in ws} or (production and not ws & _NOT_PRODUCTION):
             for line, name in _debug_assignments(node.body):
                 message = f"{name} = True in production settings class {node.name}"
                 hits.append(DebugHit("DBSBM-DEBUG-001", line, message))
