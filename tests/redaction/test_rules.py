@@ -11,6 +11,7 @@ import yaml
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
 from dbsbm_instrumentation import redaction, secret_rules
+from dbsbm_instrumentation.aiomysql.util import sanitize
 from dbsbm_instrumentation.redaction import (
     MASK,
     SECRET_KEY_PATTERN,
@@ -197,3 +198,11 @@ def test_the_engine_tests_every_anchor_and_trigger_word_the_rules_declare() -> N
     assert declared == set(redaction.ANCHORS)
     words = {t for rule in secret_rules.RULES if not rule.anchors for t in rule.triggers}
     assert words == set(redaction.UNANCHORED_TRIGGERS)
+
+
+def test_a_database_statement_of_any_length_keeps_no_literal() -> None:
+    """A literal the statement's length cut leaves open is sanitised, not kept raw."""
+    query = "INSERT INTO notes VALUES ('hunter2 " + "x" * 5000 + "')"
+    text, operation = sanitize(query)
+    assert "hunter2" not in text
+    assert operation == "INSERT"

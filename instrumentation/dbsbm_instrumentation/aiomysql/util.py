@@ -57,10 +57,11 @@ _CACHE_SIZE = 512
 
 # Backquoted identifiers are matched so they are kept; quoted strings, hex and numeric
 # literals (not glued to an identifier) become ``?``. ``%s`` placeholders stay as they are.
+# A string the length cut leaves unterminated becomes ``?`` too, to the end.
 _LITERALS = re.compile(
     r"(`(?:[^`]|``)*`)"
-    r"|'(?:[^'\\]|\\.|'')*'"
-    r'|"(?:[^"\\]|\\.|"")*"'
+    r"|'(?:[^'\\]|\\.|'')*(?:'|\Z)"
+    r'|"(?:[^"\\]|\\.|"")*(?:"|\Z)'
     r"|\b0x[0-9a-fA-F]+\b"
     r"|(?<![\w.$])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 )
