@@ -589,7 +589,9 @@ def _logged_dict(node: ast.expr, *scopes: _DictBindings) -> tuple[str, int, str]
     elif isinstance(node, ast.Call) and _dotted(node.func) in {"str", "repr", "json.dumps"}:
         children = list(node.args[:1])
     elif isinstance(node, ast.Dict):
-        children = list(node.values)
+        # {**HEADERS, "x-apisports-key": "***"} overrides the secret: a redacted copy
+        overrides = any(_str_key(k) and is_strong_name(_str_key(k) or "") for k in node.keys)
+        children = [v for k, v in zip(node.keys, node.values, strict=True) if k or not overrides]
     for child in children:
         found = _logged_dict(child, *scopes)
         if found:

@@ -183,8 +183,11 @@ class _Classifier:
         self.local = local
         self.module = module
         self.params = _params(owner)
+        self.checked = _allow_listed(module.scopes.own(owner)) if owner is not None else {}
 
     def name(self, name: str, before: int, depth: int) -> Verdict:
+        if self.checked.get(name, before) < before:
+            return Verdict(STATIC)  # checked against an allow-list first
         entries = [e for e in self.local.assigns.get(name, []) if e[0] < before]
         if not entries and self.local is not self.module.scope:
             module_entries = self.module.scope.assigns.get(name, [])
@@ -255,8 +258,16 @@ class _Classifier:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
             left = self.expr(node.left, before, depth)
             right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+            if left.kind == STATIC and _numeric_only(left.text):
+                return Verdict(STATIC, left.text)  # "%d" raises on anything but a number
             parts = [left] + [self.operand(r, before, depth) for r in right]
             return self._combine(parts, "% formatting")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _NUMERIC_CALLS
+        ):
+            return Verdict(STATIC)  # int(x), len(rows): a number cannot inject SQL
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -337,6 +348,45 @@ class _Classifier:
         if unknown:
             return Verdict(UNKNOWN, text, _JOIN if all(p.how == _JOIN for p in unknown) else "")
         return Verdict(STATIC, text)
+
+
+_NUMERIC_CALLS = {"int", "float", "len", "bool", "round", "abs"}
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?([a-zA-Z%])")
+
+
+def _numeric_only(text: str) -> bool:
+    """A %-template whose every conversion is numeric (``%d``, ``%.2f``)."""
+    kinds = [k for k in _CONVERSION.findall(text) if k != "%"]
+    return bool(kinds) and all(k in "diouxXeEfFgG" for k in kinds)
+
+
+def _allow_listed(nodes: list[ast.AST]) -> dict[str, int]:
+    """Names checked against a collection before use, with the line of the check:
+    ``if col not in ALLOWED: raise``/``return``, ``assert col in ALLOWED``, and the body of
+    ``if col in ALLOWED:``."""
+    checked: dict[str, int] = {}
+    for node in nodes:
+        test = node.test if isinstance(node, (ast.If, ast.Assert)) else None
+        if not (
+            isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name)
+            and len(test.ops) == 1
+            and isinstance(test.ops[0], (ast.In, ast.NotIn))
+        ):
+            continue
+        negative = isinstance(test.ops[0], ast.NotIn)
+        if isinstance(node, ast.Assert) and not negative:
+            checked.setdefault(test.left.id, node.lineno)
+        elif isinstance(node, ast.If) and not negative:
+            checked.setdefault(test.left.id, node.lineno)
+        elif (
+            isinstance(node, ast.If)
+            and negative
+            and node.body
+            and isinstance(node.body[-1], (ast.Raise, ast.Return, ast.Continue))
+        ):
+            checked.setdefault(test.left.id, node.lineno)
+    return checked
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,21 @@ async def execute_write(pool, statement, args=()):
 
 async def rename(pool, user_id, name):
     await execute_write(pool, "UPDATE users SET name = %s WHERE id = %s", (name, user_id))
+
+
+SORTABLE = ("amount", "created_at", "odds")
+
+
+def sorted_bets(column):
+    if column not in SORTABLE:
+        raise ValueError(f"cannot sort by {column}")
+    return f"SELECT * FROM bets ORDER BY {column}"
+
+
+async def bets_sorted(db, column):
+    return await db.fetch_all(sorted_bets(column))
+
+
+async def page(db, limit, offset):
+    await db.fetch_all(f"SELECT * FROM bets LIMIT {int(limit)} OFFSET {int(offset)}")
+    await db.fetch_all("SELECT * FROM bets WHERE user_id = %d" % offset)

@@ -74,3 +74,16 @@ async def execute_write(pool, statement):
 
 async def rename(pool, user_id, name):
     await execute_write(pool, f"UPDATE users SET name = '{name}' WHERE id = {user_id}")  # expect: DBSBM-SQL-001
+
+
+SORTABLE = ("amount", "created_at", "odds")
+
+
+def sorted_bets(column, logger):
+    if column not in SORTABLE:
+        logger.warning("unexpected sort column %s", column)
+    return f"SELECT * FROM bets ORDER BY {column}"
+
+
+async def bets_sorted(db, column, logger):
+    return await db.fetch_all(sorted_bets(column, logger))  # expect: DBSBM-SQL-001
