@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,22 +124,24 @@ class AlertmanagerService(ServerService):
         return f"http://{self.host}:{self.port}"
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
-        """The alerts it holds (API v2), e.g. ``alerts(inhibited="true")``."""
-        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        """The alerts it holds (API v2), e.g. ``alerts(filter='severity="warning"')``."""
+        query = urllib.parse.urlencode(filters)
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts?{query}", timeout=10) as resp:
             return list(json.load(resp))
 
 
 def start_alertmanager(
-    workdir: Path, webhook_url: str, timings: Timings | None = None
+    workdir: Path, webhook_url: str, role_id: str = "", timings: Timings | None = None
 ) -> AlertmanagerService:
     """A running Alertmanager on a free loopback port notifying ``webhook_url``.
+
+    ``role_id`` is the Discord role critical alerts mention (none when empty).
 
     Always a local process: Debian's binary is what the tests exercise, and the
     Prometheus that alerts it reaches it on loopback.
     """
     port = free_port()
-    config = render_config(workdir / "config", webhook_url, timings=timings)
+    config = render_config(workdir / "config", webhook_url, role_id, timings)
     process = alertmanager_process(workdir, port, config)
     process.start()
     return AlertmanagerService(host=LOOPBACK, port=port, control=process)
