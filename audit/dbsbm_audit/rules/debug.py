@@ -376,9 +376,8 @@ def _asyncio_switch(node: ast.Call, true_names: set[str]) -> str | None:
     func = _dotted(node.func)
     name = func.rsplit(".", 1)[-1]
     debug_kw = next((k.value for k in node.keywords if k.arg == "debug"), None)
-    if func in {"asyncio.run", "asyncio.Runner", "run", "Runner"} and debug_kw is not None:
-        if on(debug_kw) and (func.startswith("asyncio.") or name == "Runner"):
-            return f"{func}(debug=True)"
+    if func in {"asyncio.run", "asyncio.Runner", "Runner"} and debug_kw and on(debug_kw):
+        return f"{func}(debug=True)"
     if name == "set_debug" and node.args and on(node.args[0]):
         return f"{func}(True)"
     env_args = [a for a in node.args if isinstance(a, ast.Constant)]
