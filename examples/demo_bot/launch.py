@@ -1,7 +1,9 @@
 """The demo launcher (``scripts/demo.sh``): the whole stack on loopback, no Docker.
 
-Starts, in order: redis-server, MariaDB (a data directory under ``.demo/``), Prometheus
-(``deploy/prometheus/prometheus.yml`` with the remote-write receiver), a file-sink
+Starts, in order: redis-server, MariaDB (a data directory under ``.demo/``), a Discord
+webhook stand-in (unless ``DISCORD_ALERT_WEBHOOK_URL`` names a real one), Alertmanager
+on the generated configuration, Prometheus (``deploy/prometheus/prometheus.yml`` with the
+remote-write receiver and an ``alerting:`` section naming that Alertmanager), a file-sink
 collector standing in for Tempo and Loki (``devstack/otelcol-sink.yml``, writing to
 ``.demo/telemetry/``), our collector running ``deploy/otel-collector/otelcol-config.yml``
 unchanged (its endpoints come from the environment), the health agent, and the demo bot
@@ -13,6 +15,7 @@ the usual ports when those are free, so the printed URLs stay the same run after
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import signal
@@ -25,6 +28,13 @@ from pathlib import Path
 import yaml
 
 from dbsbm_instrumentation import semconv
+from devstack.alertmanager import (
+    ROLE_ENV,
+    WEBHOOK_ENV,
+    alertmanager_process,
+    prometheus_config,
+    render_config,
+)
 from devstack.collector import (
     COLLECTOR_CONFIG,
     SINK_CONFIG,
@@ -33,6 +43,7 @@ from devstack.collector import (
     collector_process,
     validate_config,
 )
+from devstack.discord_webhook import discord_webhook_process, webhook_url
 from devstack.mysql import MYSQL_USER, mariadb_process
 from devstack.process import (
     LOOPBACK,
@@ -74,6 +85,8 @@ class Ports:
     agent: int = field(default_factory=lambda: pick_port(9464))
     bot_api: int = field(default_factory=lambda: pick_port(8098))
     bot_control: int = field(default_factory=lambda: pick_port(8099))
+    alertmanager: int = field(default_factory=lambda: pick_port(9093))
+    discord: int = field(default_factory=lambda: pick_port(9094))
 
 
 class Demo:
@@ -106,7 +119,21 @@ class Demo:
         )
 
     def prometheus(self) -> Process:
-        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, None, self.logs)
+        # The deployed config plus an alerting: section naming the demo's Alertmanager.
+        config = prometheus_config(self.workdir / "prometheus.yml", self.ports.alertmanager)
+        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, config, self.logs)
+
+    def discord_webhook(self) -> Process | None:
+        """The Discord stand-in, unless a real webhook is configured."""
+        if os.environ.get(WEBHOOK_ENV):
+            return None
+        return discord_webhook_process(self.ports.discord, self.logs / "discord-webhook.log")
+
+    def alertmanager(self) -> Process:
+        url = os.environ.get(WEBHOOK_ENV) or webhook_url(self.ports.discord)
+        workdir = self._dir("alertmanager")
+        config = render_config(workdir / "config", url, os.environ.get(ROLE_ENV, ""))
+        return alertmanager_process(workdir, self.ports.alertmanager, config, self.logs)
 
     def main_collector_env(self) -> dict[str, str]:
         sink = self.ports.sink
@@ -218,6 +245,8 @@ class Demo:
         steps: list[Callable[[], Process | None]] = [
             self.redis,
             lambda: self.mariadb(password),
+            self.discord_webhook,
+            self.alertmanager,
             self.prometheus,
             lambda: self.sink(otelcol),
             lambda: self.collector(otelcol),
@@ -248,6 +277,11 @@ class Demo:
         name = semconv.label(semconv.DISCORD_COMMAND_NAME)
         result = semconv.label(semconv.CACHE_RESULT)
         names = [proc.name for proc in self.processes]
+        discord = (
+            f"Discord stand-in (messages: {shown(self.logs)}/discord-webhook.log)"
+            if "discord-webhook" in names
+            else f"${WEBHOOK_ENV}"
+        )
         agent = (
             f"  Agent health   http://{LOOPBACK}:{p.agent}/health  (/livez /readyz /report)\n"
             if "agent" in names
@@ -262,6 +296,7 @@ class Demo:
             f"    histogram_quantile(0.95, sum by (le) (rate({db}_bucket[5m])))\n"
             f"    histogram_quantile(0.95, sum by (le, server_address) (rate({http}_bucket[5m])))\n"
             f"    sum by ({result}) (rate({cache}[5m]))\n"
+            f"  Alerts         Alertmanager http://{LOOPBACK}:{p.alertmanager} -> {discord}\n"
             f"  Traces, logs   {shown(self.telemetry)}/ (a file-sink collector stands "
             "in for Tempo and Loki; use docker compose for Grafana)\n"
             f"{agent}"
