@@ -521,6 +521,9 @@ def _is_log_call(node: ast.Call) -> bool:
     )
 
 
+_LOG_OPTIONS = {"exc_info", "stack_info", "stacklevel"}
+
+
 def _logged_dicts(scopes: Scopes) -> list[DebugHit]:
     """A dict holding a credential (headers, a config, the environment) passed whole to a
     logger call, as an argument, inside an f-string or ``%``, or under ``extra=``."""
@@ -544,7 +547,8 @@ def _logged_dicts(scopes: Scopes) -> list[DebugHit]:
         if owner is not scopes.tree:
             local.scan(scopes.own(owner))
         for call in log_calls[id(owner)]:
-            values = [*call.args, *(k.value for k in call.keywords if k.arg == "extra")]
+            # extra= (logging), or any field keyword (structlog, loguru's bind-style calls)
+            values = [*call.args, *(k.value for k in call.keywords if k.arg not in _LOG_OPTIONS)]
             for value in values:
                 found = _logged_dict(value, local, module, attrs)
                 if found is None:
@@ -601,7 +605,7 @@ def _logged_dict(node: ast.expr, *scopes: _DictBindings) -> tuple[str, int, str]
 # --- config files ---------------------------------------------------------------------------
 _PRODUCTION_PATH = re.compile(r"(^|[^a-z])prod(uction)?([^a-z]|$)", re.IGNORECASE)
 _PRODUCTION_SETTING = re.compile(
-    r"""^\s*(export\s+)?["']?(DBSBM_ENV|ENV|ENVIRONMENT|APP_ENV|DEPLOYMENT_ENVIRONMENT)["']?"""
+    r"""^\s*(?:-\s*)?(export\s+)?["']?(DBSBM_ENV|ENV|ENVIRONMENT|APP_ENV|DEPLOYMENT_ENVIRONMENT)["']?"""
     r"""\s*[:=]\s*["']?prod(uction)?["']?\s*,?\s*(#.*)?$""",
     re.IGNORECASE,
 )

@@ -35,3 +35,7 @@ def startup():
     logger.info("starting with %s", NESTED)
     names = {k: "set" for k in os.environ if k.endswith("_TOKEN")}
     logger.debug("secrets present: %s", names)
+
+
+def structured(log):
+    log.info("gateway connect", headers=list(HEADERS), exc_info=True)

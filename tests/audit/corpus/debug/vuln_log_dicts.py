@@ -49,3 +49,8 @@ def startup():
     logger.info("starting with %s", SETTINGS)  # expect: DBSBM-DEBUG-003
     env = {k: v for k, v in os.environ.items() if k.isupper()}
     logger.debug("env=%s", env)  # expect: DBSBM-DEBUG-003
+
+
+def structured(log, token):
+    auth = {"Authorization": f"Bot {token}"}
+    log.info("gateway connect", headers=auth)  # expect: DBSBM-DEBUG-003
