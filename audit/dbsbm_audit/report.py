@@ -181,7 +181,11 @@ def render_sarif(result: ScanResult, baselined: int = 0) -> str:
                     {"executionSuccessful": True, "toolExecutionNotifications": notifications}
                 ],
                 "results": results,
-                "properties": {"baselined": baselined},
+                "properties": {
+                    "baselined": baselined,
+                    "filesScanned": result.files_scanned,
+                    "notScanned": len(result.skipped),
+                },
             }
         ],
     }

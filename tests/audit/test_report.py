@@ -57,6 +57,7 @@ def test_sarif_reports_skipped_files(run_audit, tmp_path) -> None:
     _validate(json.loads(out))
     notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert "SyntaxError line 1" in notes[0]["message"]["text"]
+    assert json.loads(out)["runs"][0]["properties"]["notScanned"] == 1
 
 
 def test_sarif_code_flows(run_audit) -> None:
