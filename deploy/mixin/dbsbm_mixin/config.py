@@ -117,8 +117,17 @@ CACHE_HIT_ALERT_FOR = "15m"
 PROBE_FAILING_FOR = "2m"  # about four 30 s probe intervals
 BREAKER_OPEN_FOR = "1m"
 CACHE_FALLBACK_FOR = "5m"
-RATE_LIMITED_FOR = "5m"
+# Shorter than RATE_WINDOW: 429s held in the window keep the rule true only while the window
+# holds them, so a for as long as the window would need a second 429 a window later, and a
+# lone pair of 429s would never notify.
+RATE_LIMITED_FOR = "1m"
 HOST_RESOURCE_FOR = "10m"
+# Hung dependencies: work in flight that never finishes reaches no duration histogram.
+DB_HUNG_WINDOW = "2m"  # no database operation completed in this window while some are active
+DB_HUNG_FOR = "2m"
+DB_SATURATED_FOR = "2m"  # callers waiting for a connection while every one is in use
+COMMANDS_HUNG_WINDOW = "5m"  # no command completed in this window while some are active
+COMMANDS_HUNG_FOR = "2m"
 TELEMETRY_STOPPED_FOR = "2m"  # after Prometheus' 5m lookback has let the series go
 # How far back a sender counts as expected: one that stopped longer ago is forgotten.
 TELEMETRY_MEMORY = "1d"
@@ -263,6 +272,28 @@ def counted_increase(
     new = f"(({series} unless {series} offset {window}) and ({known}))"
     grouping = f" {by(*labels)} " if labels else ""
     return f"sum{grouping}((increase({series}[{window}]) unless {new}) or {new})"
+
+
+def stalled(active: Instrument, completed: Instrument, window: str) -> str:
+    """Work in flight per job while none of it completed in ``window``: a hang.
+
+    Hung work never finishes, so it never reaches ``completed``'s histogram and the latency
+    and error ratios stay calm; the in-flight count is what shows it.
+    """
+    assert completed.kind == "histogram", completed.name
+    done = f"sum {by(JOB)} (increase({selector(completed, '_count')}[{window}]))"
+    return f"sum {by(JOB)} ({selector(active)}) unless on ({JOB}) {done} > 0"
+
+
+def pool_saturated() -> str:
+    """Callers waiting per pool while every one of its connections is in use."""
+    pool = (JOB, DB_POOL)
+    used = selector(semconv.DB_CONNECTION_COUNT, **{DB_CONNECTION_STATE: USED})
+    return (
+        f"sum {by(*pool)} ({selector(semconv.DB_CONNECTION_PENDING_REQUESTS)}) "
+        f"and on ({', '.join(pool)}) sum {by(*pool)} ({used}) "
+        f">= on ({', '.join(pool)}) sum {by(*pool)} ({selector(semconv.DB_CONNECTION_MAX)})"
+    )
 
 
 def histogram_quantile(

@@ -124,25 +124,25 @@ ALERTS = (
         no_data="OK",
         tests=(
             Case(
-                name="sustained 429 answers fire DbsbmApiRateLimited after 5m",
+                name="sustained 429 answers fire DbsbmApiRateLimited after 1m",
                 series={series(semconv.API_RATE_LIMITED, _LIMITED): "0+3x20"},
                 expect=(
-                    At("3m"),  # pending: 429s seen for 3 minutes only
-                    At("10m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 15),)),
+                    At("1m"),  # pending: 429s seen for one evaluation only
+                    At("3m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 9),)),
                 ),
             ),
             Case(
-                name="a first-ever pair of 429s counts: with one more 4m later it fires",
-                # The series appears at 5m already holding 2; a third 429 comes at 9m. Counted
-                # from its second sample only, the 429s would be seen from 9m to 13m, under
-                # the 5m for, and the alert would never fire.
+                name="a first-ever pair of 429s fires DbsbmApiRateLimited, then resolves",
+                # The series appears at 5m already holding 2 and grows no more. Counted from
+                # its second sample only, the pair would never be seen at all.
                 series={
                     _BOT: "1+0x20",
-                    series(semconv.API_RATE_LIMITED, _LIMITED): "_x5 2+0x3 3+0x10",
+                    series(semconv.API_RATE_LIMITED, _LIMITED): "_x5 2+0x15",
                 },
                 expect=(
-                    At("9m"),  # pending since 5m
-                    At("10m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 1),)),
+                    At("5m"),  # pending
+                    At("7m", (Fires({"severity": "warning", c.SERVER: "api.example.com"}, 2),)),
+                    At("11m"),  # the pair has left the 5m window
                 ),
             ),
             Case(

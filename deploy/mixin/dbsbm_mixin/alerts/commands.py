@@ -1,4 +1,4 @@
-"""Discord commands: multi-window, multi-burn-rate alerts on the command error ratio."""
+"""Discord commands: burn-rate alerts on the command error ratio, and commands that hang."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ _PING = {
 _CALLS = series(semconv.DISCORD_COMMAND_DURATION, _PING, "_count")
 _ERRORS = series(semconv.DISCORD_COMMAND_ERRORS, {**_PING, c.ERROR: "TimeoutError"})
 _BOT = f'{c.TARGET_INFO}{{{c.JOB}="bot", {c.INSTANCE}="bot-1"}}'
+_ACTIVE = series(
+    semconv.DISCORD_COMMAND_ACTIVE, {c.JOB: "bot", c.INSTANCE: "bot-1", c.COMMAND_TYPE: "slash"}
+)
 
 
 def _rule(pair: c.BurnRateWindow) -> Rule:
@@ -112,6 +115,62 @@ ALERTS = (
                 # window still burns (400 errors in 8500 calls), so the 1d/2h ticket keeps
                 # firing; 3d/6h is still pending (for 3h).
                 expect=(At("85m", (_burning("1d", 400 / 8500),)),),
+            ),
+        ),
+    ),
+    Alert(
+        name="DbsbmCommandsHung",
+        area="commands",
+        op=">",
+        unit="count",
+        rules=(
+            Rule(
+                value=c.stalled(
+                    semconv.DISCORD_COMMAND_ACTIVE,
+                    semconv.DISCORD_COMMAND_DURATION,
+                    c.COMMANDS_HUNG_WINDOW,
+                ),
+                threshold=0,
+                for_=c.COMMANDS_HUNG_FOR,
+                severity="critical",
+                summary="Discord commands are running and none has completed.",
+                description=(
+                    f"{c.AS_NUMBER} commands of {c.labelled(c.JOB)} are in flight and none "
+                    f"completed in the last {c.COMMANDS_HUNG_WINDOW}."
+                ),
+            ),
+        ),
+        watches=f"Commands in flight with none completed in {c.COMMANDS_HUNG_WINDOW}",
+        setting="config.COMMANDS_HUNG_WINDOW",
+        dashboard="commands",
+        panel="Commands per second by command",
+        runbook=Runbook(
+            meaning="Commands start and none finishes: something every command waits on hangs. "
+            "Hung commands reach neither the duration histogram nor the error count, so the "
+            "burn-rate alerts stay quiet.",
+            impact="Users get no answer at all; Discord shows the interaction as failed after 3 s.",
+            diagnosis="It drops to 0 while commands keep arriving. Check the alerts on the "
+            "dependencies (DbsbmDatabaseHung, DbsbmCacheFallbackActive, DbsbmProbeFailing) "
+            "and the bot's logs; `py-spy dump` shows where the event loop waits.",
+            mitigation="Restart the bot after taking a `py-spy dump`; give the call that hangs "
+            "a timeout.",
+        ),
+        no_data="OK",
+        tests=(
+            Case(
+                name="commands stuck in flight fire DbsbmCommandsHung",
+                # four commands start at 5m and never finish; nothing completes after 5m
+                series={_ACTIVE: "0x5 4x20", _CALLS: "0+60x5 300x20"},
+                expect=(
+                    At("9m"),  # completions still in the 5m window
+                    At("11m"),  # pending since 10m
+                    At("13m", (Fires({"severity": "critical", c.JOB: "bot"}, 4),)),
+                ),
+            ),
+            Case(
+                name="commands in flight that complete never fire DbsbmCommandsHung",
+                series={_ACTIVE: "3x20", _CALLS: "0+60x20"},
+                expect=(At("10m"), At("20m")),
             ),
         ),
     ),
