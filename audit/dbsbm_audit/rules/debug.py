@@ -111,12 +111,15 @@ def _secret_refs(node: ast.AST) -> Iterator[str]:
             yield _dotted(node)
     elif isinstance(node, ast.Subscript):
         key = node.slice
+        owner = node.value.id if isinstance(node.value, ast.Name) else ""
         if (
             isinstance(key, ast.Constant)
             and isinstance(key.value, str)
             and is_strong_name(key.value)
         ):
             yield key.value
+        elif owner and is_strong_name(owner) and not isinstance(key, ast.Slice):
+            yield f"{owner}[...]"  # API_KEYS["football"]: an entry of a credential map
     elif isinstance(node, ast.Call):
         func = node.func
         fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")

@@ -39,3 +39,11 @@ def startup():
 
 def structured(log):
     log.info("gateway connect", headers=list(HEADERS), exc_info=True)
+
+
+API_KEYS = {"football": os.environ["FOOTBALL_KEY"], "nba": os.environ["NBA_KEY"]}
+
+
+def providers():
+    logger.info("providers: %s", sorted(API_KEYS))
+    logger.info("%d keys loaded", len(API_KEYS))

@@ -54,3 +54,10 @@ def startup():
 def structured(log, token):
     auth = {"Authorization": f"Bot {token}"}
     log.info("gateway connect", headers=auth)  # expect: DBSBM-DEBUG-003
+
+
+API_KEYS = {"football": os.environ["FOOTBALL_KEY"], "nba": os.environ["NBA_KEY"]}
+
+
+def provider(name):
+    logger.debug("using key %s for %s", API_KEYS[name], name)  # expect: DBSBM-DEBUG-003
