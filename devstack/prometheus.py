@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.containers import ServerService, backend, compose_image, publish, run, wait_ready
+from devstack.containers import ServerService, backend, compose_image, run, wait_ready
 from devstack.process import (
     LOOPBACK,
     REPO,
@@ -76,21 +77,27 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
         from testcontainers.core.container import DockerContainer
 
         config_file = _config_file(config)
-        # The config's folder and the repository at their own paths, so the config and
-        # the rule files it names resolve inside the container as they do here.
+        # On the host's network, listening on loopback as the local process does: the
+        # targets a test asks it to scrape are on this machine's 127.0.0.1. The config's
+        # folder and the repository at their own paths, so the config and the rule files
+        # it names resolve inside the container as they do here; it runs as our own user,
+        # who can read them (pytest's temporary folders are private), with its TSDB on a
+        # tmpfs that user can write.
         container = (
             DockerContainer(compose_image("PROMETHEUS_IMAGE"))
             .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
             .with_volume_mapping(str(REPO), str(REPO), "ro")
+            .with_tmpfs_mount("/prometheus")
+            .with_kwargs(network_mode="host", user=f"{os.getuid()}:{os.getgid()}")
             .with_command(
                 [
                     f"--config.file={config_file}",
                     "--storage.tsdb.path=/prometheus",
+                    f"--web.listen-address={LOOPBACK}:{port}",
                     *PROMETHEUS_FLAGS,
                 ]
             )
         )
-        publish(container, 9090, port)
         run(container)
         ready = f"http://{LOOPBACK}:{port}/-/ready"
         wait_ready(container, lambda: http_ok(ready), 60, "prometheus container")

@@ -1,7 +1,9 @@
 """Shared fixtures: real services from the dev stack (tests/services.py), torn down after use.
 
 Session-scoped servers serve tests that only read and write; tests that stop, kill or
-pause a server take a private one from the ``*_factory`` fixtures.
+pause a server take a private one from the ``*_factory`` fixtures. Every test that uses
+one of them (directly or through another fixture) is marked ``dev_services``: CI runs
+those a second time with ``DBSBM_SERVICES=docker``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,24 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 import pytest
 
 from tests import services
+
+SERVER_FIXTURES = frozenset(
+    {"redis_server", "redis_factory", "mysql_server", "mysql_factory", "prometheus_factory"}
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dev_services: uses Redis, MySQL or Prometheus from the dev stack (added by "
+        "tests/conftest.py; CI runs these again with DBSBM_SERVICES=docker)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.dev_services)
 
 
 class _Service(Protocol):
