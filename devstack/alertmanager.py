@@ -141,6 +141,7 @@ def start_alertmanager(
     Prometheus that alerts it reaches it on loopback.
     """
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     config = render_config(workdir / "config", webhook_url, role_id, timings)
     process = alertmanager_process(workdir, port, config)
     process.start()

@@ -36,7 +36,7 @@ from devstack.alertmanager import (
 from devstack.discord_webhook import DiscordWebhook, Request, check_message
 from devstack.process import Missing
 from devstack.prometheus import PrometheusService, prometheus_process
-from tests.services import LOCALHOST, free_port, missing, service_dir
+from tests.services import LOCALHOST, free_port, missing
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ FOR = 10.0  # the rule's 10m divided by FACTOR
 INTERVAL = 1.0  # scrape and evaluation interval
 GROUP_WAIT, GROUP_INTERVAL, REPEAT_INTERVAL = 1.0, 2.0, 12.0
 TIMINGS = Timings(f"{GROUP_WAIT:g}s", f"{GROUP_INTERVAL:g}s", f"{REPEAT_INTERVAL:g}s")
-SLACK = 4.0
+SLACK = 5.0
 ROLE = "123456789012345678"
 # Condition true (the series changes) → the stand-in has the firing message.
 FIRING_BOUND = 2 * INTERVAL + FOR + INTERVAL + GROUP_WAIT + SLACK
@@ -141,7 +141,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     try:
         hook = DiscordWebhook()
         started.append(hook.close)
-        alertmanager = start_alertmanager(service_dir("alertmanager"), hook.url, ROLE, TIMINGS)
+        alertmanager = start_alertmanager(tmp_path / "alertmanager", hook.url, ROLE, TIMINGS)
         started.append(alertmanager.close)
         base = tmp_path / "base.yml"
         base.write_text(
@@ -163,7 +163,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         )
         config = prometheus_config(tmp_path / "prometheus.yml", alertmanager.port, base)
         port = free_port()
-        process = prometheus_process(service_dir("prometheus"), port, config)
+        (tmp_path / "prometheus").mkdir()
+        process = prometheus_process(tmp_path / "prometheus", port, config)
         process.start()
         started.append(process.stop)
         yield Stack(hook, alertmanager, PrometheusService(host=LOCALHOST, port=port))
@@ -206,6 +207,16 @@ def test_firing_grouped_repeated_only_after_repeat_interval_then_resolved(stack:
     assert "h1" in description(resolved) and "h2" in description(resolved)
     assert resolved.body["embeds"][0]["color"] == 0x2ECC71
     assert len(stack.hook.messages) == 3
+    assert_discord_accepts(stack.hook)
+
+
+def test_many_instances_fit_one_discord_message(stack: Stack) -> None:
+    """Forty hosts at once: one message naming the count, within Discord's limits."""
+    hosts = 40
+    stack.set_used(**{f"host-{i:02}-{'x' * 40}": 0.85 for i in range(hosts)})
+    [firing] = stack.wait_messages(1, FIRING_BOUND + 5)
+    assert title(firing) == f"[FIRING:{hosts}] {ALERT} (warning)"
+    assert f"of {hosts} shown" in description(firing)
     assert_discord_accepts(stack.hook)
 
 
