@@ -11,4 +11,6 @@ with a ``*_process`` recipe (a local child process on the ports you give it) and
 (``containers``). ``process`` holds what they share: ports, readiness polling, binaries
 and the child process itself. A missing program raises :class:`devstack.process.Missing`,
 whose message says what to install; the caller decides whether that fails or skips.
+``alertmanager`` (Alertmanager on the generated configuration, and the Prometheus config
+that alerts it) and ``discord_webhook`` (a Discord webhook stand-in) make the stack notify.
 """
