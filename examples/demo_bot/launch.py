@@ -3,11 +3,14 @@
 Starts, in order: redis-server, MariaDB (a data directory under ``.demo/``), a Discord
 webhook stand-in (unless ``DISCORD_ALERT_WEBHOOK_URL`` names a real one), Alertmanager
 on the generated configuration, Prometheus (``deploy/prometheus/prometheus.yml`` with the
-remote-write receiver and an ``alerting:`` section naming that Alertmanager), a file-sink
+remote-write receiver, an ``alerting:`` section naming that Alertmanager, and its scrape
+targets on loopback, where the shipped file names compose hosts), a file-sink
 collector standing in for Tempo and Loki (``devstack/otelcol-sink.yml``, writing to
 ``.demo/telemetry/``), our collector running ``deploy/otel-collector/otelcol-config.yml``
 unchanged (its endpoints come from the environment), the health agent, and the demo bot
 under ``opentelemetry-instrument``. Ctrl-C (or ``--duration``) stops them in reverse order.
+Every :data:`STATUS_INTERVAL` seconds it prints ``dbsbm-status``: the targets, the error
+budget and the alerts pending or firing, the light stack's view without Grafana.
 
 The services come from ``devstack/``, as the tests' do, always as local processes and on
 the usual ports when those are free, so the printed URLs stay the same run after run.
@@ -24,9 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from dbsbm_agent import status
 from dbsbm_instrumentation import semconv
 from devstack.alertmanager import (
     ROLE_ENV,
@@ -61,6 +66,7 @@ from examples.demo_bot.settings import TEST_SECRET, OneLineParser
 
 AGENT_CONFIG = REPO / "examples/demo_bot/agent.yaml"
 MYSQL_DB = "dbsbm"
+STATUS_INTERVAL = 60.0  # seconds between two dbsbm-status reports
 
 
 def shown(path: Path) -> str:
@@ -118,10 +124,27 @@ class Demo:
             log_dir=self.logs,
         )
 
+    def prometheus_file(self) -> Path:
+        """The deployed config with an ``alerting:`` section naming the demo's Alertmanager
+        and its scrape targets on this run's loopback ports.
+
+        The deployed file names the collector by its compose host, which resolves only
+        there: here ``up`` of the collector would be 0 and its own metrics missing.
+        """
+        path = prometheus_config(self.workdir / "prometheus.yml", self.ports.alertmanager)
+        config: dict[str, Any] = yaml.safe_load(path.read_text())
+        targets = {
+            "prometheus": self.ports.prometheus,
+            "otel-collector": self.ports.collector.telemetry,
+        }
+        for job in config["scrape_configs"]:
+            job["static_configs"] = [{"targets": [f"{LOOPBACK}:{targets[job['job_name']]}"]}]
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
     def prometheus(self) -> Process:
-        # The deployed config plus an alerting: section naming the demo's Alertmanager.
-        config = prometheus_config(self.workdir / "prometheus.yml", self.ports.alertmanager)
-        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, config, self.logs)
+        path = self.prometheus_file()
+        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, path, self.logs)
 
     def discord_webhook(self) -> Process | None:
         """The Discord stand-in, unless a real webhook is configured."""
@@ -317,6 +340,14 @@ class Demo:
                 return str(process.pid)
         return "?"
 
+    def status(self) -> str:
+        """``dbsbm-status`` of this run's Prometheus, or one line saying why there is none."""
+        url = f"http://{LOOPBACK}:{self.ports.prometheus}"
+        try:
+            return f"\ndemo: dbsbm-status\n{status.report(status.Prometheus(url))}\n"
+        except status.PrometheusError as exc:
+            return f"demo: dbsbm-status: {exc}"
+
     def run(self, duration: float) -> int:
         stop_reason: list[str] = []
 
@@ -329,7 +360,11 @@ class Demo:
             self.start_all()
             print(self.summary(), flush=True)
             deadline = time.monotonic() + duration if duration else None
+            next_status = time.monotonic() + STATUS_INTERVAL
             while not stop_reason:
+                if time.monotonic() >= next_status:
+                    print(self.status(), flush=True)
+                    next_status += STATUS_INTERVAL
                 for process in self.processes:
                     code = process.exited()
                     if code is not None:

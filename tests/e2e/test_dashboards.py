@@ -2,7 +2,7 @@
 
 The stack is the demo's own (``examples.demo_bot.launch.Demo``: Redis, MariaDB, Prometheus,
 our collector, the file sink, the health agent and the demo bot with no fault injected),
-with one change: Prometheus scrapes the collector's own metrics on loopback, where the
+on free ports; its Prometheus scrapes the collector's own metrics on loopback, where the
 shipped config names the collector by its docker-compose host. Each query of each
 generated dashboard JSON, its template variables substituted as Grafana would, runs
 against that Prometheus. A panel may stay empty only when its description says why
@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from devstack.collector import CollectorPorts
-from devstack.process import LOOPBACK, Process
-from devstack.prometheus import PROMETHEUS_CONFIG, prometheus_process
+from devstack.process import LOOPBACK
 from examples.demo_bot.launch import Demo, Ports
 from tests import services
 
@@ -43,10 +41,9 @@ EMPTY_REASON = re.compile(r"(?:^|\s)No data \S")
 
 
 class ScrapedDemo(Demo):
-    """The demo with Prometheus scraping itself and the collector on their loopback ports.
+    """The demo on free ports, not its usual ones: a demo someone runs alongside keeps its own.
 
-    Every port is a free one, not the demo's usual ports: a demo someone runs alongside
-    keeps its own.
+    Prometheus scrapes itself and the collector on loopback, as the demo's always does.
     """
 
     def __init__(self, workdir: Path, rate: float) -> None:
@@ -62,19 +59,6 @@ class ScrapedDemo(Demo):
             bot_api=free(),
             bot_control=free(),
         )
-
-    def prometheus(self) -> Process:
-        config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
-        config["rule_files"] = [str(PROMETHEUS_CONFIG.parent / r) for r in config["rule_files"]]
-        targets = {
-            "prometheus": self.ports.prometheus,
-            "otel-collector": self.ports.collector.telemetry,
-        }
-        for job in config["scrape_configs"]:
-            job["static_configs"] = [{"targets": [f"{LOOPBACK}:{targets[job['job_name']]}"]}]
-        path = self.workdir / "prometheus.yml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return prometheus_process(self._dir("prometheus"), self.ports.prometheus, path, self.logs)
 
 
 @pytest.fixture(scope="module")
