@@ -239,6 +239,8 @@ _PLACEHOLDER_WORDS = (
 # Regular-expression syntax: a pattern that describes secrets (``secret=r"[a-z0-9]{20,}"``)
 # is not one. Groups, escapes like \d, quantified classes, counted repeats.
 _REGEX = re.compile(r"\(\?[:P<=!]|\\[sdwbSDW]|\[[^\]]*\][*+?{]|\{\d+,\d*\}")
+# A dotted attribute or field name (semantic-convention keys, settings paths).
+_DOTTED_NAME = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
 # An HTTP header's name ("Access-Control-Allow-Credentials", "X-Api-Key"), not its value.
 _HEADER_NAME = re.compile(r"^(?:[A-Z][a-z]*|[A-Z]+)(?:-(?:[A-Z][a-z]*|[A-Z]+))+$")
 _SCHEME_PREFIX = re.compile(r"^(bearer|basic|token|bot)\s+", re.IGNORECASE)
@@ -254,6 +256,10 @@ def is_placeholder(value: str) -> bool:
     if _IDENTIFIER.match(v) and (is_strong_name(v) or v in _WEAK_LAST):
         return True
     if _TEMPLATE.search(v) or _ENV_NAME.match(v) or _REGEX.search(v) or _HEADER_NAME.match(v):
+        return True
+    if "::" in v or (  # "AWS::IAM::AccessKey", "gen_ai.usage.input_tokens", "discord.token"
+        _DOTTED_NAME.match(v) and (v.count(".") > 1 or not any(c.isdigit() for c in v))
+    ):
         return True
     low = v.lower()
     if any(w in low for w in _PLACEHOLDER_WORDS) and low not in COMMON_PASSWORDS:

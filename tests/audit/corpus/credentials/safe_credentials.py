@@ -53,3 +53,19 @@ def login(user, password=None):
 
 def check(token):
     return token == os.environ["ADMIN_TOKEN"]
+
+
+# names, not values: attribute keys, resource types, header names, patterns for secrets
+USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+TOKEN_ATTRIBUTE = "discord.token"
+SECRET_RESOURCE = "AWS::SecretsManager::Secret"
+ACL_CREDENTIALS = "Access-Control-Allow-Credentials"
+API_KEY_HEADER_NAME = "X-Api-Key"
+
+
+def rule(name, secret):
+    return name, secret
+
+
+OPAQUE = rule("keyed_opaque_value", secret=r"[a-z0-9][a-z0-9+/=_-]{19,}")
+BEARER = rule("bearer", secret=r"(?:bearer)\s+[A-Za-z0-9._~+/-]{8,}")
