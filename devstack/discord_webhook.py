@@ -67,7 +67,6 @@ class Request:
     """One request as the stand-in answered it."""
 
     received: float  # time.time()
-    method: str
     path: str
     wait: bool
     body: Any  # the parsed JSON, or None when it did not parse
@@ -265,9 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         with state.lock:
             status, response, headers = self._decide(state, body, wait)
-            state.requests.append(
-                Request(time.time(), "POST", self.path, wait, body, status, response)
-            )
+            state.requests.append(Request(time.time(), self.path, wait, body, status, response))
         self._answer(status, response, headers)
         if status < 300 and self.server.echo:
             print(json.dumps(body), flush=True)
