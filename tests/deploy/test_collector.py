@@ -46,6 +46,7 @@ pytestmark = pytest.mark.integration
 
 REPO = services.REPO
 BASE_CONFIG = REPO / "deploy/otel-collector/otelcol-config.yml"
+AUTH_CONFIG = REPO / "deploy/otel-collector/otelcol-auth.yml"
 MANIFEST = REPO / "deploy/otel-collector/builder-config.yaml"
 PROMETHEUS_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
 SINK_CONFIG = services.SINK_CONFIG
@@ -129,7 +130,7 @@ def test_manifest_lists_exactly_the_components_used(otelcol: Path) -> None:
         for entry in built.get(section) or []
     }
     used: set[tuple[str, str]] = set()
-    for path in (BASE_CONFIG, SINK_CONFIG):
+    for path in (BASE_CONFIG, AUTH_CONFIG, SINK_CONFIG):
         for section, types in component_types(yaml.safe_load(path.read_text())).items():
             used |= {(section, t) for t in types}
     missing = used - set(type_to_module)
