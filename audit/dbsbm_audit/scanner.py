@@ -183,7 +183,11 @@ class Scanner:
 
     def _walk(self, root: Path) -> Iterator[tuple[Path, str, str]]:
         """(path, display, rel) of files we scan under one root."""
-        mode = os.stat(root).st_mode
+        try:
+            mode = os.stat(root).st_mode
+        except OSError as exc:
+            self.skipped.append(Skipped(str(root), f"unreadable: {exc.strerror or exc}"))
+            return
         if not stat.S_ISDIR(mode):
             problem = file_kind_problem(mode)
             if problem:
@@ -212,7 +216,11 @@ class Scanner:
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
                 if _kind(name) is None or self._excluded(rel):
                     continue
-                mode = os.lstat(full).st_mode
+                try:
+                    mode = os.lstat(full).st_mode
+                except OSError as exc:  # removed while we walked
+                    self.skipped.append(Skipped(full, f"unreadable: {exc.strerror or exc}"))
+                    continue
                 if stat.S_ISLNK(mode):
                     self._link(full)
                     continue
