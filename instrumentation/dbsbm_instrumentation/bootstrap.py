@@ -1,14 +1,22 @@
 """One call that sets up traces, metrics and logs for the bot: :func:`configure_telemetry`.
 
-Built on the SDK's own configurator (:class:`~dbsbm_instrumentation.configurator.DbsbmConfigurator`
-subclasses it), so the standard ``OTEL_*`` variables mean what the SDK says they mean and
-any exporter it supports can be chosen. What the bot needs on top:
+Built on the SDK's own configurator
+(:class:`~dbsbm_instrumentation.configurator.DbsbmConfigurator` subclasses it), so the
+standard ``OTEL_*`` variables mean what the SDK says they mean and any exporter it
+supports can be chosen. What the bot needs on top:
 
-* **Never hurts the bot when the collector is away.** The app threads only enqueue (the
-  SDK's bounded batch queues); each span and log exporter sits behind an
-  :class:`~dbsbm_instrumentation.configurator.ExportGuard` that, after a failed export,
-  drops batches for that collector for a growing pause instead of letting the exporter
-  retry on every batch. One WARNING per outage names the variable to check.
+* **Never hurts the bot when the collector is away, and loses nothing it can keep.**
+  The app threads only enqueue (the SDK's bounded batch queues); each span and log
+  exporter sits behind an :class:`~dbsbm_instrumentation.configurator.ExportGuard`, a
+  bounded buffer (``DBSBM_OTLP_BUFFER_MAX_ITEMS``, default 20,000 per signal, and
+  ``DBSBM_OTLP_BUFFER_MAX_BYTES``, 16 MiB) that holds what the collector did not take
+  and sends it in order once it answers, trying again after a growing pause rather than
+  on every batch. One WARNING per outage names the variable to check. Metrics are
+  cumulative: the first export after an outage carries what was counted during it.
+* **One bad item never takes others down.** Attribute values are cut at 16,384
+  characters and spans keep at most 128 attributes unless ``OTEL_ATTRIBUTE_*`` say
+  otherwise, and batches stay below 3 MiB (``DBSBM_OTLP_BATCH_MAX_BYTES``), under the
+  4 MiB a gRPC receiver takes.
 * **Bounded exit.** The SDK's own at-exit shutdown waits up to 30 s per processor and
   the exporters retry; one atexit hook calls :meth:`Telemetry.shutdown` instead, which
   flushes in a daemon thread, aborts in-flight exports when its time is 60 % spent, and

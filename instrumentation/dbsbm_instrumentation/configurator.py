@@ -74,7 +74,7 @@ from dbsbm_instrumentation.sdk_environ import SIGNALS, Signal
 DEFAULT_EXPORT_TIMEOUT_S = 3.0
 # Pause after a failed export before trying that destination again (doubles per failure).
 FIRST_PAUSE_S = 1.0
-MAX_PAUSE_S = 30.0
+MAX_PAUSE_S = 10.0
 # The export buffer, per signal: 20,000 spans (or log records) are 1,000 s of a bot
 # emitting 20 a second; the byte bound is the encoded size, estimated.
 DEFAULT_BUFFER_ITEMS = 20_000
@@ -168,6 +168,27 @@ class _QueueFullDuringOutage(logging.Filter):
 
 
 _queue_full_filter = _QueueFullDuringOutage()
+
+
+class _OnceInAWhile(logging.Filter):
+    """Lets one record through per message per 20 s. For the SDK's "Attributes dict is
+    full" warning, logged once per attribute over the count limit: a span given 100,000
+    attributes would otherwise write 99,872 lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[object, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(record.msg, -_REPEAT_S) < _REPEAT_S:
+            return False
+        self._last[record.msg] = now
+        return True
+
+
+_REPEAT_S = 20.0
+_attributes_filter = _OnceInAWhile()
 
 
 @dataclass(frozen=True)
@@ -283,7 +304,7 @@ class ExportGuard(Generic[ItemT, ResultT]):
     Every batch goes into the buffer, and the buffer is sent in order, oldest first, in
     batches of at most ``limits.batch_items`` items and ``limits.batch_bytes`` bytes.
     When an export fails, what was not sent stays, and the destination is left alone for
-    a growing pause (1 s .. 30 s) during which batches only go into the buffer: the
+    a growing pause (1 s .. 10 s) during which batches only go into the buffer: the
     batch processor's queue keeps draining and nothing waits on a dead port. Past the
     buffer's bounds the oldest items go first; each is counted in
     ``dbsbm.telemetry.buffer.dropped`` (``reason``: ``buffer_full``, or ``oversized`` for
@@ -383,11 +404,12 @@ class ExportGuard(Generic[ItemT, ResultT]):
             while self._pending and self._pending[0][0] <= last_sequence:
                 self._pending_bytes -= self._pending.popleft()[2]
 
-    def _send(self) -> ResultT:
-        """Send the buffer until it is empty, an export fails or the pause is on."""
+    def _send(self, *, final: bool = False) -> ResultT:
+        """Send the buffer until it is empty, an export fails or the pause is on;
+        ``final`` (at shutdown) tries once even during the pause."""
         with self._send_lock:
             while not self._closed:
-                if time.monotonic() < self.outage.resume_at:
+                if not final and time.monotonic() < self.outage.resume_at:
                     return self._failure
                 batch = self._next_batch()
                 if not batch:
@@ -454,13 +476,11 @@ class ExportGuard(Generic[ItemT, ResultT]):
             _logger.debug("aborting the %s exporter failed", self.signal, exc_info=True)
 
     def shutdown(self) -> None:
-        """Send what is buffered unless the destination is away, then stop.
-
-        :meth:`~dbsbm_instrumentation.bootstrap.Telemetry.shutdown` bounds it: it calls
-        :meth:`abort` when its time is mostly spent.
-        """
+        """Send what is buffered (one try, even during a pause: the collector may be
+        back), then stop. :meth:`~dbsbm_instrumentation.bootstrap.Telemetry.shutdown`
+        bounds it: it calls :meth:`abort` when its time is mostly spent."""
         if not self._closed:
-            self._send()
+            self._send(final=True)
         self.abort()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -686,6 +706,7 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
             )
 
         logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_queue_full_filter)
+        logging.getLogger("opentelemetry.attributes").addFilter(_attributes_filter)
         options: dict[str, Any] = {
             "resource_attributes": dict(resource.attributes),
             "exporter_args_map": _exporter_args_map(),
