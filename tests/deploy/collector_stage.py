@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -52,7 +52,7 @@ class CountingMetricExporter(OTLPMetricExporter):
         self.times: list[int] = []  # each exported sample's timestamp, ms since the epoch
 
     def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+        self, metrics_data: MetricsData, timeout_millis: float | None = None, **kwargs: Any
     ) -> MetricExportResult:
         result = super().export(metrics_data, timeout_millis, **kwargs)
         if result is MetricExportResult.SUCCESS:
@@ -258,7 +258,8 @@ def start_stack(
 def counter_samples(prometheus: services.PrometheusService, job: str) -> list[tuple[int, float]]:
     """The traffic's counter samples Prometheus stored: (ms since the epoch, value)."""
     found = prometheus.query(f'{COUNTER_SERIES}{{job="{job}"}}[1h]')
-    return [(round(float(t) * 1000), float(v)) for t, v in found[0]["values"]] if found else []
+    values = cast(list[tuple[float, str]], found[0]["values"]) if found else []
+    return [(round(float(t) * 1000), float(v)) for t, v in values]
 
 
 @dataclass(frozen=True)
