@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -69,7 +70,10 @@ class DemoBot(commands.Bot):
         """Send a command's answer (to the sink: awaiting Discord's REST API would hang)."""
         self.sink.deliver(command, text)
 
-    def maybe_fail(self, command: str) -> None:
+    async def maybe_fail(self, command: str) -> None:
+        """Where a command meets the injected faults: a stall, then maybe a failure."""
+        if self.faults.command_stall:
+            await asyncio.sleep(self.faults.command_stall)
         if self.faults.roll(self.faults.command_error_rate):
             raise InjectedCommandError(f"injected failure in {command}")
 

@@ -38,7 +38,7 @@ class Betting(commands.Cog):
         pick: Literal["Home", "Draw", "Away"],
         amount: float,
     ) -> None:
-        self.bot.maybe_fail("bet")
+        await self.bot.maybe_fail("bet")
         found = await self.bot.db.fetch_one(
             "SELECT game_id, home_team, away_team, status FROM games WHERE game_id = %s", game
         )
@@ -82,7 +82,7 @@ class Betting(commands.Cog):
 
     @app_commands.command(name="odds", description="Odds for a league's next games")
     async def odds(self, interaction: discord.Interaction, league: int) -> None:
-        self.bot.maybe_fail("odds")
+        await self.bot.maybe_fail("odds")
         fixtures = await self.bot.api.fixtures(league)
         lines = []
         for fixture in fixtures[:2]:
@@ -97,7 +97,7 @@ class Betting(commands.Cog):
 
     @app_commands.command(name="schedule", description="A league's upcoming games")
     async def schedule(self, interaction: discord.Interaction, league: int) -> None:
-        self.bot.maybe_fail("schedule")
+        await self.bot.maybe_fail("schedule")
         games = await self.bot.db.fetch_all(
             "SELECT game_id, home_team, away_team, start_time FROM games "
             "WHERE league_id = %s AND status = %s ORDER BY start_time",

@@ -18,7 +18,7 @@ class Stats(commands.Cog):
 
     @commands.command(name="stats")
     async def stats(self, ctx: commands.Context[Any], user_id: int | None = None) -> None:
-        self.bot.maybe_fail("stats")
+        await self.bot.maybe_fail("stats")
         target = user_id or ctx.author.id
         row = await self.bot.cache.get("stats", f"user:{target}")
         if row is None:
@@ -38,7 +38,7 @@ class Stats(commands.Cog):
 
     @commands.command(name="leaderboard")
     async def leaderboard(self, ctx: commands.Context[Any]) -> None:
-        self.bot.maybe_fail("leaderboard")
+        await self.bot.maybe_fail("leaderboard")
         rows = await self.bot.cache.get("stats", "leaderboard")
         if rows is None:
             rows = await self.bot.db.fetch_all(
