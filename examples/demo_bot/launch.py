@@ -203,16 +203,20 @@ class Demo:
             "DBSBM_ENV": "production",
         }
 
+    def agent_config(self) -> dict[str, Any]:
+        """``examples/demo_bot/agent.yaml`` probing this run's sports API."""
+        config: dict[str, Any] = yaml.safe_load(AGENT_CONFIG.read_text())
+        config["probes"]["sports_api"]["url"] = (
+            f"http://{LOOPBACK}:{self.ports.bot_api}/v3/fixtures?league=39"
+        )
+        return config
+
     def agent(self, password: str) -> Process | None:
         agent_bin = shutil.which("dbsbm-agent")
         if agent_bin is None:
             return None
-        config = yaml.safe_load(AGENT_CONFIG.read_text())
-        config["probes"]["sports_api"]["url"] = (
-            f"http://{LOOPBACK}:{self.ports.bot_api}/v3/fixtures?league=39"
-        )
         rendered = self.workdir / "agent.yaml"
-        rendered.write_text(yaml.safe_dump(config, sort_keys=False))
+        rendered.write_text(yaml.safe_dump(self.agent_config(), sort_keys=False))
         port = self.ports.agent
         return Process(
             "agent",
