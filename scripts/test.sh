@@ -4,7 +4,8 @@
 # whole suite. A gate that fails fails the run, after the tests have still run.
 #
 # Usage: scripts/test.sh [pytest args...]   e.g. scripts/test.sh tests/deploy -q
-# With pytest arguments only pytest runs (a quick local loop); the gates run on full runs.
+# With pytest arguments only pytest runs (a quick local loop); the gates and the Docker
+# setup (scripts/ci-docker.sh) run on full runs.
 # pytest's exit code 5 ("no tests collected") is turned into a failure: a run that tests
 # nothing must not pass.
 set -uo pipefail
@@ -12,6 +13,12 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo" || exit 1
 bash scripts/install-deps.sh || exit $?
+# The container tests' engine, Docker Compose v2 and local images (cached; a Docker engine
+# that already answers is used as is). A failed step leaves DOCKER_HOST unset: the tests
+# that need Docker then fail under CI with the step's reason, and skip elsewhere.
+if (($# == 0)); then
+  docker_env="$(bash scripts/ci-docker.sh)" && eval "$docker_env"
+fi
 
 python="${PYTHON:-python}"
 lint_status=0
