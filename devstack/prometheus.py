@@ -77,22 +77,23 @@ def start_prometheus(workdir: Path, config: Path | None = None) -> PrometheusSer
         from testcontainers.core.container import DockerContainer
 
         config_file = _config_file(config)
+        workdir = workdir.resolve()  # docker mounts absolute paths only
         # On the host's network, listening on loopback as the local process does: the
         # targets a test asks it to scrape are on this machine's 127.0.0.1. The config's
-        # folder and the repository at their own paths, so the config and the rule files
-        # it names resolve inside the container as they do here; it runs as our own user,
-        # who can read them (pytest's temporary folders are private), with its TSDB on a
-        # tmpfs that user can write.
+        # folder, the repository and ``workdir`` at their own paths, so the config, the
+        # rule files it names and the TSDB are where the local process has them (the TSDB
+        # outlives a stop and start); it runs as our own user, who can read and write
+        # them (pytest's temporary folders are private).
         container = (
             DockerContainer(compose_image("PROMETHEUS_IMAGE"))
             .with_volume_mapping(str(config_file.parent), str(config_file.parent), "ro")
             .with_volume_mapping(str(REPO), str(REPO), "ro")
-            .with_tmpfs_mount("/prometheus")
+            .with_volume_mapping(str(workdir), str(workdir), "rw")
             .with_kwargs(network_mode="host", user=f"{os.getuid()}:{os.getgid()}")
             .with_command(
                 [
                     f"--config.file={config_file}",
-                    "--storage.tsdb.path=/prometheus",
+                    f"--storage.tsdb.path={workdir / 'tsdb'}",
                     f"--web.listen-address={LOOPBACK}:{port}",
                     *PROMETHEUS_FLAGS,
                 ]
