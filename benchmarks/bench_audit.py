@@ -8,7 +8,7 @@ end to end including interpreter start-up. One module in ten carries planted fin
 third read a secret from the environment, every cog builds a header dict holding an API key
 and logs. Prints seconds for each and the ratio. Not a test.
 
-    python benchmarks/bench_audit.py [--lines 50000] [--repeat 3]
+    python benchmarks/bench_audit.py [--lines 50000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -96,22 +96,27 @@ def generate(root: Path, target_lines: int) -> int:
     return lines
 
 
-def timed(cmd: list[str], repeat: int) -> float:
-    best = float("inf")
+def timed(cmds: list[list[str]], repeat: int) -> list[float]:
+    """Best wall time of each command. The commands take turns within every repeat, so load
+    from other processes on a shared machine falls on both sides alike."""
+    best = [float("inf")] * len(cmds)
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-        best = min(best, elapsed)
+        for i, cmd in enumerate(cmds):
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            elapsed = time.perf_counter() - start
+            if proc.returncode not in (0, 1):
+                raise SystemExit(
+                    f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"
+                )
+            best[i] = min(best[i], elapsed)
     return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     for tool in ("dbsbm-audit", "bandit"):
         if shutil.which(tool) is None:
@@ -129,8 +134,13 @@ def main() -> None:
         summary = json.loads(check.stdout)["summary"]
         if summary["skipped"]:
             raise SystemExit(f"generated tree does not parse: {summary}")
-        ours = timed(["dbsbm-audit", str(root), "--format", "json"], args.repeat)
-        bandit = timed(["bandit", "-r", "-q", "-f", "json", str(root)], args.repeat)
+        ours, bandit = timed(
+            [
+                ["dbsbm-audit", str(root), "--format", "json"],
+                ["bandit", "-r", "-q", "-f", "json", str(root)],
+            ],
+            args.repeat,
+        )
     print(
         f"tree: {lines} lines in {files} Python files (best of {args.repeat}); dbsbm-audit "
         f"found {summary['findings']} ({summary['high']} high, {summary['medium']} medium)"
