@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_export import collector_up, run_child  # noqa: E402 - needs REPO on the path
-from tests.bootstrap.outage import stage  # noqa: E402
-from tests.services import service_dir  # noqa: E402
+from tests.bootstrap.outage import stage  # noqa: E402 - as above
+from tests.services import service_dir  # noqa: E402 - as above
 
 KINDS = ("kill -9", "SIGTERM")
 

@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, Protocol, TypeVar
@@ -159,8 +159,8 @@ _outages: dict[str, _Outage] = {}
 
 
 class _QueueFullDuringOutage(logging.Filter):
-    """The batch processors warn "Queue full, dropping ..." (every 20 s) while the
-    exporter is paused; the outage line already said telemetry is being dropped."""
+    """The batch processors warn "Queue full, dropping ..." (every 20 s) when the bot
+    outpaces an export that is waiting on a dead port; the outage line already said so."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         outage = any(o.failing for o in _outages.values())
@@ -218,29 +218,37 @@ class Destination:
 def _value_size(value: object) -> int:
     if isinstance(value, str | bytes):
         return len(value)
-    if isinstance(value, Sequence):
-        return sum(_value_size(v) for v in value)
-    if isinstance(value, Mapping):
+    if isinstance(value, tuple | list):
+        return sum(map(_value_size, value))
+    if isinstance(value, dict):
         return sum(len(str(k)) + _value_size(v) for k, v in value.items())
     return 8
 
 
 def _attributes_size(attributes: Mapping[str, object] | None) -> int:
-    return 0 if not attributes else sum(len(k) + _value_size(v) + 4 for k, v in attributes.items())
+    size = 0
+    for key, value in (attributes or {}).items():
+        size += 4 + len(key) + (len(value) if isinstance(value, str) else _value_size(value))
+    return size
 
 
-def item_size(item: object) -> int:
-    """Roughly what a span or log record weighs encoded (ids, times, names, attributes,
-    events, links, body): enough to keep batches below the receivers' limits."""
-    record = getattr(item, "log_record", None)
-    if record is not None:
-        return 64 + _value_size(record.body) + _attributes_size(record.attributes)
-    size = 96 + len(getattr(item, "name", "")) + _attributes_size(getattr(item, "attributes", None))
-    for event in getattr(item, "events", ()):
+# Roughly what a span or log record weighs encoded (ids, times, names, attributes, events,
+# links, body): enough to keep batches below the receivers' limits, cheap enough to run
+# on every item in the export thread.
+
+
+def span_size(span: Any) -> int:
+    size = 96 + len(span.name) + _attributes_size(span.attributes)
+    for event in span.events:
         size += 24 + len(event.name) + _attributes_size(event.attributes)
-    for link in getattr(item, "links", ()):
+    for link in span.links:
         size += 48 + _attributes_size(link.attributes)
     return size
+
+
+def log_record_size(item: Any) -> int:
+    record = item.log_record
+    return 64 + _value_size(record.body) + _attributes_size(record.attributes)
 
 
 @dataclass(frozen=True)
@@ -322,8 +330,10 @@ class ExportGuard(Generic[ItemT, ResultT]):
         success: ResultT,
         failure: ResultT,
         limits: BufferLimits,
+        size: Callable[[ItemT], int],
     ) -> None:
         self._exporter = exporter
+        self._size = size
         self.signal = signal
         self.destination = destination
         self.limits = limits
@@ -345,7 +355,7 @@ class ExportGuard(Generic[ItemT, ResultT]):
                 return self._failure
             for item in batch:
                 self._sequence += 1
-                size = item_size(item)
+                size = self._size(item)
                 self._pending.append((self._sequence, item, size))
                 self._pending_bytes += size
             self._trim()
@@ -668,7 +678,12 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
         guards: list[ExportGuard[Any, Any]] = []
 
         def guarded(
-            signal: str, exporter: Any, redacting: Any, results: Any, batch_items: int
+            signal: str,
+            exporter: Any,
+            redacting: Any,
+            results: Any,
+            batch_items: int,
+            size: Callable[[Any], int],
         ) -> Any:
             guard: ExportGuard[Any, Any] = ExportGuard(
                 redacting(exporter),
@@ -677,6 +692,7 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
                 success=results.SUCCESS,
                 failure=results.FAILURE,
                 limits=BufferLimits.from_environ(batch_items),
+                size=size,
             )
             guards.append(guard)
             return guard
@@ -685,7 +701,12 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
             batch = max_export_batch("BSP")
             return BatchSpanProcessor(
                 guarded(
-                    "traces", exporter, RedactingSpanExporter, SpanExportResult, batch_size("BSP")
+                    "traces",
+                    exporter,
+                    RedactingSpanExporter,
+                    SpanExportResult,
+                    batch_size("BSP"),
+                    span_size,
                 ),
                 max_export_batch_size=batch,
             )
@@ -701,6 +722,7 @@ class DbsbmConfigurator(_OTelSDKConfigurator):
                     RedactingLogRecordExporter,
                     LogRecordExportResult,
                     batch_size("BLRP"),
+                    log_record_size,
                 ),
                 max_export_batch_size=batch,
             )

@@ -17,10 +17,12 @@ from dbsbm_instrumentation.configurator import BufferLimits, Destination, Export
 
 @dataclass
 class Item:
-    """Stands in for a span: item_size() reads its name and attributes."""
+    """Stands in for a span: span_size() reads its name, attributes, events and links."""
 
     name: str
     attributes: dict[str, Any] = field(default_factory=dict)
+    events: tuple[Any, ...] = ()
+    links: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -70,6 +72,7 @@ def _guard(exporter: Flaky, limits: BufferLimits) -> ExportGuard[Item, SpanExpor
         success=SpanExportResult.SUCCESS,
         failure=SpanExportResult.FAILURE,
         limits=limits,
+        size=configurator.span_size,
     )
 
 
