@@ -147,13 +147,18 @@ class DatabaseManager:
     ) -> Any:
         if not cache:
             return await self._select(query, args, many)
-        key = self._cache_key(query, args)
-        hit = await self._cache.get("database", key)
+        hit = await self._cache.get("database", self._cache_key(query, args))
         if hit is not None:
             return hit
+        return await self.prime(query, *args, many=many, cache_ttl=cache_ttl)
+
+    async def prime(
+        self, query: str, *args: Any, many: bool = False, cache_ttl: int | None = None
+    ) -> Any:
+        """Run a read and cache its result without looking the cache up first (warming)."""
         result = await self._select(query, args, many)
         if result is not None:
-            await self._cache.set("database", key, result, ttl=cache_ttl)
+            await self._cache.set("database", self._cache_key(query, args), result, ttl=cache_ttl)
         return result
 
     async def fetch_one(

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from dbsbm_resilience.errors import APIException, RateLimitException
 from examples.demo_bot.faults import Faults
+from examples.demo_bot.ttl import ODDS_TTL, spread
 
 LEAGUES = {
     39: ("Premier League", ["Arsenal", "Chelsea", "Liverpool", "Everton", "Fulham", "Brentford"]),
@@ -145,10 +146,13 @@ class SportsAPIClient:
         return data
 
     async def odds(self, fixture_id: int) -> dict[str, Any]:
-        key = f"fixture:{fixture_id}"
-        cached = await self._cache.get("odds", key)
+        cached = await self._cache.get("odds", f"fixture:{fixture_id}")
         if cached is not None:
             return dict(cached)
+        return await self.load_odds(fixture_id)
+
+    async def load_odds(self, fixture_id: int) -> dict[str, Any]:
+        """Fetch a fixture's odds and cache them, without a cache lookup (warming)."""
         data = (await self._get("/v3/odds", {"fixture": fixture_id}))[0]
-        await self._cache.set("odds", key, data, ttl=60)
+        await self._cache.set("odds", f"fixture:{fixture_id}", data, ttl=spread(ODDS_TTL))
         return data

@@ -34,10 +34,14 @@ CHAT = ("anyone watching tonight?", "that ref though", "gl all", "odds look soft
 _INTEGER, _STRING, _NUMBER = 4, 3, 10
 
 
+def username(user_id: int) -> str:
+    return f"punter{user_id % 100}"
+
+
 def _user(user_id: int) -> dict[str, Any]:
     return {
         "id": str(user_id),
-        "username": f"punter{user_id % 100}",
+        "username": username(user_id),
         "discriminator": "0",
         "avatar": None,
         "global_name": None,

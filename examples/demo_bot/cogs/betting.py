@@ -13,6 +13,14 @@ from examples.demo_bot.bot import DemoBot
 
 log = logging.getLogger("dbsbm.demo.betting")
 
+# Reads cached under the ``database`` prefix; start-up warms them with the same statements.
+GAME_QUERY = "SELECT game_id, home_team, away_team, status FROM games WHERE game_id = %s"
+SCHEDULE_QUERY = (
+    "SELECT game_id, home_team, away_team, start_time FROM games "
+    "WHERE league_id = %s AND status = %s ORDER BY start_time"
+)
+SCHEDULED = "NS"  # API-Sports' "not started"
+
 
 class Betting(commands.Cog):
     def __init__(self, bot: DemoBot) -> None:
@@ -22,13 +30,17 @@ class Betting(commands.Cog):
         """Register a bettor once; the ``user`` prefix remembers who is registered."""
         if await self.bot.cache.get("user", f"registered:{user.id}"):
             return
+        await self.register(user.id, user.name)
+
+    async def register(self, user_id: int, name: str) -> None:
+        """Add a bettor and remember it in the cache (also how start-up warms it)."""
         await self.bot.db.execute(
             "INSERT INTO users (user_id, username) VALUES (%s, %s) "
             "ON DUPLICATE KEY UPDATE username = VALUES(username)",
-            user.id,
-            user.name,
+            user_id,
+            name,
         )
-        await self.bot.cache.set("user", f"registered:{user.id}", True)
+        await self.bot.cache.set("user", f"registered:{user_id}", True)
 
     @app_commands.command(name="bet", description="Bet on a game")
     async def bet(
@@ -39,9 +51,7 @@ class Betting(commands.Cog):
         amount: float,
     ) -> None:
         await self.bot.maybe_fail("bet")
-        found = await self.bot.db.fetch_one(
-            "SELECT game_id, home_team, away_team, status FROM games WHERE game_id = %s", game
-        )
+        found = await self.bot.db.fetch_one(GAME_QUERY, game)
         if found is None:
             self.bot.reply("bet", f"No game {game}.")
             return
@@ -98,12 +108,7 @@ class Betting(commands.Cog):
     @app_commands.command(name="schedule", description="A league's upcoming games")
     async def schedule(self, interaction: discord.Interaction, league: int) -> None:
         await self.bot.maybe_fail("schedule")
-        games = await self.bot.db.fetch_all(
-            "SELECT game_id, home_team, away_team, start_time FROM games "
-            "WHERE league_id = %s AND status = %s ORDER BY start_time",
-            league,
-            "NS",
-        )
+        games = await self.bot.db.fetch_all(SCHEDULE_QUERY, league, SCHEDULED)
         self.bot.reply(
             "schedule",
             "\n".join(
