@@ -31,6 +31,14 @@ if [[ $status -eq 5 ]]; then
   echo "test.sh: pytest collected no tests; treating that as a failure" >&2
   exit 1
 fi
+# The tests that use the dev stack's servers (marked dev_services) once more, as
+# testcontainers from the local images (CONTRIBUTING.md, "The dev stack").
+if (($# == 0)); then
+  (set -a && . ./.env.local-images && set +a \
+    && DBSBM_SERVICES=docker "$python" -m pytest -m dev_services -q)
+  docker_status=$?
+  ((status != 0)) || status=$docker_status
+fi
 if ((status == 0 && lint_status != 0)); then
   echo "test.sh: the tests passed but a gate failed (see 'lint: failed' above)" >&2
   exit "$lint_status"
