@@ -69,8 +69,7 @@ def control_app(faults: Faults, sink: ReplySink, traffic: TrafficGenerator) -> w
             socket_timeout=2,
         )
         try:
-            # redis-py declares no types for execute_command.
-            await client.execute_command(  # type: ignore[no-untyped-call]
+            await client.execute_command(  # type: ignore[no-untyped-call]  # redis-py: untyped
                 "CLIENT", "PAUSE", int(seconds * 1000), "ALL"
             )
         except Exception as exc:  # reported to the caller
