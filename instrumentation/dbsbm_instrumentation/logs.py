@@ -98,21 +98,37 @@ def resolve_environment(environment: str | None = None) -> str:
     return DEFAULT_ENVIRONMENT
 
 
-def _load_redact(text: str) -> str:
-    """Binds :data:`_redact` to :func:`dbsbm_instrumentation.redaction.redact` on first use.
+def _bind_redaction() -> None:
+    """Binds :data:`_redact` and :data:`_redact_field` to :mod:`dbsbm_instrumentation.redaction`.
 
-    Why not at import: redaction imports the SDK, which reads (and fails on) some
-    ``OTEL_*`` values; the configure calls check those first, and importing this module
-    must not depend on them.
+    Done on first use. Why not at import: redaction imports the SDK, which reads (and fails
+    on) some ``OTEL_*`` values; the configure calls check those first, and importing this
+    module must not depend on them.
     """
-    global _redact
-    from dbsbm_instrumentation.redaction import redact
+    global _redact, _redact_field
+    from dbsbm_instrumentation import redaction
 
-    _redact = redact
-    return redact(text)
+    _redact = redaction.redact
+    _redact_field = redaction.redact_field
+
+
+def _load_redact(text: str) -> str:
+    _bind_redaction()
+    return _redact(text)
+
+
+def _load_redact_field(key: object, value: Any) -> Any:
+    _bind_redaction()
+    return _redact_field(key, value)
 
 
 _redact: Callable[[str], str] = _load_redact
+_redact_field: Callable[[object, Any], Any] = _load_redact_field
+# (id of the record, its message) when redact_record found that message clean: the
+# formatter then skips searching the same text again. Compared by value, so a message
+# changed since (by a filter, or an argument that renders differently) is searched anew;
+# another thread overwriting it only costs that search.
+_clean_message: tuple[int, str] = (0, "")
 
 
 # --- trace context on records -----------------------------------------------------------
@@ -197,7 +213,7 @@ class JsonFormatter(_PjlJsonFormatter):
         self.service_name = service_name
 
     @staticmethod
-    def _dumps(data: dict[str, Any]) -> str:
+    def _dumps(data: Any) -> str:
         try:
             return orjson.dumps(data, default=_json_default).decode()
         except orjson.JSONEncodeError:  # rare extras: non-str dict keys, ints over 64 bits
@@ -214,11 +230,13 @@ class JsonFormatter(_PjlJsonFormatter):
         msg = attributes["msg"]
         message = "" if isinstance(msg, dict) else record.getMessage()
         attributes["message"] = message
+        if (id(record), message) != _clean_message:  # not found clean by redact_record
+            message = _redact(message)
         data: dict[str, Any] = {
             "timestamp": _iso_timestamp(attributes["created"]),
             "level": attributes["levelname"],
             "logger": attributes["name"],
-            "message": _redact(message),
+            "message": message,
             "module": attributes["module"],
             "function": attributes["funcName"],
             "line": attributes["lineno"],
@@ -244,23 +262,39 @@ class JsonFormatter(_PjlJsonFormatter):
             data["stack_info"] = _redact(logging.Formatter.formatStack(self, stack_info))
         if self.static_fields:
             data.update(self.static_fields)
-        nested = False
         if isinstance(msg, dict):
-            nested = True
             for key, value in msg.items():
-                data.setdefault(key, value)
+                if key not in data:
+                    data[key] = self._redact_field(key, value)
         # Set difference runs in C; extras are usually none or a few.
         for key in attributes.keys() - _SKIP:
             if key in data:
                 continue
             value = attributes[key]
-            if value.__class__ is str:
-                value = _redact(value)
-            elif value.__class__ not in _SCALARS and value is not None:
-                nested = True  # containers (or str subclasses) may hide a secret: scan the line
+            if value.__class__ not in _SCALARS and value is not None:
+                value = self._redact_field(key, value)
             data[key] = value
-        line = self._dumps(data)
-        return _redact(line) if nested else line
+        return self._dumps(data)
+
+    def _redact_field(self, key: object, value: Any) -> Any:
+        """``value`` masked whole under a credential key, else with its secrets masked.
+
+        Maps and sequences are walked; anything else that is not a string (a dataclass,
+        an exception) is scanned as it will be written, in JSON. Why per value and not
+        over the finished line: a line pass masks a bare JSON number after a
+        credential-like key (``"token_count":3``) and the line no longer parses.
+        """
+        value = _redact_field(key, value)
+        if value.__class__ is str or value.__class__ in _SCALARS or value is None:
+            return value
+        text = self._dumps(value)
+        redacted = _redact(text)
+        if redacted is text:
+            return value
+        try:
+            return orjson.loads(redacted)
+        except orjson.JSONDecodeError:  # a bare value was masked: the text is kept instead
+            return redacted
 
 
 class TextFormatter(logging.Formatter):
@@ -329,6 +363,7 @@ def redact_record(record: logging.LogRecord) -> None:
     re-renders ``exc_info`` itself is beyond this cheap pass. Non-string ``msg`` (a dict)
     with a secret becomes its redacted string: structure is lost only when a secret was in it.
     """
+    global _clean_message
     attributes = record.__dict__
     try:
         message = record.getMessage()
@@ -336,7 +371,9 @@ def redact_record(record: logging.LogRecord) -> None:
         message = None
     if message is not None:
         redacted = _redact(message)
-        if redacted is not message:  # redact() returns its argument when nothing matched
+        if redacted is message:  # redact() returns its argument when nothing matched
+            _clean_message = (id(record), message)
+        else:
             record.msg = redacted
             record.args = None
     if attributes["exc_info"] and not attributes["exc_text"]:
@@ -351,8 +388,8 @@ def redact_record(record: logging.LogRecord) -> None:
     # Set difference runs in C; extras are usually none or a few.
     for key in attributes.keys() - _SKIP:
         value = attributes[key]
-        if value.__class__ is str:
-            redacted = _redact(value)
+        if value.__class__ not in _SCALARS and value is not None:
+            redacted = _redact_field(key, value)
             if redacted is not value:
                 attributes[key] = redacted
 

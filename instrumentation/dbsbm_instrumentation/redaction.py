@@ -285,10 +285,7 @@ def redact_value(value: Any, depth: int = 0) -> Any:
             return MASK
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
-            if isinstance(key, str):
-                new = redact_field(key, item, depth + 1)
-            else:
-                new = redact_value(item, depth + 1)
+            new = redact_field(key, item, depth + 1)
             if new is not item:
                 if changed is None:
                     changed = dict(value)
@@ -304,12 +301,13 @@ def redact_value(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def redact_field(key: str, value: Any, depth: int = 0) -> Any:
+def redact_field(key: object, value: Any, depth: int = 0) -> Any:
     """The value of field ``key`` redacted: masked whole if ``key`` names a credential.
 
-    For log extras and attributes; the same object when nothing needed masking.
+    For log extras, attributes and map items; the same object when nothing needed masking.
+    A key that is not a string (a map's int key) names nothing: its value is only scanned.
     """
-    if names_secret(key):
+    if isinstance(key, str) and names_secret(key):
         new = _mask_value(value, depth)
         return value if new == value else new
     return redact_value(value, depth)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import dataclass
 
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
@@ -163,3 +164,110 @@ def test_exported_log_records_are_redacted_in_body_and_attributes() -> None:
     assert record.attributes["dsn"] == "mysql://u:****@h/db"
     assert TOKEN not in record.attributes["exception.message"]
     assert TOKEN not in record.attributes["exception.stacktrace"]
+
+
+def _json_logger(name: str) -> tuple[logging.Logger, logging.Handler, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger(name)
+    logger.handlers = [handler]
+    logger.propagate = False
+    return logger, handler, stream
+
+
+@pytest.mark.parametrize("record_redaction", [False, True])
+def test_json_line_masks_extras_named_as_credentials_at_any_depth(
+    record_redaction: bool,
+) -> None:
+    """A value under a credential key is masked whole, however plain it looks or deep it is."""
+    logger, _, stream = _json_logger("tests.logs.fields")
+    if record_redaction:
+        logs.install_record_redaction()
+    try:
+        logger.warning(
+            "login",
+            extra={
+                "db_password": "plain words",
+                "headers": {"Authorization": "abc123", "Accept": "application/json"},
+                "batch": [{"api_key": "k1"}, {"id": 7}],
+                "token_count": 3,
+                "cache_key": "odds:42",
+                7: "password=hunter2",  # not a string key: its value is still scanned
+            },
+        )
+    finally:
+        logs.uninstall_record_redaction()
+    line = json.loads(stream.getvalue())
+    assert line["db_password"] == "****"
+    assert line["headers"] == {"Authorization": "****", "Accept": "application/json"}
+    assert line["batch"] == [{"api_key": "****"}, {"id": 7}]
+    assert line["token_count"] == 3  # not a string: kept
+    assert line["cache_key"] == "odds:42"
+    assert line["7"] == "password=****"
+
+
+def test_record_redaction_masks_credential_extras_for_the_bots_own_handlers() -> None:
+    """A plain stdlib formatter naming the field sees the mask, not the value."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s %(db_password)s %(headers)s"))
+    logger = logging.getLogger("tests.logs.own_handler")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logs.install_record_redaction()
+    try:
+        logger.warning(
+            "connect", extra={"db_password": "plain words", "headers": {"Cookie": "sid=1"}}
+        )
+    finally:
+        logs.uninstall_record_redaction()
+    assert stream.getvalue() == "connect **** {'Cookie': '****'}\n"
+
+
+def test_a_message_changed_after_record_redaction_is_redacted_by_the_formatter() -> None:
+    """The formatter skips only the very text record redaction found clean."""
+    logger, handler, stream = _json_logger("tests.logs.changed")
+
+    def add_secret(record: logging.LogRecord) -> bool:
+        record.msg = f"{record.msg} password=hunter2"
+        return True
+
+    handler.addFilter(add_secret)
+    logs.install_record_redaction()
+    try:
+        logger.warning("retrying login")
+    finally:
+        logs.uninstall_record_redaction()
+    assert json.loads(stream.getvalue())["message"] == "retrying login password=****"
+
+
+def test_a_clean_message_reaches_the_json_line_unchanged_with_record_redaction() -> None:
+    logger, _, stream = _json_logger("tests.logs.clean")
+    logs.install_record_redaction()
+    try:
+        for text in CLEAN:
+            logger.warning("%s", text)
+    finally:
+        logs.uninstall_record_redaction()
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == CLEAN
+
+
+@dataclass
+class _Login:
+    user: str
+    note: str
+    attempts: dict[str, int]
+
+
+def test_json_line_scans_objects_as_written_and_always_parses() -> None:
+    """An object's JSON rendering is scanned; a number under a credential-like key that
+    the scan masks leaves a parsable line (that value kept as masked text)."""
+    logger, _, stream = _json_logger("tests.logs.objects")
+    login = _Login("bob", "retry with password=hunter2", {"session_id": 5})
+    logger.warning("login", extra={"login": login, "token_count": 3})
+    line = json.loads(stream.getvalue())
+    assert "hunter2" not in stream.getvalue()
+    assert line["token_count"] == 3
+    assert "password=****" in str(line["login"])
+    assert "bob" in str(line["login"])
