@@ -114,14 +114,19 @@ class DatabaseManager:
     async def _run(self, query: str, args: tuple[Any, ...]) -> tuple[int, int]:
         assert self._pool is not None, "connect() first"
         async with self._pool.acquire() as conn, conn.cursor() as cursor:
+            await self._maybe_slow(cursor)
             rowcount = await cursor.execute(query, args or None)
             return int(rowcount), int(cursor.lastrowid or 0)
+
+    async def _maybe_slow(self, cursor: aiomysql.Cursor) -> None:
+        """A slow database slows reads and writes alike, on the statement's own connection."""
+        if self._faults.slow_db and self._faults.roll(self._faults.slow_db_rate):
+            await cursor.execute("SELECT SLEEP(%s)", (self._faults.slow_db,))
 
     async def _select(self, query: str, args: tuple[Any, ...], many: bool) -> Any:
         assert self._pool is not None, "connect() first"
         async with self._pool.acquire() as conn, conn.cursor(aiomysql.DictCursor) as cursor:
-            if self._faults.slow_db and self._faults.roll(self._faults.slow_db_rate):
-                await cursor.execute("SELECT SLEEP(%s)", (self._faults.slow_db,))
+            await self._maybe_slow(cursor)
             if self._faults.roll(self._faults.db_error_rate):
                 await cursor.execute("SELECT * FROM fault_injection_missing_table")
             await cursor.execute(query, args or None)

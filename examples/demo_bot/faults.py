@@ -22,13 +22,14 @@ class FaultError(ValueError):
 class Faults:
     """What to break, and how badly."""
 
-    slow_db: float = 0.0  # seconds of ``SELECT SLEEP(x)`` before each read
-    slow_db_rate: float = 1.0  # share of reads that get the sleep
+    slow_db: float = 0.0  # seconds of ``SELECT SLEEP(x)`` before each uncached statement
+    slow_db_rate: float = 1.0  # share of statements that get the sleep
     db_error_rate: float = 0.0  # share of reads that run invalid SQL
     api_latency: float = 0.0  # seconds the sports API waits before answering
     api_error_rate: float = 0.0  # share of API answers that are HTTP 500
     api_429_rate: float = 0.0  # share of API answers that are HTTP 429 + Retry-After
     command_error_rate: float = 0.0  # share of commands that raise
+    cold_read_rate: float = 0.0  # share of !stats and /schedule asking what no cache holds
     command_stall: float = 0.0  # seconds every command waits first: a dependency that hangs
 
     _RATES = (
@@ -37,6 +38,7 @@ class Faults:
         "api_error_rate",
         "api_429_rate",
         "command_error_rate",
+        "cold_read_rate",
     )
 
     def update(self, changes: dict[str, Any]) -> None:

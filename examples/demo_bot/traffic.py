@@ -158,14 +158,20 @@ class TrafficGenerator:
             "odds", [{"name": "league", "type": _INTEGER, "value": self.rng.choice(list(LEAGUES))}]
         )
 
+    def _cold(self) -> int | None:
+        """An id nothing has cached yet, when the ``cold_read_rate`` fault says so: traffic
+        that busts the cache (a scraper walking ids), so the hit ratio falls."""
+        if self.bot.faults.roll(self.bot.faults.cold_read_rate):
+            return self.rng.randrange(10**9, 10**12)
+        return None
+
     def slash_schedule(self) -> None:
-        self.interaction(
-            "schedule",
-            [{"name": "league", "type": _INTEGER, "value": self.rng.choice(list(LEAGUES))}],
-        )
+        league = self._cold() or self.rng.choice(list(LEAGUES))
+        self.interaction("schedule", [{"name": "league", "type": _INTEGER, "value": league}])
 
     def prefix_stats(self) -> None:
-        self.message("!stats")
+        cold = self._cold()
+        self.message("!stats" if cold is None else f"!stats {cold}")
 
     def prefix_leaderboard(self) -> None:
         self.message("!leaderboard")
