@@ -107,7 +107,12 @@ def run_scenario(
         for one in traffic.values():
             one.stop()
         for name, stack in both.items():
-            report(label, name, wait_delivered(stack, traffic[name], RECOVERY_S, every_sample))
+            outcome = wait_delivered(stack, traffic[name], RECOVERY_S, every_sample)
+            report(label, name, outcome)
+            if outcome.missing and every_sample:
+                began = traffic[name].began
+                at = ", ".join(f"{t / 1000 - began:.1f}" for t in outcome.missing[:10])
+                print(f"    counter samples missing at s after start (outage from 3 s): {at}")
 
 
 def report(label: str, config: str, d: Delivery) -> None:
