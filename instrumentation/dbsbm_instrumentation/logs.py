@@ -265,18 +265,20 @@ class JsonFormatter(_PjlJsonFormatter):
         if isinstance(msg, dict):
             for key, value in msg.items():
                 if key not in data:
-                    data[key] = self._redact_field(key, value)
+                    data[key] = self._redact_object(key, value)
         # Set difference runs in C; extras are usually none or a few.
         for key in attributes.keys() - _SKIP:
             if key in data:
                 continue
             value = attributes[key]
-            if value.__class__ not in _SCALARS and value is not None:
-                value = self._redact_field(key, value)
+            if value.__class__ is str:
+                value = _redact_field(key, value)
+            elif value.__class__ not in _SCALARS and value is not None:
+                value = self._redact_object(key, value)
             data[key] = value
         return self._dumps(data)
 
-    def _redact_field(self, key: object, value: Any) -> Any:
+    def _redact_object(self, key: object, value: Any) -> Any:
         """``value`` masked whole under a credential key, else with its secrets masked.
 
         Maps and sequences are walked; anything else that is not a string (a dataclass,

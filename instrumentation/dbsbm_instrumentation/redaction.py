@@ -49,7 +49,7 @@ __all__ = [
 # redaction/secrets processor blocks the same keys (generated from the same pattern).
 SECRET_KEY_PATTERN = secret_rules.KEY_NAME_PATTERN
 _SECRET_KEY = re.compile(SECRET_KEY_PATTERN, re.IGNORECASE | re.ASCII)
-_secret_keys: dict[str, bool] = {}  # attribute keys are a small, fixed set: decide once
+_secret_keys: dict[object, bool] = {}  # attribute keys are a small, fixed set: decide once
 _MAX_KEYS = 4096
 # Containers nested deeper than this are masked whole rather than walked.
 MAX_DEPTH = 32
@@ -102,6 +102,9 @@ _COLON, _EQUALS, _DASH, _UNDERSCORE, _SLASH, _QUOTE, _DQUOTE, _A, _DOT, _EYJ, _S
     _mask, ANCHORS
 )
 _DOT_MIN = min(r.min_length for r in secret_rules.RULES if "." in r.anchors)
+# Every match of the rules anchored on these holds a dot too: redact() looks for them
+# only in a text with one.
+DOTTED_ANCHORS = ("eyJ", "SG.")
 # Rules without an anchor (a credential word, then a long value) run when one of these
 # words is in the lower-cased text.
 _UNANCHORED = _mask(None)
@@ -159,21 +162,22 @@ def redact(text: str) -> str:
         mask |= _DQUOTE
     if "A" in text:
         mask |= _A
-    if "SG." in text:
-        mask |= _SG
-    if n >= _DOT_MIN and "." in text:
-        mask |= _DOT
-    if "eyJ" in text:
-        mask |= _EYJ
+    if "." in text:
+        if n >= _DOT_MIN:
+            mask |= _DOT
+        if "eyJ" in text:
+            mask |= _EYJ
+        if "SG." in text:
+            mask |= _SG
     lower: str | None = None
     if n >= _UNANCHORED_MIN:
         lower = text.lower()
-        if len(lower) != n:
-            lower = _lower(text)
         if "key" in lower or "token" in lower or "secret" in lower or "bearer" in lower:
             mask |= _UNANCHORED
     if not mask:
         return text
+    if lower is not None and len(lower) != n:  # offsets must match the text's
+        lower = None
     spans = _secret_spans(text, mask, lower)
     if not spans:
         return text
@@ -307,9 +311,14 @@ def redact_field(key: object, value: Any, depth: int = 0) -> Any:
     For log extras, attributes and map items; the same object when nothing needed masking.
     A key that is not a string (a map's int key) names nothing: its value is only scanned.
     """
-    if isinstance(key, str) and names_secret(key):
+    secret = _secret_keys.get(key)  # inlined names_secret: this runs for every log extra
+    if secret is None:
+        secret = isinstance(key, str) and names_secret(key)
+    if secret:
         new = _mask_value(value, depth)
         return value if new == value else new
+    if value.__class__ is str:
+        return redact(value)
     return redact_value(value, depth)
 
 

@@ -198,6 +198,12 @@ def test_the_engine_tests_every_anchor_and_trigger_word_the_rules_declare() -> N
     assert declared == set(redaction.ANCHORS)
     words = {t for rule in secret_rules.RULES if not rule.anchors for t in rule.triggers}
     assert words == set(redaction.UNANCHORED_TRIGGERS)
+    # Rules anchored on these are looked for only in a text with a dot: each pattern has a
+    # literal dot before any group (so outside every optional part).
+    dotted = [r for r in secret_rules.RULES if set(r.anchors) & set(redaction.DOTTED_ANCHORS)]
+    assert {a for rule in dotted for a in rule.anchors} == set(redaction.DOTTED_ANCHORS)
+    for rule in dotted:
+        assert re.match(r"[^(]*\\\.", rule.secret), rule.name
 
 
 def test_a_database_statement_of_any_length_keeps_no_literal() -> None:
