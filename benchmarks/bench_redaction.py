@@ -5,6 +5,11 @@
   masking), which is what taking detect-secrets' knowledge at run time would cost per
   log line.
 * ``redact_attributes`` of a typical span's attributes (no baseline: absolute figures).
+* with ``--baseline FILE``: that file's ``redact`` on the same texts too, e.g. an earlier
+  version of the module, to see what a change costs on each text::
+
+    git show REV:instrumentation/dbsbm_instrumentation/redaction.py > /tmp/old_redaction.py
+    python benchmarks/bench_redaction.py --baseline /tmp/old_redaction.py
 
     python benchmarks/bench_redaction.py
 
@@ -14,9 +19,12 @@ round is reported.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,7 +72,26 @@ def per_op_us(op: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
+def timed(op: Callable[[], object], n: int) -> Callable[[], float]:
+    return lambda: per_op_us(op, n)
+
+
+def load_redact(path: str) -> Callable[[str], str]:
+    """``redact`` from a redaction module file outside the package (loaded under another name)."""
+    spec = importlib.util.spec_from_file_location("baseline_redaction", path)
+    if spec is None or spec.loader is None:
+        sys.exit(f"--baseline {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    redact_function: Callable[[str], str] = module.redact
+    return redact_function
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--baseline", metavar="FILE", help="a redaction.py to time beside ours")
+    args = parser.parse_args()
+    baseline = load_redact(args.baseline) if args.baseline else None
     plugins = [
         plugin()
         for plugin in get_mapping_from_secret_type_to_class().values()
@@ -76,10 +103,10 @@ def main() -> None:
 
     variants: dict[str, Callable[[], float]] = {}
     for name, text in TEXTS.items():
-        variants[f"ours {name}"] = lambda t=text: per_op_us(lambda: redact(t), N)
-        variants[f"detect-secrets {name}"] = lambda t=text: per_op_us(
-            lambda: detect_secrets_scan(t), N // 10
-        )
+        variants[f"ours {name}"] = timed(partial(redact, text), N)
+        variants[f"detect-secrets {name}"] = timed(partial(detect_secrets_scan, text), N // 10)
+        if baseline is not None:
+            variants[f"baseline {name}"] = timed(partial(baseline, text), N)
     variants["ours redact_attributes (6 attributes, clean)"] = lambda: per_op_us(
         lambda: redact_attributes(SPAN_ATTRIBUTES), N
     )
@@ -90,10 +117,17 @@ def main() -> None:
     best = {name: min(values) for name, values in samples.items()}
 
     print(f"redacting one text, best of {ROUNDS} alternating rounds (us per text)")
-    print(f"  {'text':28s} {'ours':>9s} {'detect-secrets':>15s} {'ratio':>7s}")
+    header = f"  {'text':28s} {'ours':>9s} {'detect-secrets':>15s} {'ratio':>7s}"
+    if baseline is not None:
+        header += f" {'baseline':>9s} {'ratio':>7s}"
+    print(header)
     for name in TEXTS:
         ours, theirs = best[f"ours {name}"], best[f"detect-secrets {name}"]
-        print(f"  {name:28s} {ours:9.2f} {theirs:15.2f} {ours / theirs:6.3f}x")
+        row = f"  {name:28s} {ours:9.3f} {theirs:15.2f} {ours / theirs:6.3f}x"
+        if baseline is not None:
+            old = best[f"baseline {name}"]
+            row += f" {old:9.3f} {ours / old:6.2f}x"
+        print(row)
     attributes = best["ours redact_attributes (6 attributes, clean)"]
     print(f"  redact_attributes, 6 clean span attributes: {attributes:.2f} us")
 
