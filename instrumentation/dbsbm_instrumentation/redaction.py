@@ -261,18 +261,27 @@ def names_secret(key: str) -> bool:
 
 
 def _mask_value(value: Any, depth: int = 0) -> Any:
-    """Every string in ``value`` (also inside sequences and maps) masked; other types kept."""
+    """``value`` masked whole: every string and object in it, also inside sequences and maps.
+
+    Numbers, booleans and None are kept. Any other object is masked too: what it renders
+    as (its ``str``, or a log line's JSON) may be the credential. The same object when
+    nothing changed, found by identity (an array's ``==`` has no truth value).
+    """
     if isinstance(value, str):
         return MASK if value else value
-    if isinstance(value, (bytes, bytearray)):
-        return MASK
-    if depth >= MAX_DEPTH:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    if depth >= MAX_DEPTH or not isinstance(value, (Mapping, list, tuple)):
         return MASK
     if isinstance(value, Mapping):
-        return {key: _mask_value(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_mask_value(item, depth + 1) for item in value)
-    return value
+        masked = {key: _mask_value(item, depth + 1) for key, item in value.items()}
+        if all(masked[key] is item for key, item in value.items()):
+            return value
+        return masked
+    items = [_mask_value(item, depth + 1) for item in value]
+    if all(new is old for new, old in zip(items, value, strict=True)):
+        return value
+    return type(value)(items)
 
 
 def redact_value(value: Any, depth: int = 0) -> Any:
@@ -315,8 +324,7 @@ def redact_field(key: object, value: Any, depth: int = 0) -> Any:
     if secret is None:
         secret = isinstance(key, str) and names_secret(key)
     if secret:
-        new = _mask_value(value, depth)
-        return value if new == value else new
+        return _mask_value(value, depth)
     if value.__class__ is str:
         return redact(value)
     return redact_value(value, depth)

@@ -271,3 +271,37 @@ def test_json_line_scans_objects_as_written_and_always_parses() -> None:
     assert line["token_count"] == 3
     assert "password=****" in str(line["login"])
     assert "bob" in str(line["login"])
+
+
+class _Elementwise:
+    """Compares like an array: == gives no truth value."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("The truth value of an array is ambiguous")
+
+    __hash__ = object.__hash__
+
+
+class _Password:
+    def __str__(self) -> str:
+        return "hunter2"
+
+
+@pytest.mark.parametrize("record_redaction", [False, True])
+def test_an_object_under_a_credential_key_is_masked_and_never_breaks_the_log_call(
+    record_redaction: bool,
+) -> None:
+    """Whatever an object renders as under a credential key is masked; == is never asked."""
+    logger, _, stream = _json_logger("tests.logs.objects_as_secrets")
+    if record_redaction:
+        logs.install_record_redaction()
+    try:
+        logger.warning(
+            "embedding",
+            extra={"token_ids": _Elementwise(), "db_password": _Password(), "pwd": [3, None]},
+        )
+    finally:
+        logs.uninstall_record_redaction()
+    line = json.loads(stream.getvalue())
+    assert line["token_ids"] == "****" and line["db_password"] == "****"
+    assert line["pwd"] == [3, None]  # numbers and None are kept
