@@ -9,10 +9,10 @@ whose *key* names a credential, at any nesting depth of maps and sequences.
 
 The exporter wrappers run in the batch processors' worker threads, so span and log
 redaction costs the bot's own threads nothing; the log formatters in
-:mod:`dbsbm_instrumentation.logs` redact the finished line, and
-:func:`dbsbm_instrumentation.logs.redact_record` scrubs each record before the bot's own
-handlers see it. A clean line is the common case, so a text is only searched with the rules
-whose anchor characters and trigger words it holds (:func:`_candidates`).
+:mod:`dbsbm_instrumentation.logs` redact each field (the JSON one) or the finished line (the
+text one), and :func:`dbsbm_instrumentation.logs.redact_record` scrubs each record before
+the bot's own handlers see it. A clean line is the common case, so :func:`redact` searches a
+text only with the rules whose anchor characters and trigger words it holds.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ __all__ = [
 # redaction/secrets processor blocks the same keys (generated from the same pattern).
 SECRET_KEY_PATTERN = secret_rules.KEY_NAME_PATTERN
 _SECRET_KEY = re.compile(SECRET_KEY_PATTERN, re.IGNORECASE | re.ASCII)
-_secret_keys: dict[object, bool] = {}  # attribute keys are a small, fixed set: decide once
+_secret_keys: dict[str, bool] = {}  # attribute keys are a small, fixed set: decide once
 _MAX_KEYS = 4096
 # Containers nested deeper than this are masked whole rather than walked.
 MAX_DEPTH = 32
@@ -320,7 +320,8 @@ def redact_field(key: object, value: Any, depth: int = 0) -> Any:
     For log extras, attributes and map items; the same object when nothing needed masking.
     A key that is not a string (a map's int key) names nothing: its value is only scanned.
     """
-    secret = _secret_keys.get(key)  # inlined names_secret: this runs for every log extra
+    # names_secret inlined for the common key: this runs for every log extra.
+    secret = _secret_keys.get(key) if key.__class__ is str else None
     if secret is None:
         secret = isinstance(key, str) and names_secret(key)
     if secret:
