@@ -57,12 +57,12 @@ EMITTER_ENV = {
 def start_sink(workdir: Path, out: Path) -> CollectorService:
     """The dev stack's file sink, writing each request before it answers: with
     ``rotation`` set the file exporter writes straight to the file instead of through a
-    buffer it flushes every 100 ms, which a kill -9 would lose after answering 200."""
+    buffer it flushes every 100 ms, which a kill -9 would lose after answering 200. The
+    file exporter refuses ``append`` beside ``rotation``; this sink is never restarted."""
     config = workdir / "otelcol-sink-unbuffered.yml"
+    text = SINK_CONFIG.read_text().replace("    append: true\n", "")
     config.write_text(
-        SINK_CONFIG.read_text().replace(
-            "    flush_interval: 100ms", "    rotation:\n      max_megabytes: 1024"
-        )
+        text.replace("    flush_interval: 100ms", "    rotation:\n      max_megabytes: 1024")
     )
     return start_collector(workdir, [config], {"SINK_DIR": str(out)}, "otelcol-sink")
 
