@@ -313,20 +313,17 @@ def record_name(labels: tuple[str, ...], metric: str, operation: str) -> str:
     return f"{'_'.join(labels)}:{metric.removesuffix('_total')}:{operation}"
 
 
-def error_ratio(window: str, labels: tuple[str, ...], zero_without_errors: bool = False) -> str:
+def error_ratio(window: str, labels: tuple[str, ...]) -> str:
     """Command errors over command calls in ``window``: the SLI the error budget is spent from.
 
     Both counts include a series' first increments (``counted_increase``): the first error
     of a kind is the one that matters. The error counter has no series until the first
-    error; ``zero_without_errors`` makes a panel show 0 rather than "No data" then (alerts
-    need no such series: nothing to fire).
+    error (its ``error.type`` cannot be known in advance), so where there are calls and no
+    errors the ratio is 0, not missing: a healthy bot reads 0, and no data means no calls.
     """
     errors = counted_increase(semconv.DISCORD_COMMAND_ERRORS, labels, window)
     calls = counted_increase(semconv.DISCORD_COMMAND_DURATION, labels, window, suffix="_count")
-    if zero_without_errors:
-        assert not labels, "vector(0) has no labels to match grouped calls"
-        errors = f"({errors} or vector(0))"
-    return f"{errors} / {calls}"
+    return f"({errors} or {calls} * 0) / {calls}"
 
 
 def cache_hit_ratio(labels: tuple[str, ...]) -> str:

@@ -164,7 +164,7 @@ _API_P95_BY_SERVER = c.histogram_quantile(c.QUANTILE, semconv.HTTP_CLIENT_DURATI
 _CPU_IDLE = c.selector(semconv.SYSTEM_CPU_UTILIZATION, **{c.HOST_STATE: c.IDLE})
 _DB_P95 = c.histogram_quantile(c.QUANTILE, semconv.DB_OPERATION_DURATION, ())
 _HIT_RATIO = c.cache_hit_ratio(())
-_ERROR_RATIO = c.error_ratio(c.WINDOW, (), zero_without_errors=True)
+_ERROR_RATIO = c.error_ratio(c.WINDOW, ())
 _P = c.percentile(c.QUANTILE)
 _UP_DOWN = (
     {

@@ -102,6 +102,12 @@ ALERTS = (
                 ),
             ),
             Case(
+                name="commands that never failed read an error ratio of 0, not no data",
+                series={_CALLS: "0+100x20"},
+                samples=(Sample(r.error_ratio("5m"), "10m", {c.JOB: "bot"}, 0),),
+                expect=(At("10m"),),
+            ),
+            Case(
                 name="errors within budget (0.05 %) never fire DbsbmCommandErrorBudgetBurn",
                 series={_CALLS: "0+2000x240", _ERRORS: "0+1x240"},
                 expect=(At("30m"), At("200m")),
