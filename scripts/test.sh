@@ -32,12 +32,10 @@ if [[ $status -eq 5 ]]; then
   exit 1
 fi
 # The tests that use the dev stack's servers (marked dev_services) once more, as
-# testcontainers from the local images (CONTRIBUTING.md, "The dev stack"). The end-to-end
-# runs (marked e2e) stay on the local branch only: they add minutes and test the demo and
-# the pipeline, not how a server was started.
+# testcontainers from the local images (CONTRIBUTING.md, "The dev stack").
 if (($# == 0)); then
   (set -a && . ./.env.local-images && set +a \
-    && DBSBM_SERVICES=docker "$python" -m pytest -m "dev_services and not e2e" -q)
+    && DBSBM_SERVICES=docker "$python" -m pytest -m dev_services -q)
   docker_status=$?
   ((status != 0)) || status=$docker_status
 fi
