@@ -66,6 +66,7 @@ from dbsbm_instrumentation.bootstrap import (
 )
 from dbsbm_instrumentation.redaction import RedactingLogRecordExporter, RedactingSpanExporter
 from dbsbm_instrumentation.sdk_environ import SIGNALS, Signal
+from dbsbm_instrumentation.semconv import TELEMETRY_BUFFER_DROPPED
 
 # The SDK's default is 10 s, retried with 1-2-4 s backoff inside one export, while the
 # batch queue fills. A collector beside the bot answers in milliseconds, so unless
@@ -81,7 +82,6 @@ DEFAULT_BUFFER_ITEMS = 20_000
 DEFAULT_BUFFER_BYTES = 16 * 2**20
 # Below the 4 MiB a gRPC receiver (the collector's OTLP receiver included) accepts.
 DEFAULT_BATCH_BYTES = 3 * 2**20
-DROPPED_METRIC = "dbsbm.telemetry.buffer.dropped"
 
 _logger = logging.getLogger("dbsbm_instrumentation.bootstrap")
 
@@ -299,9 +299,9 @@ def _count_dropped(count: int, signal: str, reason: str) -> None:
     global _dropped
     if _dropped is None:
         _dropped = metrics.get_meter("dbsbm_instrumentation.configurator").create_counter(
-            DROPPED_METRIC,
-            unit="{item}",
-            description="Spans and log records dropped by the export buffer, by reason",
+            TELEMETRY_BUFFER_DROPPED.name,
+            unit=TELEMETRY_BUFFER_DROPPED.unit,
+            description=TELEMETRY_BUFFER_DROPPED.description,
         )
     _dropped.add(count, {"signal": signal, "reason": reason})
 

@@ -244,6 +244,14 @@ OPERATION_DURATION = Instrument(
 OPERATION_NAME = "dbsbm.operation.name"
 ERROR_EVENT = "dbsbm.error"  # span event recorded by record_error
 
+# --- the telemetry pipeline itself (dbsbm_instrumentation.configurator) ----------------
+TELEMETRY_BUFFER_DROPPED = Instrument(
+    "dbsbm.telemetry.buffer.dropped",
+    "{item}",
+    "counter",
+    "Spans and log records dropped by the export buffer, by signal and reason.",
+)
+
 # --- agent -------------------------------------------------------------------------------
 # blackbox_exporter spells these without a unit suffix to add, so they keep their names.
 PROBE_SUCCESS = Instrument(

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from dbsbm_instrumentation import configurator
 from dbsbm_instrumentation.configurator import BufferLimits, Destination, ExportGuard
+from dbsbm_instrumentation.semconv import TELEMETRY_BUFFER_DROPPED
 
 
 @dataclass
@@ -47,7 +48,7 @@ def dropped() -> InMemoryMetricReader:
     """A meter provider whose reader sees dbsbm.telemetry.buffer.dropped."""
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    configurator._dropped = provider.get_meter("test").create_counter(configurator.DROPPED_METRIC)
+    configurator._dropped = provider.get_meter("test").create_counter(TELEMETRY_BUFFER_DROPPED.name)
     configurator._outages.clear()
     return reader
 
