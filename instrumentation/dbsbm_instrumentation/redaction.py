@@ -396,10 +396,11 @@ def redact_log_record(record: ReadableLogRecord) -> None:
     if attributes:
         changed = redact_attributes(attributes)
         if changed is not None:
-            # BoundedAttributes from a ReadWriteLogRecord is mutable; a plain dict works too.
+            # Typed as a read-only Mapping, but the BoundedAttributes of a ReadWriteLogRecord
+            # is mutable (a plain dict too), and replacing it would lose its limits.
             for key, value in changed.items():
                 if value is not attributes.get(key):
-                    attributes[key] = value  # type: ignore[index]
+                    attributes[key] = value  # type: ignore[index]  # mutable at runtime, see above
 
 
 class RedactingSpanExporter(SpanExporter):
@@ -430,7 +431,7 @@ class RedactingLogRecordExporter(LogRecordExporter):
         return self._exporter.export(batch)
 
     def shutdown(self) -> None:
-        self._exporter.shutdown()  # type: ignore[no-untyped-call]
+        self._exporter.shutdown()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)

@@ -117,7 +117,8 @@ class Stack:
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         body = self.get(self.prometheus_port, "/api/v1/query", query=promql)
-        return body["data"]["result"]  # type: ignore[no-any-return]
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
 
 
 def _eventually(check: Callable[[], Any], timeout: float, what: str, stack: Stack) -> Any:
