@@ -55,6 +55,7 @@ SETTLE_SECONDS = 90  # start-up until every sender's series and every record exi
 BASELINE_SECONDS = 40  # healthy demo watched for flapping: 20 minutes at real durations
 FIRE_TIMEOUT = 120.0  # a group's faults until all of its alerts fire
 RESOLVE_TIMEOUT = 120.0  # its recovery until all of them resolve
+REDIS_PAUSE_SECONDS = 30.0  # CLIENT PAUSE: the Redis group's fault, ending by itself
 STANDIN_JOB = "alerts-standin"
 STANDIN_HOST = "standin-host"
 BOT_JOB = "dbsbm-demo-bot"
@@ -389,9 +390,6 @@ def _redis_pause(demo: CompressedDemo, standin: StandIn) -> None:
 
 def _redis_wait(demo: CompressedDemo, standin: StandIn) -> None:
     """Recovery is the pause running out; it was asked for at injection."""
-
-
-REDIS_PAUSE_SECONDS = 30.0
 
 
 def _hang_database(demo: CompressedDemo, standin: StandIn) -> None:
