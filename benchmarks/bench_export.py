@@ -134,7 +134,7 @@ def collector_up() -> tuple[str, Any]:
             collector = services.start_collector(workdir, [config])
             atexit.register(shutil.rmtree, workdir, ignore_errors=True)
             return "built collector (" + str(config.relative_to(REPO)) + ")", collector
-        except BaseException as error:  # noqa: BLE001 - pytest.skip/fail raise BaseException
+        except BaseException as error:  # pytest.skip/fail raise BaseException
             print(f"(collector not usable: {error}; using the OTLP sink)")
     from tests.bootstrap.support import OtlpHttpStandIn
 

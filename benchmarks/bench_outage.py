@@ -22,9 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_export import collector_up, run_child  # noqa: E402 - needs REPO on the path
-from tests.bootstrap.outage import stage  # noqa: E402 - as above
-from tests.services import service_dir  # noqa: E402 - as above
+from benchmarks.bench_export import collector_up, run_child  # noqa: E402  # needs the repo root, put on sys.path above
+from tests.bootstrap.outage import stage  # noqa: E402  # needs the repo root, put on sys.path above
+from tests.services import service_dir  # noqa: E402  # needs the repo root, put on sys.path above
 
 KINDS = ("kill -9", "SIGTERM")
 

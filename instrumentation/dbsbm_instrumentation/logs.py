@@ -369,7 +369,7 @@ def redact_record(record: logging.LogRecord) -> None:
     attributes = record.__dict__
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string: the handler reports it
+    except Exception:  # a bad format string: the handler reports it
         message = None
     if message is not None:
         redacted = _redact(message)
