@@ -126,7 +126,7 @@ class _ExporterNoise(logging.Filter):
         if not self.first:
             try:
                 self.first = record.getMessage()
-            except Exception:  # noqa: BLE001 - a bad record must not break the exporter
+            except Exception:  # a bad record must not break the exporter
                 self.first = str(record.msg)
         record.levelno = logging.DEBUG
         record.levelname = "DEBUG"
@@ -520,9 +520,9 @@ def urllib3_transport(signal: str) -> Any | None:
     """The OTLP/HTTP exporters' upstream urllib3 transport, or None for their default.
 
     Why: the default ``requests`` transport loads requests and charset_normalizer (which
-    imports ~100 codecs at import time): 4.3 MB of RSS in ``dbsbm-agent``
-    (benchmarks/bench_agent.py), for nothing urllib3 (which requests sends through
-    anyway) does not do here. The transport is upstream's
+    imports ~100 codecs at import time): resident memory ``dbsbm-agent`` would pay
+    (benchmarks/bench_agent.py measures it) for nothing urllib3 (which requests sends
+    through anyway) does not do here. The transport is upstream's
     (``opentelemetry-exporter-http-transport``); only its choice is ours, through the
     exporters' ``_transport`` argument. Certificates are resolved as the exporters and
     requests do (``OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE``, else ``REQUESTS_CA_BUNDLE``
