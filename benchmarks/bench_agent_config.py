@@ -26,23 +26,13 @@ from pathlib import Path
 
 import yaml
 
-from dbsbm_agent import config as agent_config
 from dbsbm_agent.config import ConfigError, load_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.agent.configs import largest_config  # noqa: E402  # needs the repo root, put on sys.path above
 
 TARGET_MS = 1000.0
 CLI_TIMEOUT_S = 10.0
-
-
-def largest() -> str:
-    """MAX_PROBES http probes with every common setting: the biggest file accepted."""
-    lines = ["probes:"]
-    for i in range(agent_config.MAX_PROBES):
-        lines.append(
-            f"  api{i:04d}: {{kind: http, url: 'https://api{i}.example.com/v3/status', "
-            "method: GET, expected_status: [200, 204], interval: 60, timeout: 5, "
-            "required: false, latency_warn: 0.5, headers: {accept: application/json}}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def alias_bomb() -> str:
@@ -63,7 +53,7 @@ def many_probes() -> str:
 
 
 INPUTS: dict[str, Callable[[Path], object]] = {
-    "largest accepted (1,000 http probes)": lambda p: p.write_text(largest()),
+    "largest accepted (1,000 http probes)": lambda p: p.write_text(largest_config()),
     "nesting: 100,000 levels": lambda p: p.write_text(
         "probes: {host: {path: " + "[" * 100_000 + "]" * 100_000 + "}}\n"
     ),

@@ -16,6 +16,7 @@ from dbsbm_agent.cli import main
 from dbsbm_agent.config import AgentConfig, ConfigError, load_config
 from dbsbm_instrumentation import slo
 
+from .configs import largest_config
 from .conftest import TESTDATA
 
 # file -> "key: message" after "config error: <file>: "
@@ -148,18 +149,6 @@ def test_largest_accepted_config_loads(tmp_path: Path) -> None:
     config = load_config(path, {})
     assert time.perf_counter() - started < 1.0
     assert len(config.probes) == agent_config.MAX_PROBES
-
-
-def largest_config() -> str:
-    """MAX_PROBES http probes with every common setting: the biggest file we accept."""
-    lines = ["probes:"]
-    for i in range(agent_config.MAX_PROBES):
-        lines.append(
-            f"  api{i:04d}: {{kind: http, url: 'https://api{i}.example.com/v3/status', "
-            "method: GET, expected_status: [200, 204], interval: 60, timeout: 5, "
-            "required: false, latency_warn: 0.5, headers: {accept: application/json}}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def test_missing_file_and_bad_arguments_exit_2(
