@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,7 @@ from devstack.alertmanager import (
 from devstack.discord_webhook import DiscordWebhook, Request, check_message
 from devstack.process import Missing
 from devstack.prometheus import PrometheusService, prometheus_process
+from tests.exposition import serve_metrics
 from tests.services import LOCALHOST, free_port, missing
 
 pytestmark = pytest.mark.integration
@@ -55,27 +55,19 @@ FIRING_BOUND = 2 * INTERVAL + FOR + INTERVAL + GROUP_WAIT + SLACK
 RESOLVED_BOUND = 2 * INTERVAL + GROUP_INTERVAL + SLACK
 
 
-class _HostMemory(BaseHTTPRequestHandler):
+class _HostMemory:
     """``system_memory_utilization_ratio{state="used"}`` per host, as the collector writes it."""
 
     used: dict[str, float] = {}
     lock = threading.Lock()
 
-    def do_GET(self) -> None:
-        with self.lock:
-            lines = [
+    @classmethod
+    def exposition(cls) -> str:
+        with cls.lock:
+            return "".join(
                 f'system_memory_utilization_ratio{{host_name="{host}",state="used"}} {value}\n'
-                for host, value in self.used.items()
-            ]
-        body = "".join(lines).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+                for host, value in cls.used.items()
+            )
 
 
 @dataclass
@@ -135,9 +127,8 @@ def _rule_file(directory: Path) -> Path:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    target = ThreadingHTTPServer((LOCALHOST, 0), _HostMemory)
-    threading.Thread(target=target.serve_forever, daemon=True).start()
     _HostMemory.used = {}
+    target = serve_metrics(_HostMemory.exposition)
     started: list[Callable[[], None]] = [target.shutdown, target.server_close]
     try:
         hook = DiscordWebhook()

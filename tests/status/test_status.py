@@ -11,11 +11,9 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ import yaml
 from dbsbm_agent import status
 from dbsbm_instrumentation import slo
 from dbsbm_mixin import prometheus as mixin_prometheus
+from tests.exposition import serve_metrics
 from tests.services import LOCALHOST, REPO, PrometheusService, free_port
 
 FACTOR = 60
@@ -125,32 +124,18 @@ BOT_SERIES = (
 )
 
 
-class _BotSeries(BaseHTTPRequestHandler):
+_STARTED = time.monotonic()
+
+
+def _bot_series() -> str:
     """The bot's series as Prometheus would store them, growing as a running bot's do."""
-
-    started = time.monotonic()
-
-    def do_GET(self) -> None:
-        if self.path != "/metrics":
-            self.send_error(404)
-            return
-        elapsed = time.monotonic() - self.started
-        body = "".join(f"{name} {rate * elapsed}\n" for name, rate in BOT_SERIES).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    elapsed = time.monotonic() - _STARTED
+    return "".join(f"{name} {rate * elapsed}\n" for name, rate in BOT_SERIES)
 
 
 @pytest.fixture
 def bot_target() -> Iterator[str]:
-    server = ThreadingHTTPServer((LOCALHOST, 0), _BotSeries)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_metrics(_bot_series)
     try:
         yield f"{LOCALHOST}:{server.server_address[1]}"
     finally:
