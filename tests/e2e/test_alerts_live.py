@@ -31,7 +31,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from dbsbm_mixin.alerts import ALERTS
 from devstack.process import LOOPBACK, Process
 from tests import services
 from tests.e2e.test_dashboards import ScrapedDemo
+from tests.exposition import serve_metrics
 
 pytestmark = pytest.mark.e2e
 
@@ -136,22 +136,7 @@ def _line(series: str, value: float) -> str:
 @pytest.fixture(scope="module")
 def standin() -> Iterator[tuple[StandIn, int]]:
     state = StandIn()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = state.exposition().encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: Prometheus scrapes it several times a second."""
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_metrics(state.exposition)
     try:
         yield state, int(server.server_address[1])
     finally:
