@@ -40,6 +40,7 @@ import logging
 import random
 import threading
 import time
+import types
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, cast
@@ -106,6 +107,13 @@ class _BreakerTelemetry:
 # DBSBM's own breaker settings: 5 failures open it, 60 s before one probe call is let through.
 BREAKER_FAILURE_THRESHOLD = 5
 BREAKER_RESET_TIMEOUT_SECONDS = 60.0
+
+
+class _Bound(functools.partial[Any]):
+    """A partial that binds like a function, so a decorated method still gets ``self``."""
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
 
 
 class CircuitBreaker:
@@ -298,39 +306,11 @@ class CircuitBreaker:
         return await self._probe_call_async(func, args, kwargs)
 
     def __call__(self, func: Callable[P, T]) -> Callable[P, T]:
-        """Decorate a sync or async function; the closed path is inlined for speed."""
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if self.closed:
-                    try:
-                        result = await func(*args, **kwargs)
-                    except Exception as exc:
-                        self.record_failure(exc)
-                        raise
-                    if self.failures:
-                        self.failures = 0
-                    return result
-                return await self._probe_call_async(func, args, kwargs)
-
-            # for a coroutine function T is the coroutine async_wrapper returns
-            return cast(Callable[P, T], async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if self.closed:
-                try:
-                    result = func(*args, **kwargs)
-                except Exception as exc:
-                    self.record_failure(exc)
-                    raise
-                if self.failures:
-                    self.failures = 0
-                return result
-            return self._probe_call(func, args, kwargs)
-
-        return wrapper
+        """Decorate a sync or async function: each call is :meth:`call` (or
+        :meth:`call_async`) with ``func`` bound in, through a C-level partial, so the
+        wrapper adds no Python frame of its own (nor, for async, a second coroutine)."""
+        method = self.call_async if inspect.iscoroutinefunction(func) else self.call
+        return cast(Callable[P, T], functools.update_wrapper(_Bound(method, func), func))
 
     def _probe_call(self, func: Callable[..., T], args: Any, kwargs: Any) -> T:
         if self.closed:  # closed again since the caller looked

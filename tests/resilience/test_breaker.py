@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 
@@ -205,6 +206,28 @@ def test_breaker_telemetry(clock: Clock) -> None:
     assert ({semconv.BREAKER_NAME: "tele"}, 2) in states
     transitions = metric_points(reader, semconv.BREAKER_TRANSITIONS.name)
     assert ({semconv.BREAKER_NAME: "tele", semconv.BREAKER_STATE: "open"}, 1) in transitions
+
+
+def test_decorated_functions_and_methods_keep_their_identity(clock: Clock) -> None:
+    """The decorator keeps name, signature and coroutine-ness; a method still gets self."""
+    breaker = CircuitBreaker("t", failure_threshold=1, reset_timeout=10, clock=clock)
+
+    class Client:
+        @breaker
+        def get(self, key: str) -> str:
+            return f"{type(self).__name__}:{key}"
+
+        @breaker
+        async def aget(self, key: str) -> str:
+            return f"{type(self).__name__}:{key}"
+
+    client = Client()
+    assert client.get("k") == "Client:k"
+    assert asyncio.run(client.aget("k")) == "Client:k"
+    assert Client.get.__name__ == "get" and Client.aget.__name__ == "aget"
+    assert str(inspect.signature(client.get)) == "(key: 'str') -> 'str'"
+    assert inspect.iscoroutinefunction(client.aget) and inspect.iscoroutinefunction(Client.aget)
+    assert not inspect.iscoroutinefunction(client.get)
 
 
 def test_breaker_rejects_bad_settings() -> None:
