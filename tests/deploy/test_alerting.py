@@ -22,6 +22,7 @@ import yaml
 from dbsbm_mixin import notify, promtool
 from dbsbm_mixin.alerts import ALERTS
 from dbsbm_mixin.model import Alert, Fires, Rule
+from devstack.discord_webhook import CONTENT_MAX, EMBED_TOTAL_MAX, TITLE_MAX
 from tests.services import LOCALHOST, REPO, free_port, require_binary, wait_for
 
 GOLDEN = Path(__file__).parent / "testdata" / "alerting"
@@ -30,9 +31,6 @@ WEBHOOK = "http://127.0.0.1:9/api/webhooks/1/stand-in"  # discard port: nothing 
 ROLE = "123456789012345678"
 STARTS, ENDS = "2026-12-02T05:00:00Z", "2026-12-02T05:42:00Z"
 NEVER = "0001-01-01T00:00:00Z"
-# Discord's documented limits; Grafana sends the message as content, Alertmanager as an
-# embed description, so the message must fit the smaller.
-TITLE_MAX, CONTENT_MAX, EMBED_TOTAL_MAX = 256, 2000, 6000
 
 
 def amtool() -> str:
@@ -138,6 +136,8 @@ RULES = list(rules())
 
 def check_discord_limits(title: str, message: str) -> None:
     assert 0 < len(title) <= TITLE_MAX, title
+    # Discord's limits (the stand-in's): Grafana sends the message as content, Alertmanager
+    # as an embed description, so the message must fit the smaller.
     assert 0 < len(message) <= CONTENT_MAX, len(message)
     assert len(title) + len(message) <= EMBED_TOTAL_MAX
 
