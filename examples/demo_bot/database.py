@@ -2,7 +2,7 @@
 
 Reads are cached under the cache manager's ``database`` prefix, as DBSBM's DatabaseManager
 does. DBSBM clears every cached read on any write (``clear_prefix("database", "db_query")``);
-this one uses the ``pattern`` argument (seed task 1.1) to clear only the reads of the table
+this one uses the ``pattern`` argument of ``clear_prefix`` to clear only the reads of the table
 written: a read's key names its tables (``db_query:,bets,users,:<digest>``). Values are made
 JSON-safe before caching because our cache stores JSON, never pickles.
 """
