@@ -99,6 +99,13 @@ install_engine() {
     || die "apt-get install docker.io failed"
 }
 
+clear_exec_root() {  # dockerd leaves its netns bind-mounted there; rm alone cannot go
+  local mounts
+  mounts="$(awk -v root="$state/exec/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r)"
+  [[ -z "$mounts" ]] || xargs -r umount -l <<<"$mounts" 2>/dev/null || true
+  rm -rf "$state/exec"
+}
+
 start_private() {
   local reason
   reason="$(why_dockerd_cannot_start)"
@@ -110,7 +117,8 @@ start_private() {
   fi
   [[ -x /usr/sbin/dockerd ]] || command -v dockerd >/dev/null 2>&1 || install_engine
   # Stale files of a dockerd that died (or of a machine that rebooted) block a new one.
-  rm -rf "$socket" "$pidfile" "$state/exec"
+  rm -rf "$socket" "$pidfile"
+  clear_exec_root
   mkdir -p "$state/data" "$state/exec"
   log "starting dockerd (state in $state, log $logfile)"
   local start=$SECONDS
@@ -151,7 +159,8 @@ stop_private() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
-  rm -rf "$socket" "$pidfile" "$state/exec"
+  rm -rf "$socket" "$pidfile"
+  clear_exec_root
 }
 
 case "$action" in
