@@ -59,6 +59,13 @@ class Rule:
     # ``ignore_case``): Python tries the pattern at those places only, instead of scanning
     # the text with a pattern that starts with an alternation.
     starts: tuple[str, ...] = ()
+    # ``after`` may consume the start of another secret (the next key of a pair): an engine
+    # that replaces non-overlapping matches (OTTL's replace_pattern) runs the rule twice.
+    rescan: bool = False
+    # For an engine that masks the whole match (the redaction processor's blocked_values),
+    # where a consumed ``after`` would take the next secret's key with it: a pattern whose
+    # match ends with the secret (it may mask more than the secret, never less).
+    whole: str = ""
 
     @property
     def pattern(self) -> str:
@@ -68,6 +75,13 @@ class Rule:
     def re2_pattern(self) -> str:
         """The pattern as Go's regexp takes it."""
         return f"(?i){self.pattern}" if self.ignore_case else self.pattern
+
+    @property
+    def re2_whole_pattern(self) -> str:
+        """What an engine that masks whole matches takes, as Go's regexp takes it."""
+        if not self.whole:
+            return self.re2_pattern
+        return f"(?i){self.whole}" if self.ignore_case else self.whole
 
 
 # Words that make a key name a credential ("db_password", "x-apisports-key",
@@ -112,6 +126,13 @@ def _value(stop: str) -> str:
 
 
 _BARE_STOP = r"""\s"'\\&,;})"""
+# An unquoted value may hold spaces ("password=correct horse battery"): it runs on, word by
+# word, to the next "key=" or "key: " (kept, with the space before it), a separator or the
+# line's end. Without lookahead (RE2 has none) the next key is recognised by consuming it in
+# the kept group after the secret (hence ``rescan`` and ``whole`` on the rule).
+_BARE_WORD = r"""[^\s"'\\&,;})=]+"""
+_NEXT_KEY = r"""[^\s"'\\&,;})=:]+(?:=|:[ \t])"""
+_BARE_END = rf"""(?:[ \t]+{_NEXT_KEY}|[ \t]*(?:[\r\n\v\f"'\\&,;}})]|$))"""
 _LINE_STOP = r"""\r\n"'\\"""
 _QUOTED_STOP = r"""\r\n"'\\"""
 _WORD_TRIGGERS = (
@@ -170,11 +191,16 @@ RULES: tuple[Rule, ...] = (
         anchors=(":",),
         starts=_WORD_STARTS,
     ),
-    # password=hunter2, api_key=x&user=y, AccountKey=x; (an unquoted value ends at a space)
+    # password=hunter2, api_key=x&user=y, AccountKey=x; password=two words user=bob
     Rule(
         "bare_pair",
         before=rf"{_WORD}{_KEY_TAIL}{_SEP}",
-        secret=_value(_BARE_STOP),
+        secret=rf"{_value(_BARE_STOP)}(?:[ \t]+{_BARE_WORD})*?",
+        after=_BARE_END,
+        rescan=True,
+        # masked whole: the value and every word after it up to a separator (the pairs
+        # after it too, "password=a b user=bob" -> "****")
+        whole=rf"{_WORD}{_KEY_TAIL}{_SEP}{_value(_BARE_STOP)}(?:[ \t]+[^{_BARE_STOP}]+)*",
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
         anchors=(":", "="),

@@ -36,7 +36,8 @@ SECRETS = [
     ("{'x-apisports-key': 'deadbeef1234'}", "deadbeef1234", "'x-apisports-key': '****'"),
     ("mysql://dbsbm:s3cr3t@db:3306/bets", "s3cr3t", "mysql://dbsbm:****@db:3306/bets"),
     ("redis://:r3dis@cache:6379/0", "r3dis", "redis://:****@cache:6379/0"),
-    ("MYSQL_PASSWORD=abc123 ok", "abc123", "MYSQL_PASSWORD=**** ok"),
+    ("MYSQL_PASSWORD=abc123 user=bob", "abc123", "MYSQL_PASSWORD=**** user=bob"),
+    ("password=two words, ok", "two words", "password=****, ok"),
 ]
 
 CLEAN = [

@@ -54,6 +54,13 @@ def _cases() -> list[Secret]:
         ),
         ("password=value", "login password={s}&user=bob", "hunter2pass"),
         ("PASSWORD env line", "MYSQL_PASSWORD={s} ok", "abc123MysqlPw"),
+        ("password with spaces, unquoted", "login password={s} user=bob", "two words pw"),
+        ("env password with spaces to the end", "MYSQL_PASSWORD={s}", "correct horse 42"),
+        (
+            "second credential pair after a spaced one",
+            "user=bob api_key=first key value token={s} ok=1",
+            "second pair pw",
+        ),
         (
             "json password with spaces",
             'payload {{"password": "{s}", "user": "bob"}}',

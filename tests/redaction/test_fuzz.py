@@ -105,8 +105,13 @@ def _reference_redact(text: str) -> str:
     spans = []
     for rule in secret_rules.RULES:
         haystack = lower if rule.ignore_case else text
-        for match in re.finditer(rule.pattern, haystack, re.ASCII):
-            if match.start(2) > match.end(1):
+        compiled = re.compile(rule.pattern, re.ASCII)
+        if rule.starts:  # tried wherever a match can start: it may overlap the one before
+            matches = [compiled.match(haystack, i) for i in range(len(haystack))]
+        else:
+            matches = list(compiled.finditer(haystack))
+        for match in matches:
+            if match is not None and match.start(2) > match.end(1):
                 spans.append((match.end(1), match.start(2)))
     if not spans:
         return text

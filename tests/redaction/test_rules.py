@@ -94,8 +94,13 @@ def test_patterns_stay_in_the_subset_python_and_re2_share(rule: secret_rules.Rul
     unescaped = re.sub(r"\\.", "", rule.pattern)
     for construct, what in _RE2_REFUSES:
         assert re.search(construct, rule.pattern) is None, f"{rule.name} uses a {what}"
-    for count in re.findall(r"\{(\d+)(?:,(\d*))?\}", rule.pattern):
-        assert all(int(n) <= 1000 for n in count if n), "RE2 repeats at most 1000 times"
+    for pattern in (rule.pattern, rule.whole):
+        for count in re.findall(r"\{(\d+)(?:,(\d*))?\}", pattern):
+            assert all(int(n) <= 1000 for n in count if n), "RE2 repeats at most 1000 times"
+    if rule.whole:
+        assert re.compile(rule.whole, re.ASCII).groups == 0
+        for construct, what in _RE2_REFUSES:
+            assert re.search(construct, rule.whole) is None, f"{rule.name} uses a {what}"
     if rule.ignore_case:
         assert not re.search("[A-Z]", unescaped), "ignore_case rules are written in lower case"
         for trigger in rule.triggers:
@@ -170,10 +175,21 @@ def test_the_collector_applies_every_rule_and_the_key_names() -> None:
     secrets = processors["redaction/secrets"]
     assert secrets["blocked_key_patterns"] == [f"(?i).*({SECRET_KEY_PATTERN}).*"]
     unescaped = [value.replace("$$", "$") for value in secrets["blocked_values"]]
-    assert unescaped == [rule.re2_pattern for rule in secret_rules.RULES]
+    assert unescaped == [rule.re2_whole_pattern for rule in secret_rules.RULES]
     transform = processors["transform/redact_secrets"]
     (log_statements,) = transform["log_statements"]
-    assert len(log_statements["statements"]) == 2 * len(secret_rules.RULES)
+    passes = sum(2 if rule.rescan else 1 for rule in secret_rules.RULES)
+    assert len(log_statements["statements"]) == 2 * passes
+
+
+def test_a_rule_whose_kept_tail_holds_the_next_key_matches_every_value_whole() -> None:
+    """Where ``after`` consumes the next key, ``whole`` masks that pair's value too."""
+    for rule in secret_rules.RULES:
+        if rule.rescan:
+            assert rule.whole, f"{rule.name}: an engine masking whole matches needs `whole`"
+    (bare,) = [rule for rule in secret_rules.RULES if rule.name == "bare_pair"]
+    text = "password=a b token=c d, user=bob"
+    assert re.sub(bare.whole, MASK, text, flags=re.ASCII) == "****, user=bob"
 
 
 def test_sql_sanitising_runs_on_database_statements_only() -> None:

@@ -56,7 +56,9 @@ def _statement(function: str, target: str, rule: secret_rules.Rule, suffix: str 
 def _statements(context: str, targets: list[tuple[str, str, str]]) -> list[str]:
     lines = [f"      - context: {context}", "        statements:"]
     for function, target, suffix in targets:
-        lines += [_statement(function, target, rule, suffix) for rule in secret_rules.RULES]
+        for rule in secret_rules.RULES:
+            statement = _statement(function, target, rule, suffix)
+            lines += [statement, statement] if rule.rescan else [statement]
     return lines
 
 
@@ -68,7 +70,8 @@ def redaction_block() -> str:
         f"{BEGIN} (deploy/mixin/dbsbm_mixin/collector.py renders it from",
         "  # dbsbm_instrumentation/secret_rules.py; edit those and run `make generate`).",
         "  # Value shapes masked in place, keeping their context (`password=****`,",
-        "  # `Bearer ****`, `scheme://user:****@host`): one statement per rule, in order",
+        "  # `Bearer ****`, `scheme://user:****@host`): one statement per rule (two for a rule",
+        "  # whose kept text after the secret may hold the next key), in order",
         f"  # {names}.",
         "  transform/redact_secrets:",
         "    error_mode: ignore",
@@ -93,7 +96,10 @@ def redaction_block() -> str:
         "    blocked_key_patterns:",
         f"      - {_yaml_single(_config_text(f'(?i).*({secret_rules.KEY_NAME_PATTERN}).*'))}",
         "    blocked_values:",
-        *(f"      - {_yaml_single(_config_text(rule.re2_pattern))}" for rule in secret_rules.RULES),
+        *(
+            f"      - {_yaml_single(_config_text(rule.re2_whole_pattern))}"
+            for rule in secret_rules.RULES
+        ),
         "    summary: silent",
         "",
         "  # SQL literals (`WHERE pw = 'x'` becomes `WHERE pw = ?`) in database statements",
