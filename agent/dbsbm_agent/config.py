@@ -43,6 +43,7 @@ from .probers.base import (
     describe,
     positive,
     shorten,
+    without_whitespace,
 )
 from .probers.host import RESOURCE_FAIL_RATIO, RESOURCE_WARN_RATIO
 
@@ -449,6 +450,11 @@ class _Parser:
 
 def parse_listen(value: Any, fail: Any) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:9464`` for IPv6) as a (host, port) pair."""
+    if isinstance(value, str):
+        try:
+            without_whitespace(value)
+        except Invalid as exc:
+            raise fail(str(exc)) from None
     match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", value) if isinstance(value, str) else None
     if match is None or not match.group(1) or not 1 <= int(match.group(2)) <= 65535:
         raise fail(f"must be HOST:PORT, got {describe(value)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 from dbsbm_agent import config as agent_config
 from dbsbm_agent.cli import main
 from dbsbm_agent.config import AgentConfig, ConfigError, load_config
+from dbsbm_agent.probers import KINDS
+from dbsbm_agent.probers.base import Invalid
 from dbsbm_instrumentation import slo
 
 from .configs import largest_config
@@ -93,6 +96,284 @@ def test_bad_config(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert str(caught.value) == expected
     assert main(["--config", str(path), "--check-config"]) == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+# Strings that cannot work where they go, written with YAML's escapes (the file itself
+# may not hold a control character): (file, environment, "key: message"). "SECRET"
+# stands for a key or password that must not reach the error line.
+_URL_SHAPE = "must be an http(s)://HOST[:PORT]/PATH URL"
+_CONTROL = "contains a control character"
+BAD_STRINGS = {
+    "host path NUL": (
+        r'probes: {host: {path: "/srv\0/data"}}',
+        {},
+        f"probes.host.path: {_CONTROL} (U+0000)",
+    ),
+    "host path LF": (
+        r'probes: {host: {path: "/\n"}}',
+        {},
+        f"probes.host.path: {_CONTROL} (U+000A)",
+    ),
+    "header name LF": (
+        r'probes: {api: {kind: http, url: "http://h/", headers: {"X-A\nX-B": v}}}',
+        {},
+        f"probes.api.headers: header name {_CONTROL} (U+000A)",
+    ),
+    "header name CR": (
+        r'probes: {api: {kind: http, url: "http://h/", headers: {"X-A\r": v}}}',
+        {},
+        f"probes.api.headers: header name {_CONTROL} (U+000D)",
+    ),
+    "header name space": (
+        'probes: {api: {kind: http, url: "http://h/", headers: {"X Key": v}}}',
+        {},
+        "probes.api.headers: header name 'X Key' must be an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+    ),
+    "header name colon": (
+        'probes: {api: {kind: http, url: "http://h/", headers: {"X-Key:": v}}}',
+        {},
+        "probes.api.headers: header name 'X-Key:' must be an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+    ),
+    "header name empty": (
+        'probes: {api: {kind: http, url: "http://h/", headers: {"": v}}}',
+        {},
+        "probes.api.headers: header name '' must be an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+    ),
+    "header value CRLF": (
+        r'probes: {api: {kind: http, url: "http://h/", headers: {X-Key: "SECRET\r\nX-B: 1"}}}',
+        {},
+        f"probes.api.headers.X-Key: {_CONTROL} (U+000D)",
+    ),
+    "header value LF": (
+        r'probes: {api: {kind: http, url: "http://h/", headers: {X-Key: "SECRET\n"}}}',
+        {},
+        f"probes.api.headers.X-Key: {_CONTROL} (U+000A)",
+    ),
+    "header value NUL": (
+        r'probes: {api: {kind: http, url: "http://h/", headers: {X-Key: "SECRET\0"}}}',
+        {},
+        f"probes.api.headers.X-Key: {_CONTROL} (U+0000)",
+    ),
+    "header from env: variable name": (
+        'probes: {api: {kind: http, url: "http://h/", headers_from_env: {X-Key: API-KEY}}}',
+        {},
+        "probes.api.headers_from_env.X-Key: must name an environment variable "
+        "(letters, digits and '_', not starting with a digit), got 'API-KEY'",
+    ),
+    "header from env: variable starts with a digit": (
+        'probes: {api: {kind: http, url: "http://h/", headers_from_env: {X-Key: "1KEY"}}}',
+        {},
+        "probes.api.headers_from_env.X-Key: must name an environment variable "
+        "(letters, digits and '_', not starting with a digit), got '1KEY'",
+    ),
+    "header from env: header name": (
+        'probes: {api: {kind: http, url: "http://h/", headers_from_env: {"X Key": API_KEY}}}',
+        {},
+        "probes.api.headers_from_env: header name 'X Key' must be an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+    ),
+    "header from env: value CRLF": (
+        'probes: {api: {kind: http, url: "http://h/", headers_from_env: {X-Key: API_KEY}}}',
+        {"API_KEY": "SECRET\r\nX-Injected: 1"},
+        f"probes.api.headers_from_env.X-Key: environment variable API_KEY {_CONTROL} (U+000D)",
+    ),
+    "http url space": (
+        'probes: {api: {kind: http, url: "https://h/a b?key=SECRET"}}',
+        {},
+        "probes.api.url: contains whitespace (U+0020)",
+    ),
+    "http url tab": (
+        r'probes: {api: {kind: http, url: "https://h/?key=SECRET\t"}}',
+        {},
+        f"probes.api.url: {_CONTROL} (U+0009)",
+    ),
+    "http url LF": (
+        r'probes: {api: {kind: http, url: "https://h/\n?key=SECRET"}}',
+        {},
+        f"probes.api.url: {_CONTROL} (U+000A)",
+    ),
+    "http url without host": (
+        'probes: {api: {kind: http, url: "https:///v3?key=SECRET"}}',
+        {},
+        f"probes.api.url: {_URL_SHAPE}",
+    ),
+    "http url scheme": (
+        'probes: {api: {kind: http, url: "ftp://h/?key=SECRET"}}',
+        {},
+        f"probes.api.url: {_URL_SHAPE}",
+    ),
+    "http url port 0": (
+        'probes: {api: {kind: http, url: "http://h:0/?key=SECRET"}}',
+        {},
+        f"probes.api.url: {_URL_SHAPE}",
+    ),
+    "http url port too large": (
+        'probes: {api: {kind: http, url: "http://h:99999/?key=SECRET"}}',
+        {},
+        f"probes.api.url: {_URL_SHAPE}",
+    ),
+    "discord base_url without host": (
+        'probes: {discord: {base_url: "https://"}}',
+        {},
+        f"probes.discord.base_url: {_URL_SHAPE}",
+    ),
+    "discord base_url query": (
+        'probes: {discord: {base_url: "https://h/api?key=SECRET"}}',
+        {},
+        "probes.discord.base_url: must not have a query or a fragment",
+    ),
+    "discord token LF": (
+        r'probes: {discord: {token: "SECRET\n"}}',
+        {},
+        f"probes.discord.token: {_CONTROL} (U+000A)",
+    ),
+    "mysql host LF": (
+        r'probes: {mysql: {host: "db\n"}}',
+        {},
+        f"probes.mysql.host: {_CONTROL} (U+000A)",
+    ),
+    "mysql host space": (
+        'probes: {mysql: {host: "db host"}}',
+        {},
+        "probes.mysql.host: contains whitespace (U+0020)",
+    ),
+    "mysql host empty": (
+        'probes: {mysql: {host: ""}}',
+        {},
+        "probes.mysql.host: must be a host name or address, got ''",
+    ),
+    "mysql user DEL": (
+        r'probes: {mysql: {user: "u\x7f"}}',
+        {},
+        f"probes.mysql.user: {_CONTROL} (U+007F)",
+    ),
+    "mysql password NUL": (
+        r'probes: {mysql: {password: "SECRET\0"}}',
+        {},
+        f"probes.mysql.password: {_CONTROL} (U+0000)",
+    ),
+    "mysql database C1": (
+        r'probes: {mysql: {database: "db\x85"}}',
+        {},
+        f"probes.mysql.database: {_CONTROL} (U+0085)",
+    ),
+    "redis url LF": (
+        r'probes: {redis: {url: "redis://:SECRET@h:6379/0\n"}}',
+        {},
+        f"probes.redis.url: {_CONTROL} (U+000A)",
+    ),
+    "redis url space": (
+        'probes: {redis: {url: "redis://:SEC RET@h:6379/0"}}',
+        {},
+        "probes.redis.url: contains whitespace (U+0020)",
+    ),
+    "redis url without host": (
+        'probes: {redis: {url: "redis://:SECRET@:6379/0"}}',
+        {},
+        "probes.redis.url: must be a redis://HOST:PORT/DB URL",
+    ),
+    "redis host ESC": (
+        r'probes: {redis: {host: "\e"}}',
+        {},
+        f"probes.redis.host: {_CONTROL} (U+001B)",
+    ),
+    "redis username CR": (
+        r'probes: {redis: {username: "u\r"}}',
+        {},
+        f"probes.redis.username: {_CONTROL} (U+000D)",
+    ),
+    "redis password LF": (
+        r'probes: {redis: {password: "SECRET\n"}}',
+        {},
+        f"probes.redis.password: {_CONTROL} (U+000A)",
+    ),
+    "redis key CRLF": (
+        r'probes: {redis: {key: "k\r\n"}}',
+        {},
+        f"probes.redis.key: {_CONTROL} (U+000D)",
+    ),
+    "listen LF": (
+        'listen: "127.0.0.1\\n:9464"\nprobes: {host: {}}',
+        {},
+        f"listen: {_CONTROL} (U+000A)",
+    ),
+    "listen space": (
+        'listen: "127.0.0.1 :9464"\nprobes: {host: {}}',
+        {},
+        "listen: contains whitespace (U+0020)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "environ", "expected"), BAD_STRINGS.values(), ids=BAD_STRINGS)
+def test_bad_string_setting(
+    text: str,
+    environ: dict[str, str],
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A string that could not work (a NUL in a path, a newline in a header, a URL without
+    a host) is one line naming the file and the key, exit 2, the value never shown."""
+    path = tmp_path / "agent.yaml"
+    path.write_text(text + "\n")
+    for name in os.environ:
+        if name.startswith(("MYSQL_", "REDIS_", "DISCORD_")):
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    started = time.perf_counter()
+    assert main(["--config", str(path), "--check-config"]) == 2
+    assert time.perf_counter() - started < 1.0
+    err = capsys.readouterr().err
+    assert err == f"config error: {path}: {expected}\n"
+    assert "SECRET" not in err
+
+
+def test_tabs_and_token_characters_are_accepted(make_config: Callable[..., AgentConfig]) -> None:
+    """A tab may stand in a password or a header value, and a header name may use every
+    token character: RFC 9110 allows both, and so does the HTTP client."""
+    config = make_config(
+        r"""
+        probes:
+          mysql: {password: "a\tb"}
+          redis: {password: "a\tb"}
+          api:
+            kind: http
+            url: "https://h/"
+            headers: {"!#$%&'*+-.^_`|~09azAZ": "a\tb"}
+            headers_from_env: {X-Key: _API_KEY_2}
+    """,
+        {"_API_KEY_2": "k\tv"},
+    )
+    assert config.probes["mysql"].settings.password == "a\tb"
+    assert config.probes["redis"].settings.password == "a\tb"
+    assert config.probes["api"].settings.headers == {
+        "!#$%&'*+-.^_`|~09azAZ": "a\tb",
+        "X-Key": "k\tv",
+    }
+
+
+def test_every_string_setting_refuses_control_characters() -> None:
+    """Each setting of each kind refuses every control character but tab (which only
+    passwords and header values take), mapping keys and values included: a new kind's
+    string settings are held to this without a test of their own."""
+    tab_allowed = {("mysql", "password"), ("redis", "password"), ("http", "headers")}
+    for kind in KINDS.values():
+        for spec in dataclasses.fields(kind.settings):
+            check = spec.metadata["check"]
+            for code in [*range(0x20), 0x7F, 0x85, 0x9F]:
+                char = chr(code)
+                values: list[object] = [f"a{char}b", {"X-Key": f"a{char}b"}, {f"X{char}": "a"}]
+                if char == "\t" and (kind.name, spec.name) in tab_allowed:
+                    values.pop(1 if spec.name == "headers" else 0)
+                for value in values:
+                    with pytest.raises(Invalid):
+                        check(value)
 
 
 def test_cli_subprocess_prints_one_line_without_traceback() -> None:
@@ -275,6 +556,19 @@ def test_bad_environment_value_names_the_variable(
         ("REDIS_URL", "redis://h:70000/0", "must be a redis://HOST:PORT/DB URL"),
         ("REDIS_URL", "redis://h/x", "must be a redis://HOST:PORT/DB URL"),
         ("REDIS_URL", "redis://h/\u00b2", "must be a redis://HOST:PORT/DB URL"),
+        # Control characters, named by code: the value may be a secret.
+        ("MYSQL_HOST", "db\n", "contains a control character (U+000A)"),
+        ("MYSQL_HOST", "db host", "contains whitespace (U+0020)"),
+        ("MYSQL_USER", "u\x7f", "contains a control character (U+007F)"),
+        ("MYSQL_PASSWORD", "pw\x00", "contains a control character (U+0000)"),
+        ("MYSQL_DB", "db\r", "contains a control character (U+000D)"),
+        ("REDIS_URL", "redis://:pw@h:6379/0\n", "contains a control character (U+000A)"),
+        ("REDIS_HOST", "\x1b", "contains a control character (U+001B)"),
+        ("REDIS_USERNAME", "u\n", "contains a control character (U+000A)"),
+        ("REDIS_PASSWORD", "pw\r\n", "contains a control character (U+000D)"),
+        ("DISCORD_TOKEN", "tok.en\n", "contains a control character (U+000A)"),
+        # b"pw\xff" in the environment, as os.environ decodes it
+        ("MYSQL_PASSWORD", "pw\udcff", "contains a byte that is not UTF-8 (U+DCFF)"),
     ],
 )
 def test_bad_port_or_db_in_environment_names_the_variable(
@@ -283,9 +577,10 @@ def test_bad_port_or_db_in_environment_names_the_variable(
     message: str,
     make_config: Callable[..., AgentConfig],
 ) -> None:
-    """Ports and db numbers from the environment are checked, and blamed on the variable."""
+    """Ports, db numbers and strings from the environment are checked as the settings
+    they stand for are, and blamed on the variable."""
     with pytest.raises(ConfigError) as caught:
-        make_config("probes: {mysql: {}, redis: {}}", {variable: value})
+        make_config("probes: {mysql: {}, redis: {}, discord: {}}", {variable: value})
     assert str(caught.value) == f"config error: environment: {variable}: {message}"
 
 

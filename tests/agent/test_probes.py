@@ -132,6 +132,37 @@ async def test_http_status_and_latency(
     assert result.output == f"GET {base}/broken: status 503, expected 2xx"
 
 
+async def test_http_sends_every_header_the_config_accepts(
+    http_serve: HttpServe, make_config: Callable[..., AgentConfig]
+) -> None:
+    """What the config lets through, the HTTP client sends: every token character in a
+    name, a tab inside a value, a value from the environment."""
+    received: list[dict[str, str]] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        received.append(dict(request.headers))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", echo)
+    base = await http_serve(app)
+    config = make_config(
+        rf"""
+        probes:
+          api:
+            kind: http
+            url: "{base}/"
+            headers: {{"!#$%&'*+-.^_`|~09azAZ": "a\tb"}}
+            headers_from_env: {{X-Key: API_KEY}}
+    """,
+        {"API_KEY": "k\tv"},
+    )
+    result, _ = await run(config, "api")
+    assert result.status is Status.PASS, result.output
+    assert received[0]["!#$%&'*+-.^_`|~09azAZ"] == "a\tb"
+    assert received[0]["X-Key"] == "k\tv"
+
+
 async def test_discord_without_token_is_skipped(
     make_config: Callable[..., AgentConfig],
 ) -> None:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from dbsbm_instrumentation.semconv import Instrument
 
@@ -114,7 +116,15 @@ Prober = Callable[[str, ProbeConfig[Any], Recorder, logging.Logger], Awaitable[P
 
 
 class Invalid(Exception):
-    """A value a check refused; ``str()`` is "must be ..., got ..."."""
+    """A value a check refused; ``str()`` is "must be ..., got ..." or "contains ...".
+
+    ``key`` names the entry of a mapping that is wrong (a header's name), so the error
+    line can point at ``headers.x-api-key`` rather than at the whole mapping.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class InvalidSetting(Exception):
@@ -174,7 +184,8 @@ class ProbeKind(Generic[S]):
                 try:
                     values[spec.name] = spec.metadata["check"](raw[spec.name])
                 except Invalid as exc:
-                    raise InvalidSetting(spec.name, str(exc)) from None
+                    key = spec.name if exc.key is None else f"{spec.name}.{exc.key}"
+                    raise InvalidSetting(key, str(exc)) from None
             elif (
                 spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
             ):
@@ -257,18 +268,131 @@ def non_negative_integer(value: Any) -> int:
     return value
 
 
-def string(value: Any) -> str:
+# Unicode's control characters (C0, DEL, C1): none works in a host name, a path (a NUL
+# ends it), a URL or a header (CR and LF end one, so a value could add headers), and in
+# a log line they forge or hide text. A tab is an ordinary character of a password or a
+# header value (RFC 9110 allows it there), so those checks let it through.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What Python makes of bytes that are not UTF-8 in an environment variable (surrogate
+# escapes): no client can encode them, so the variable is refused rather than the probe.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s")
+# RFC 9110's token: the characters a header name may use.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _code(char: str) -> str:
+    """How a refused character is named: never the character itself, which may not print."""
+    return f"U+{ord(char):04X}"
+
+
+def _string(value: Any, control: re.Pattern[str]) -> str:
     if not isinstance(value, str):
         raise Invalid(f"must be a string, got {describe(value)}")
+    found = control.search(value)
+    if found:
+        # Only the character's code: the value may be a secret.
+        raise Invalid(f"contains a control character ({_code(found.group())})")
+    found = _SURROGATE.search(value)
+    if found:
+        raise Invalid(f"contains a byte that is not UTF-8 ({_code(found.group())})")
     return value
 
 
-def string_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise Invalid(f"must map names to strings, got {describe(value)}")
-    return value
+def string(value: Any) -> str:
+    """A string without control characters: every string setting goes through this or
+    :func:`string_with_tabs`, so none reaches a socket, a path or a log line with one."""
+    return _string(value, _CONTROL)
+
+
+def string_with_tabs(value: Any) -> str:
+    """:func:`string`, tabs allowed: for passwords and header values."""
+    return _string(value, _CONTROL_BUT_TAB)
+
+
+def without_whitespace(value: Any) -> str:
+    """A :func:`string` without spaces (host names, URLs), which name resolution would
+    refuse and ``urlsplit`` would quietly drop."""
+    text = string(value)
+    found = _WHITESPACE.search(text)
+    if found:
+        raise Invalid(f"contains whitespace ({_code(found.group())})")
+    return text
+
+
+def hostname(value: Any) -> str:
+    host = without_whitespace(value)
+    if not host:
+        raise Invalid("must be a host name or address, got ''")
+    return host
+
+
+def split_url(value: Any, schemes: Collection[str], shape: str) -> SplitResult:
+    """``value`` split, if it is a URL with one of ``schemes``, a host and a port 1-65535
+    when it gives one; else Invalid "must be {shape}". Never shown in the message: a URL
+    may carry an API key or a password."""
+    text = without_whitespace(value)
+    try:
+        parts = urlsplit(text)
+        # .port raises for a port that is not a number 0-65535
+        valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # that, or a '[' without its ']'
+        valid = False
+    if not valid:
+        raise Invalid(f"must be {shape}")
+    return parts
+
+
+def http_url(value: Any) -> str:
+    url = string(value)
+    split_url(url, ("http", "https"), "an http(s)://HOST[:PORT]/PATH URL")
+    return url
+
+
+def header_name(value: Any) -> str:
+    try:
+        name = string(value)
+    except Invalid as exc:
+        raise Invalid(f"header name {exc}") from None
+    if not _TOKEN.fullmatch(name):
+        raise Invalid(
+            f"header name {describe(name)} must be an HTTP token "
+            "(letters, digits and !#$%&'*+-.^_`|~)"
+        )
+    return name
+
+
+def env_name(value: Any) -> str:
+    name = string(value)
+    if not _ENV_NAME.fullmatch(name):
+        raise Invalid(
+            "must name an environment variable (letters, digits and '_', not starting "
+            f"with a digit), got {describe(name)}"
+        )
+    return name
+
+
+def string_map(names: Check = string, values: Check = string) -> Check:
+    """A mapping whose keys pass ``names`` and values pass ``values``; a bad value is
+    blamed on its key (``headers.x-api-key``)."""
+
+    def checked(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise Invalid(f"must map names to strings, got {describe(value)}")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = names(key)
+            try:
+                out[name] = values(item)
+            except Invalid as exc:
+                raise Invalid(str(exc), key=shorten(name)) from None
+        return out
+
+    return checked
 
 
 def optional(check: Check) -> Check:
@@ -331,6 +455,22 @@ def host_port(host: str, port: int | None) -> str:
 def decimal(text: str) -> int | None:
     """ASCII digits as an int, else None: ``str.isdigit`` also accepts '²', which int() refuses."""
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def env_settings(
+    settings: type[DataclassInstance], environ: Mapping[str, str], names: Mapping[str, str]
+) -> dict[str, Any]:
+    """The settings that set variables stand for (``names`` maps variable to setting),
+    each checked as the setting itself is and blamed on the variable when it fails."""
+    checks = {spec.name: spec.metadata["check"] for spec in dataclasses.fields(settings)}
+    out: dict[str, Any] = {}
+    for variable, key in names.items():
+        if variable in environ:
+            try:
+                out[key] = checks[key](environ[variable])
+            except Invalid as exc:
+                raise InvalidSetting(variable, str(exc), variable=True) from None
+    return out
 
 
 def env_port(environ: Mapping[str, str], name: str) -> int:

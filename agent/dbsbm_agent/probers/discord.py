@@ -23,9 +23,10 @@ from .base import (
     ProbeResult,
     Recorder,
     Status,
-    describe,
+    env_settings,
     error_text,
     failed,
+    http_url,
     optional,
     positive,
     setting,
@@ -38,13 +39,11 @@ DISCORD_API = "https://discord.com/api/v10"
 
 
 def base_url(value: Any) -> str:
-    url = string(value).rstrip("/")
-    try:
-        scheme = urlsplit(url).scheme
-    except ValueError:  # a '[' without its ']'
-        scheme = ""
-    if scheme not in ("http", "https"):
-        raise Invalid(f"must be an http(s) URL, got {describe(url)}")
+    url = http_url(value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        # Paths are appended to the base URL, which would put them inside the query.
+        raise Invalid("must not have a query or a fragment")
     return url
 
 
@@ -60,7 +59,10 @@ class DiscordSettings:
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    return {"token": environ["DISCORD_TOKEN"]} if environ.get("DISCORD_TOKEN") else {}
+    # An empty DISCORD_TOKEN (a .env line left blank) keeps the file's token.
+    if not environ.get("DISCORD_TOKEN"):
+        return {}
+    return env_settings(DiscordSettings, environ, {"DISCORD_TOKEN": "token"})
 
 
 async def probe_discord(

@@ -23,9 +23,12 @@ from .base import (
     ProbeResult,
     Recorder,
     describe,
+    env_name,
     error_text,
     failed,
+    header_name,
     host_port,
+    http_url,
     mapping_setting,
     optional,
     positive,
@@ -34,6 +37,7 @@ from .base import (
     shorten,
     string,
     string_map,
+    string_with_tabs,
     timed,
 )
 
@@ -41,20 +45,9 @@ PROBE_INTERVAL_SECONDS = 60.0
 METHODS = ("GET", "HEAD", "POST")
 
 
-def http_url(value: Any) -> str:
-    url = string(value)
-    try:
-        parts = urlsplit(url)
-        valid = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            and (parts.port is None or parts.port >= 0)  # .port checks the range
-        )
-    except ValueError:  # a port outside 0-65535, a '[' without its ']'
-        valid = False
-    if not valid:
-        raise Invalid(f"must be an http(s) URL, got {describe(url)}")
-    return url
+def header_value(value: Any) -> str:
+    """A CR or LF would end the header and start another one of the value's choosing."""
+    return string_with_tabs(value)
 
 
 def method(value: Any) -> str:
@@ -80,9 +73,9 @@ class HTTPSettings:
     url: str = required_setting(http_url, secret=True)
     method: str = setting("GET", method)
     expected_status: tuple[int, ...] = setting((), status_codes)  # empty: any 2xx
-    headers: dict[str, str] = mapping_setting(string_map, secret=True)
+    headers: dict[str, str] = mapping_setting(string_map(header_name, header_value), secret=True)
     # header name -> environment variable holding its value (API keys stay out of the file)
-    headers_from_env: dict[str, str] = mapping_setting(string_map)
+    headers_from_env: dict[str, str] = mapping_setting(string_map(header_name, env_name))
     latency_warn: float | None = setting(slo.API_LATENCY_P95_MAX_SECONDS, optional(positive))
 
 
@@ -96,7 +89,12 @@ def _finish(
                 f"headers_from_env.{shorten(header)}",
                 f"environment variable {shorten(variable)} is not set",
             )
-        headers[header] = environ[variable]
+        try:
+            headers[header] = header_value(environ[variable])
+        except Invalid as exc:
+            raise InvalidSetting(
+                f"headers_from_env.{shorten(header)}", f"environment variable {variable} {exc}"
+            ) from None
     return replace(settings, headers=headers)
 
 

@@ -19,13 +19,16 @@ from .base import (
     ProbeResult,
     Recorder,
     env_port,
+    env_settings,
     error_text,
     failed,
+    hostname,
     optional,
     port,
     positive,
     setting,
     string,
+    string_with_tabs,
     timed,
 )
 
@@ -34,10 +37,10 @@ PROBE_INTERVAL_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class MySQLSettings:
-    host: str = setting("127.0.0.1", string)
+    host: str = setting("127.0.0.1", hostname)
     port: int = setting(3306, port)
     user: str | None = setting(None, optional(string))
-    password: str | None = setting(None, optional(string), secret=True)
+    password: str | None = setting(None, optional(string_with_tabs), secret=True)
     database: str | None = setting(None, optional(string))
     latency_warn: float | None = setting(slo.DB_QUERY_P95_MAX_SECONDS, optional(positive))
 
@@ -52,7 +55,7 @@ _ENV = {
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {key: environ[var] for var, key in _ENV.items() if var in environ}
+    out = env_settings(MySQLSettings, environ, _ENV)
     if "MYSQL_PORT" in environ:
         out["port"] = env_port(environ, "MYSQL_PORT")
     return out

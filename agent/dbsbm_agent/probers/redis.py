@@ -9,12 +9,13 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from .base import (
+    Invalid,
     InvalidSetting,
     ProbeConfig,
     ProbeKind,
@@ -23,62 +24,77 @@ from .base import (
     decimal,
     describe,
     env_port,
+    env_settings,
     error_text,
     failed,
     host_port,
+    hostname,
     non_negative_integer,
     optional,
     port,
     positive,
     setting,
+    split_url,
     string,
+    string_with_tabs,
     timed,
 )
 
 PROBE_INTERVAL_SECONDS = 30.0
-_URL_MESSAGE = "must be a redis://HOST:PORT/DB URL"
+_URL_SHAPE = "a redis://HOST:PORT/DB URL"
 
 
-@dataclass(frozen=True)
-class RedisSettings:
-    """``url`` supplies host, port, db and credentials; the keys themselves win over it."""
-
-    url: str | None = setting(None, optional(string), secret=True)
-    host: str = setting("127.0.0.1", string)
-    port: int = setting(6379, port)
-    db: int = setting(0, non_negative_integer)
-    username: str | None = setting(None, optional(string))
-    password: str | None = setting(None, optional(string), secret=True)
-    key: str | None = setting(None, optional(string))
-    latency_warn: float | None = setting(None, optional(positive))
-
-
-def parse_url(url: str, fail: Callable[[str], Exception]) -> dict[str, Any]:
+def parse_url(value: Any) -> dict[str, Any]:
     """``redis://[USER:PASSWORD@]HOST[:PORT][/DB]`` as the settings it stands for."""
-    try:
-        parts = urlsplit(url)
-        number = 6379 if parts.port is None else parts.port
-    except ValueError:  # a port that is not a number 0-65535, a '[' without its ']'
-        raise fail(_URL_MESSAGE) from None
+    parts = split_url(value, ("redis",), _URL_SHAPE)
     db = decimal(parts.path.strip("/") or "0")
-    if parts.scheme != "redis" or not parts.hostname or number == 0 or db is None:
-        raise fail(_URL_MESSAGE)
+    if db is None:
+        raise Invalid(f"must be {_URL_SHAPE}")
     return {
         "host": parts.hostname,
-        "port": number,
+        "port": 6379 if parts.port is None else parts.port,
         "db": db,
         "username": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
     }
 
 
+def redis_url(value: Any) -> str:
+    url = string(value)
+    parse_url(url)
+    return url
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """``url`` supplies host, port, db and credentials; the keys themselves win over it."""
+
+    url: str | None = setting(None, optional(redis_url), secret=True)
+    host: str = setting("127.0.0.1", hostname)
+    port: int = setting(6379, port)
+    db: int = setting(0, non_negative_integer)
+    username: str | None = setting(None, optional(string))
+    password: str | None = setting(None, optional(string_with_tabs), secret=True)
+    key: str | None = setting(None, optional(string))
+    latency_warn: float | None = setting(None, optional(positive))
+
+
 def _finish(
     settings: RedisSettings, given: Mapping[str, Any], environ: Mapping[str, str]
 ) -> RedisSettings:
     if settings.url is not None:
-        from_url = parse_url(settings.url, lambda message: InvalidSetting("url", message))
+        from_url = parse_url(settings.url)  # checked by redis_url already
         settings = replace(settings, **{k: v for k, v in from_url.items() if k not in given})
     return settings
+
+
+# DBSBM's own variable names, so the agent reads the bot's .env.
+_ENV = {
+    "REDIS_URL": "url",
+    "REDIS_HOST": "host",
+    "REDIS_USERNAME": "username",
+    "REDIS_PASSWORD": "password",
+}
 
 
 def own_key() -> str:
@@ -87,16 +103,7 @@ def own_key() -> str:
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "REDIS_URL" in environ:
-        # Checked here so a bad port or db is blamed on REDIS_URL, not on the file.
-        parse_url(
-            environ["REDIS_URL"],
-            lambda message: InvalidSetting("REDIS_URL", message, variable=True),
-        )
-        out["url"] = environ["REDIS_URL"]
-    names = {"REDIS_HOST": "host", "REDIS_USERNAME": "username", "REDIS_PASSWORD": "password"}
-    out.update({key: environ[var] for var, key in names.items() if var in environ})
+    out = env_settings(RedisSettings, environ, _ENV)
     if "REDIS_PORT" in environ:
         out["port"] = env_port(environ, "REDIS_PORT")
     if "REDIS_DB" in environ:
