@@ -202,8 +202,8 @@ async def run(settings: Settings, faults: Faults) -> None:
     # The planted test secret (settings.TEST_SECRET) in a log message: redaction must
     # remove it before the line leaves the process or the collector.
     log.warning(
-        "sports API client ready: base_url=http://%s:%d api_key=%s (planted test "
-        "secret, must be redacted)",
+        "sports API client ready (planted test secret, must be redacted): "
+        "base_url=http://%s:%d api_key=%s",
         LOOPBACK,
         api_port,
         TEST_SECRET,

@@ -188,13 +188,18 @@ _stdlib_encode = json.JSONEncoder(
 _SCALARS = (int, float, bool)
 
 
+# ".000Z" ... ".999Z": a lookup costs a third of formatting the milliseconds on each line.
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
+
+
 def _iso_timestamp(created: float, _cache: list[Any] = [None, ""]) -> str:  # noqa: B006 - the cache, a local for speed
     """RFC 3339 UTC with milliseconds; the seconds part is formatted once per second."""
     second = int(created)
     if _cache[0] != second:
         _cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _cache[0] = second
-    return f"{_cache[1]}.{int((created - second) * 1000):03d}Z"
+    prefix: str = _cache[1]
+    return prefix + _MILLIS[int((created - second) * 1000)]
 
 
 class JsonFormatter(_PjlJsonFormatter):

@@ -11,16 +11,17 @@ The exporter wrappers run in the batch processors' worker threads, so span and l
 redaction costs the bot's own threads nothing; the log formatters in
 :mod:`dbsbm_instrumentation.logs` redact each field (the JSON one) or the finished line (the
 text one), and :func:`dbsbm_instrumentation.logs.redact_record` scrubs each record before
-the bot's own handlers see it. A clean line is the common case, so :func:`redact` searches a
-text only with the rules whose anchor characters and trigger words it holds.
+the bot's own handlers see it. A clean line is the common case, so :func:`redact` runs a
+rule's pattern only on a text that holds one of the rule's trigger words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import ahocorasick_rs
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -58,74 +59,75 @@ MAX_DEPTH = 32
 class _Rule(NamedTuple):
     pattern: re.Pattern[str]
     min_length: int
-    hint: re.Pattern[str] | None
-    starts: tuple[str, ...]
+    # A substring is looked for with ``in``, a regex with ``search``.
+    hint: re.Pattern[str] | str | None
     # Group 1 is the kept text before the secret; 0 when there is none (the secret starts
     # the match), so the pattern starts with the secret itself: re's prefix scan then
     # works, which a leading empty group defeats.
     before: int
+    ignore_case: bool
+    starts: frozenset[int]  # indexes into _WORDS
+    gate: re.Pattern[str] | None
+    # Rules with the same start words and gate share the places found for them in a text.
+    places: int
 
 
 def _compile(rule: secret_rules.Rule) -> _Rule:
-    hint = re.compile(rule.hint, re.ASCII) if rule.hint else None
+    hint: re.Pattern[str] | str | None = None
+    if rule.hint:
+        hint = rule.hint if re.escape(rule.hint) == rule.hint else re.compile(rule.hint, re.ASCII)
+    starts = frozenset(_WORDS.index(word) for word in rule.starts)
+    gate = re.compile(rule.gate, re.ASCII) if rule.gate else None
+    places = _place_kinds.setdefault((rule.starts, rule.gate), len(_place_kinds))
     if rule.before:
         pattern = re.compile(rule.pattern, re.ASCII)
-        return _Rule(pattern, rule.min_length, hint, rule.starts, 1)
-    pattern = re.compile(f"{rule.secret}({rule.after})", re.ASCII)
-    return _Rule(pattern, rule.min_length, hint, rule.starts, 0)
+        before = 1
+    else:
+        pattern = re.compile(f"{rule.secret}({rule.after})", re.ASCII)
+        before = 0
+    return _Rule(pattern, rule.min_length, hint, before, rule.ignore_case, starts, gate, places)
 
 
-class _Group(NamedTuple):
-    """Rules sharing their trigger words: the words are looked for once per text."""
-
-    triggers: tuple[str, ...]
-    ignore_case: bool
-    rules: tuple[_Rule, ...]
+_place_kinds: dict[tuple[tuple[str, ...], str], int] = {}
 
 
-_RULES = tuple(_compile(rule) for rule in secret_rules.RULES)
-
-
-def _mask(anchor: str | None) -> int:
-    """Bits of the rules anchored on ``anchor`` (None: the rules without an anchor)."""
-    return sum(
-        1 << i
-        for i, rule in enumerate(secret_rules.RULES)
-        if (anchor in rule.anchors if anchor is not None else not rule.anchors)
-    )
-
-
-# The anchors, tested one by one in redact(): a loop over them costs more on the
-# clean-line path, which every log line takes.
-ANCHORS = (":", "=", "-", "_", "/", "'", '"', "A", ".", "eyJ", "SG.")
-_COLON, _EQUALS, _DASH, _UNDERSCORE, _SLASH, _QUOTE, _DQUOTE, _A, _DOT, _EYJ, _SG = map(
-    _mask, ANCHORS
+# Every trigger and start word of the rules, lower-cased, found in one pass over the
+# lower-cased text by an Aho-Corasick automaton: a loop of ``in`` tests scans the text once
+# per word (there are about fifty), which made a long clean line cost several times what
+# the patterns themselves do. A one-character trigger (the Discord token's ".") is counted
+# instead: it occurs in most lines, and listing each occurrence would cost more.
+_WORDS: list[str] = sorted(
+    {
+        word.lower()
+        for rule in secret_rules.RULES
+        for word in (*rule.triggers, *rule.starts)
+        if len(word) > 1
+    }
 )
-_DOT_MIN = min(r.min_length for r in secret_rules.RULES if "." in r.anchors)
-# Every match of the rules anchored on these holds a dot too: redact() looks for them
-# only in a text with one.
-DOTTED_ANCHORS = ("eyJ", "SG.")
-# Rules without an anchor (a credential word, then a long value) run when one of these
-# words is in the lower-cased text.
-_UNANCHORED = _mask(None)
-UNANCHORED_TRIGGERS = ("key", "token", "secret", "bearer")
-_UNANCHORED_MIN = min(r.min_length for r in secret_rules.RULES if not r.anchors)
+_FINDER = ahocorasick_rs.AhoCorasick(_WORDS, implementation=ahocorasick_rs.Implementation.DFA)
+_RULES = tuple(_compile(rule) for rule in secret_rules.RULES)
+# Per kind of places: the bits of the rules that share them.
+_SHARING = tuple(
+    sum(1 << i for i, rule in enumerate(_RULES) if rule.places == kind)
+    for kind in range(len(_place_kinds))
+)
+# Per word: (bit of a rule it triggers, the trigger as written when case matters, else None).
+_TRIGGERS: tuple[tuple[tuple[int, str | None], ...], ...] = tuple(
+    tuple(
+        (1 << i, None if rule.ignore_case else trigger)
+        for i, rule in enumerate(secret_rules.RULES)
+        for trigger in rule.triggers
+        if trigger.lower() == word
+    )
+    for word in _WORDS
+)
+_CHAR_TRIGGERS = tuple(
+    (trigger, 1 << i, rule.min_length, rule.trigger_count)
+    for i, rule in enumerate(secret_rules.RULES)
+    for trigger in rule.triggers
+    if len(trigger) == 1
+)
 _SHORTEST = 5  # "pwd=x" is the shortest text a rule matches
-# mask -> its rules, grouped by trigger words; texts fall into few anchor combinations.
-_plans: dict[int, tuple[_Group, ...]] = {}
-
-
-def _plan(mask: int) -> tuple[_Group, ...]:
-    plan = _plans.get(mask)
-    if plan is None:
-        groups: dict[tuple[tuple[str, ...], bool], list[_Rule]] = {}
-        for i, rule in enumerate(secret_rules.RULES):
-            if mask >> i & 1:
-                groups.setdefault((rule.triggers, rule.ignore_case), []).append(_RULES[i])
-        plan = tuple(_Group(t, ci, tuple(rules)) for (t, ci), rules in groups.items())
-        if len(_plans) < _MAX_KEYS:
-            _plans[mask] = plan
-    return plan
 
 
 def _lower(text: str) -> str:
@@ -138,47 +140,27 @@ def _lower(text: str) -> str:
 def redact(text: str) -> str:
     """``text`` with every secret masked; the same object when there was nothing to mask.
 
-    Most texts hold none of the rules' anchors or trigger words; they are settled by the
-    substring tests below, written out rather than looped over because this runs on
-    every log line.
+    A clean text (the common case: this runs on every log line) costs one lower-casing, one
+    automaton pass and a ``count``; a rule's pattern runs only where its trigger is.
     """
     n = len(text)
     if n < _SHORTEST:
         return text
-    mask = 0
-    if ":" in text:
-        mask = _COLON
-    if "=" in text:
-        mask |= _EQUALS
-    if "-" in text:
-        mask |= _DASH
-    if "_" in text:
-        mask |= _UNDERSCORE
-    if "/" in text:
-        mask |= _SLASH
-    if "'" in text:
-        mask |= _QUOTE
-    if '"' in text:
-        mask |= _DQUOTE
-    if "A" in text:
-        mask |= _A
-    if "." in text:
-        if n >= _DOT_MIN:
-            mask |= _DOT
-        if "eyJ" in text:
-            mask |= _EYJ
-        if "SG." in text:
-            mask |= _SG
-    lower: str | None = None
-    if n >= _UNANCHORED_MIN:
-        lower = text.lower()
-        if "key" in lower or "token" in lower or "secret" in lower or "bearer" in lower:
-            mask |= _UNANCHORED
-    if not mask:
+    lower = text.lower()
+    if len(lower) != n:  # offsets must match the text's
+        lower = _lower(text)
+    run = 0  # bits of the rules whose trigger occurs
+    found = _FINDER.find_matches_as_indexes(lower, True)  # overlapping: every occurrence
+    for word, start, _ in found:
+        for bit, exact in _TRIGGERS[word]:
+            if exact is None or text.startswith(exact, start):
+                run |= bit
+    for char, bit, min_length, count in _CHAR_TRIGGERS:
+        if n >= min_length and text.count(char) >= count:
+            run |= bit
+    if not run:
         return text
-    if lower is not None and len(lower) != n:  # offsets must match the text's
-        lower = None
-    spans = _secret_spans(text, mask, lower)
+    spans = _secret_spans(text, lower, run, found)
     if not spans:
         return text
     spans.sort()
@@ -195,54 +177,59 @@ def redact(text: str) -> str:
     return "".join(parts)
 
 
-def _secret_spans(text: str, mask: int, lower: str | None) -> list[tuple[int, int]]:
-    """Offsets of every secret the rules in ``mask`` find (may overlap)."""
+def _secret_spans(
+    text: str, lower: str, run: int, found: list[tuple[int, int, int]]
+) -> list[tuple[int, int]]:
+    """Offsets of every secret the rules in ``run`` find (may overlap).
+
+    ``found``: the automaton's (word, start, end) for every trigger and start word.
+
+    Written as one flat loop: on a clean text with a trigger word ("token" in prose) the
+    Python around the patterns costs more than the patterns.
+    """
     n = len(text)
     spans: list[tuple[int, int]] = []
-    places: dict[tuple[str, ...], list[int]] = {}  # rules share their start words
-    for triggers, ignore_case, rules in _plan(mask):
-        if ignore_case:
-            if lower is None:
-                lower = _lower(text)
-            haystack = lower
-        else:
-            haystack = text
-        for trigger in triggers:
-            if trigger in haystack:
-                break
-        else:
+    places_of: dict[int, list[int]] = {}
+    while run:
+        bit = run & -run  # the lowest rule left: rules run in their order
+        run ^= bit
+        pattern, min_length, hint, before, ignore_case, starts, gate, kind = _RULES[
+            bit.bit_length() - 1
+        ]
+        if n < min_length:
             continue
-        for rule in rules:
-            if n < rule.min_length or (rule.hint and not rule.hint.search(haystack)):
-                continue
-            matches: Iterable[re.Match[str] | None]
-            if rule.starts:
-                found = places.get(rule.starts)
-                if found is None:
-                    found = places[rule.starts] = _places(haystack, rule.starts)
-                matches = (rule.pattern.match(haystack, place) for place in found)
-            else:
-                matches = rule.pattern.finditer(haystack)
-            before = rule.before
-            for match in matches:
-                if match is None:
+        haystack = lower if ignore_case else text
+        if hint is not None:
+            if isinstance(hint, str):
+                if hint not in haystack:
                     continue
+            elif not hint.search(haystack):
+                continue
+        if starts:
+            places = places_of.get(kind)
+            if places is None:
+                places = [start for word, start, _ in found if word in starts]
+                if gate is not None:
+                    places = [place for place in places if gate.match(haystack, place)]
+                places_of[kind] = places
+            if not places:
+                run &= ~_SHARING[kind]  # the rules sharing these places have none either
+                continue
+            match_at = pattern.match
+            for place in places:
+                match = match_at(haystack, place)
+                if match is not None:
+                    start = match.end(1) if before else match.start()
+                    end = match.start(before + 1)
+                    if end > start:
+                        spans.append((start, end))
+        else:
+            for match in pattern.finditer(haystack):
                 start = match.end(1) if before else match.start()
                 end = match.start(before + 1)
                 if end > start:
                     spans.append((start, end))
     return spans
-
-
-def _places(text: str, starts: tuple[str, ...]) -> list[int]:
-    """Every offset in ``text`` where one of ``starts`` occurs."""
-    places: list[int] = []
-    for start in starts:
-        position = text.find(start)
-        while position >= 0:
-            places.append(position)
-            position = text.find(start, position + 1)
-    return places
 
 
 def contains_secret(text: str) -> bool:

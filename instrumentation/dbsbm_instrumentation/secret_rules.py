@@ -45,20 +45,23 @@ class Rule:
     after: str = ""
     ignore_case: bool = False
     triggers: tuple[str, ...] = ()
+    # Every match holds its one-character trigger at least this often (the Discord token's
+    # two dots): Python counts before it looks further.
+    trigger_count: int = 1
     # No match is possible in a shorter text (lets Python skip the pattern).
     min_length: int = 0
-    # Substrings one of which every match contains (case-sensitive: "A" for AKIA...): a
-    # text with none of them is not searched. Empty: the rule is run when its trigger
-    # words are there.
-    anchors: tuple[str, ...] = ()
-    # A regex starting with a literal that every match contains: Python searches it
-    # first, which is cheap where the pattern's own start is not (the collector has no use
-    # for it).
+    # A regex starting with a literal (or a plain substring) that every match contains:
+    # Python looks for it first, which is cheap where the pattern's own start is not (the
+    # collector has no use for it).
     hint: str = ""
     # Every match starts where one of these occurs (in the lower-cased text for
     # ``ignore_case``): Python tries the pattern at those places only, instead of scanning
     # the text with a pattern that starts with an alternation.
     starts: tuple[str, ...] = ()
+    # A regex matching at every place where a match starts (Python tries it there first;
+    # rules sharing a gate try it once per place): a cheap "no" for the pair rules at a
+    # credential word that no separator follows ("Session ID", "static token").
+    gate: str = ""
     # ``after`` may consume the start of another secret (the next key of a pair): an engine
     # that replaces non-overlapping matches (OTTL's replace_pattern) runs the rule twice.
     rescan: bool = False
@@ -110,6 +113,7 @@ _WORD = "(?:" + "|".join(CREDENTIAL_WORDS) + ")"
 _KEY_TAIL = r"[a-z0-9_.-]*"  # the rest of the key name: db_password_hash, api_key.prod
 _QUOTE = r"""(?:\\{0,3}["'])"""  # a quote, maybe JSON-escaped (twice, in a JSON array)
 _SEP = rf"{_QUOTE}?[ \t]*[:=][ \t]*"
+_PAIR_GATE = rf"{_WORD}{_KEY_TAIL}{_QUOTE}?[ \t]*[:=]"  # every pair starts so
 
 
 def _value(stop: str) -> str:
@@ -127,11 +131,11 @@ def _value(stop: str) -> str:
 
 _BARE_STOP = r"""\s"'\\&,;})"""
 # An unquoted value may hold spaces ("password=correct horse battery"): it runs on, word by
-# word, to the next "key=" or "key: " (kept, with the space before it), a separator or the
-# line's end. Without lookahead (RE2 has none) the next key is recognised by consuming it in
-# the kept group after the secret (hence ``rescan`` and ``whole`` on the rule).
-_BARE_WORD = r"""[^\s"'\\&,;})=]+"""
-_NEXT_KEY = r"""[^\s"'\\&,;})=:]+(?:=|:[ \t])"""
+# word, to the next "key=" or "key:" (a URL's scheme too; kept, with the space before it), a
+# separator or the line's end. Without lookahead (RE2 has none) the next key is recognised
+# by consuming it in the kept group after the secret (hence ``rescan`` and ``whole``).
+_BARE_WORD = r"""[^\s"'\\&,;})=:]+"""
+_NEXT_KEY = rf"{_BARE_WORD}[=:]"
 _BARE_END = rf"""(?:[ \t]+{_NEXT_KEY}|[ \t]*(?:[\r\n\v\f"'\\&,;}})]|$))"""
 _LINE_STOP = r"""\r\n"'\\"""
 _QUOTED_STOP = r"""\r\n"'\\"""
@@ -178,8 +182,8 @@ RULES: tuple[Rule, ...] = (
         secret=_value(_QUOTED_STOP),
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        anchors=(":", "="),
         starts=_WORD_STARTS,
+        gate=_PAIR_GATE,
     ),
     # password: hunter 2 (a "key: value" line: the value runs to the end of the line)
     Rule(
@@ -188,8 +192,8 @@ RULES: tuple[Rule, ...] = (
         secret=_value(_LINE_STOP),
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        anchors=(":",),
         starts=_WORD_STARTS,
+        gate=_PAIR_GATE,
     ),
     # password=hunter2, api_key=x&user=y, AccountKey=x; password=two words user=bob
     Rule(
@@ -203,8 +207,8 @@ RULES: tuple[Rule, ...] = (
         whole=rf"{_WORD}{_KEY_TAIL}{_SEP}{_value(_BARE_STOP)}(?:[ \t]+[^{_BARE_STOP}]+)*",
         ignore_case=True,
         triggers=_WORD_TRIGGERS,
-        anchors=(":", "="),
         starts=_WORD_STARTS,
+        gate=_PAIR_GATE,
     ),
     # aws_secret_access_key wJalrXUt... : a long opaque value beside a credential key
     Rule(
@@ -227,7 +231,6 @@ RULES: tuple[Rule, ...] = (
         secret=_AUTH_VALUE,
         ignore_case=True,
         triggers=("authoriz",),
-        anchors=(":", "="),
         starts=("authorization",),
     ),
     # Authorization: VALUE with no scheme: the value must end the field (so that in
@@ -239,7 +242,6 @@ RULES: tuple[Rule, ...] = (
         after=r"""[ \t]*(?:["'\\,;\r\n]|$)""",
         ignore_case=True,
         triggers=("authoriz",),
-        anchors=(":", "="),
         starts=("authorization",),
     ),
     # "Bearer VALUE" anywhere (a token of at least 8 characters)
@@ -262,8 +264,8 @@ RULES: tuple[Rule, ...] = (
         after="@",
         ignore_case=True,
         triggers=("://",),
-        anchors=(":",),
         starts=("://",),
+        hint="@",
     ),
     # https://discord.com/api/webhooks/<id>/<TOKEN> (the id is not secret)
     Rule(
@@ -272,7 +274,6 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9_-]+",
         ignore_case=True,
         triggers=("webhooks/",),
-        anchors=("/",),
     ),
     Rule(
         "slack_webhook",
@@ -280,7 +281,6 @@ RULES: tuple[Rule, ...] = (
         secret=r"[a-z0-9_]+",
         ignore_case=True,
         triggers=("hooks.slack.com",),
-        anchors=("/",),
     ),
     # --- tokens whose shape gives them away (after detect-secrets' plugins) --------------
     Rule(
@@ -288,8 +288,8 @@ RULES: tuple[Rule, ...] = (
         before="",
         secret=rf"[MNO][{_ALNUM}_-]{{23,27}}\.[{_ALNUM}_-]{{6,7}}\.[{_ALNUM}_-]{{27,40}}",
         triggers=(".",),
+        trigger_count=2,
         min_length=59,
-        anchors=(".",),
         hint=r"\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27}",
     ),
     Rule(
@@ -298,7 +298,6 @@ RULES: tuple[Rule, ...] = (
         secret=r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[A-Z0-9]{16}",
         triggers=("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
         min_length=20,
-        anchors=("A",),
     ),
     # aws ... key = "<40 characters>" (detect-secrets' AWS secret access key shape)
     Rule(
@@ -309,7 +308,6 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("aws",),
         min_length=47,
-        anchors=("'", '"'),
     ),
     # -----BEGIN RSA PRIVATE KEY----- ... (the body, up to the END line or the text's end)
     Rule(
@@ -317,7 +315,6 @@ RULES: tuple[Rule, ...] = (
         before=r"-----BEGIN[A-Z ]*PRIVATE KEY[A-Z ]*-----",
         secret=r"(?:[^*-]|\*[^*-])[^-]*",
         triggers=("PRIVATE KEY",),
-        anchors=("-",),
     ),
     Rule(
         "json_web_token",
@@ -325,7 +322,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"eyJ[{_ALNUM}_=-]{{10,}}\.[{_ALNUM}_=-]{{10,}}(?:\.[{_ALNUM}_=+/-]*)?",
         triggers=("eyJ",),
         min_length=24,
-        anchors=("eyJ",),
     ),
     Rule(
         "github_token",
@@ -333,7 +329,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"(?:(?:ghp|gho|ghu|ghs|ghr)_[{_ALNUM}_]{{36,}}|github_pat_[{_ALNUM}_]{{22,}})",
         triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         min_length=26,
-        anchors=("_",),
     ),
     Rule(
         "gitlab_token",
@@ -341,7 +336,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"glpat-[{_ALNUM}_-]{{20,}}",
         triggers=("glpat-",),
         min_length=26,
-        anchors=("-",),
     ),
     Rule(
         "slack_token",
@@ -350,7 +344,6 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("xox",),
         min_length=15,
-        anchors=("-",),
     ),
     Rule(
         "stripe_key",
@@ -358,7 +351,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"[rs]k_(?:live|test)_[{_ALNUM}]{{16,}}",
         triggers=("k_live_", "k_test_"),
         min_length=24,
-        anchors=("_",),
     ),
     Rule(
         "openai_anthropic_key",
@@ -369,7 +361,6 @@ RULES: tuple[Rule, ...] = (
         ),
         triggers=("sk-",),
         min_length=28,
-        anchors=("-",),
     ),
     Rule(
         "sendgrid_key",
@@ -377,7 +368,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"SG\.[{_ALNUM}_-]{{22}}\.[{_ALNUM}_-]{{43}}",
         triggers=("SG.",),
         min_length=69,
-        anchors=("SG.",),
     ),
     Rule(
         "google_api_key",
@@ -385,7 +375,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"AIza[{_ALNUM}_-]{{35}}",
         triggers=("AIza",),
         min_length=39,
-        anchors=("A",),
     ),
     Rule(
         "npm_token",
@@ -393,7 +382,6 @@ RULES: tuple[Rule, ...] = (
         secret=rf"npm_[{_ALNUM}]{{36}}",
         triggers=("npm_",),
         min_length=40,
-        anchors=("_",),
     ),
     Rule(
         "pypi_token",
@@ -401,15 +389,13 @@ RULES: tuple[Rule, ...] = (
         secret=rf"pypi-AgE[{_ALNUM}_-]{{50,}}",
         triggers=("pypi-",),
         min_length=58,
-        anchors=("-",),
     ),
     Rule(
         "telegram_bot_token",
         before="",
         secret=rf"[0-9]{{8,10}}:[{_ALNUM}_-]{{35}}",
-        triggers=(":",),
+        triggers=tuple(f"{digit}:" for digit in "0123456789"),
         min_length=44,
-        anchors=(":",),
         hint=r":[A-Za-z0-9_-]{35}",
     ),
     Rule(
@@ -419,7 +405,6 @@ RULES: tuple[Rule, ...] = (
         ignore_case=True,
         triggers=("-us",),
         min_length=35,
-        anchors=("-",),
     ),
     # --- SQL text that echoes literals ---------------------------------------------
     # MySQL/MariaDB 1064: "... the right syntax to use near '<SQL, literals and all>' at line 1"
@@ -430,7 +415,6 @@ RULES: tuple[Rule, ...] = (
         after=r"' at line [0-9]+",
         ignore_case=True,
         triggers=("near '",),
-        anchors=("'",),
     ),
     # MySQL 1062: "Duplicate entry '<value>' for key 'users.password'"
     Rule(
@@ -440,7 +424,6 @@ RULES: tuple[Rule, ...] = (
         after=r"' for key",
         ignore_case=True,
         triggers=("duplicate entry",),
-        anchors=("'",),
     ),
     # CREATE USER ... IDENTIFIED BY 'x' / IDENTIFIED WITH plugin BY 'x'
     Rule(
@@ -449,7 +432,6 @@ RULES: tuple[Rule, ...] = (
         secret=r"""(?:[^"'\r\n*]|\*[^"'\r\n*])[^"'\r\n]*""",
         ignore_case=True,
         triggers=("identified",),
-        anchors=("'", '"'),
     ),
 )
 

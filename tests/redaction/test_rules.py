@@ -10,7 +10,7 @@ import pytest
 import yaml
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-from dbsbm_instrumentation import redaction, secret_rules
+from dbsbm_instrumentation import secret_rules
 from dbsbm_instrumentation.aiomysql.util import sanitize
 from dbsbm_instrumentation.redaction import (
     MASK,
@@ -208,18 +208,16 @@ def test_sql_sanitising_runs_on_database_statements_only() -> None:
         assert (name == "traces") == bool(used), name
 
 
-def test_the_engine_tests_every_anchor_and_trigger_word_the_rules_declare() -> None:
-    """redaction tests the anchors and unanchored words inline (no loop): keep them in step."""
-    declared = {anchor for rule in secret_rules.RULES for anchor in rule.anchors}
-    assert declared == set(redaction.ANCHORS)
-    words = {t for rule in secret_rules.RULES if not rule.anchors for t in rule.triggers}
-    assert words == set(redaction.UNANCHORED_TRIGGERS)
-    # Rules anchored on these are looked for only in a text with a dot: each pattern has a
-    # literal dot before any group (so outside every optional part).
-    dotted = [r for r in secret_rules.RULES if set(r.anchors) & set(redaction.DOTTED_ANCHORS)]
-    assert {a for rule in dotted for a in rule.anchors} == set(redaction.DOTTED_ANCHORS)
-    for rule in dotted:
-        assert re.match(r"[^(]*\\\.", rule.secret), rule.name
+def test_every_rule_has_trigger_words_the_engine_can_find() -> None:
+    """A rule runs only where a trigger occurs: each has one, in the case it is found in.
+
+    Start places come from the lower-cased text, so only ``ignore_case`` rules have them.
+    """
+    for rule in secret_rules.RULES:
+        assert rule.triggers, f"{rule.name} has no trigger: it would never run"
+        assert all(rule.triggers), rule.name
+        if rule.starts:
+            assert rule.ignore_case, f"{rule.name}: start words are found lower-cased"
 
 
 def test_a_database_statement_of_any_length_keeps_no_literal() -> None:
