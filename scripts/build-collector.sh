@@ -34,6 +34,13 @@ cache_root="${DBSBM_OTELCOL_CACHE:-$repo/.cache/otelcol}"
 out_dir="$cache_root/$digest"
 binary="$out_dir/otelcol-dbsbm"
 
+mkdir -p "$cache_root"
+if [[ ! -x "$binary" ]]; then
+  # One build per manifest at a time: a second caller (CI starts the build beside its
+  # Docker setup, whose collector image asks for the binary too) waits, then finds it.
+  exec 8>"$cache_root/$digest.lock"
+  flock 8
+fi
 if [[ -x "$binary" ]]; then
   log "cached: $binary"
 else
@@ -47,7 +54,6 @@ else
       || die 1 "could not install go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION"
   fi
 
-  mkdir -p "$cache_root"
   work="$(mktemp -d "$cache_root/build.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   log "building from $manifest (this takes several minutes on 2 cores)"

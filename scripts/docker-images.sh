@@ -10,7 +10,7 @@
 # host (Python packages come from PyPI as everywhere else; dependencies are cached per
 # pyproject.toml) and the collector is scripts/build-collector.sh's binary.
 #
-# Usage: scripts/docker-images.sh [NAME...]   NAME: redis mariadb prometheus otelcol bot
+# Usage: scripts/docker-images.sh [NAME...]   NAME: redis mariadb prometheus bot otelcol
 #   (default all; the base is always made). The tags are .env.local-images' *_IMAGE
 #   values; testcontainers and `docker compose --env-file .env.local-images` use them.
 set -euo pipefail
@@ -19,7 +19,8 @@ die() { echo "docker-images: $*" >&2; exit 1; }
 log() { echo "docker-images: $*" >&2; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-all=(redis mariadb prometheus otelcol bot)
+# The collector last: in CI its binary may still be building (scripts/test.sh).
+all=(redis mariadb prometheus bot otelcol)
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
   sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
