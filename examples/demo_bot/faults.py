@@ -29,7 +29,7 @@ class Faults:
     api_error_rate: float = 0.0  # share of API answers that are HTTP 500
     api_429_rate: float = 0.0  # share of API answers that are HTTP 429 + Retry-After
     command_error_rate: float = 0.0  # share of commands that raise
-    cold_read_rate: float = 0.0  # share of !stats and /schedule asking what no cache holds
+    cold_read_rate: float = 0.0  # share of !stats, /schedule, /odds asking what no cache holds
     command_stall: float = 0.0  # seconds every command waits first: a dependency that hangs
 
     _RATES = (

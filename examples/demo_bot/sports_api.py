@@ -85,12 +85,12 @@ def server_app(api_key: str, faults: Faults) -> web.Application:
             league = int(request.query.get("league", ""))
         except ValueError:
             raise web.HTTPBadRequest(text="league must be an integer") from None
-        if league not in LEAGUES:
-            raise web.HTTPNotFound(text=f"unknown league {league}")
         return league
 
     async def fixtures(request: web.Request) -> web.Response:
-        data = fixtures_for(league_param(request))
+        # A league with no fixtures answers an empty list, as API-Football does.
+        league = league_param(request)
+        data = fixtures_for(league) if league in LEAGUES else []
         return web.json_response({"results": len(data), "response": data})
 
     async def odds(request: web.Request) -> web.Response:

@@ -154,9 +154,8 @@ class TrafficGenerator:
         )
 
     def slash_odds(self) -> None:
-        self.interaction(
-            "odds", [{"name": "league", "type": _INTEGER, "value": self.rng.choice(list(LEAGUES))}]
-        )
+        league = self._cold() or self.rng.choice(list(LEAGUES))
+        self.interaction("odds", [{"name": "league", "type": _INTEGER, "value": league}])
 
     def _cold(self) -> int | None:
         """An id nothing has cached yet, when the ``cold_read_rate`` fault says so: traffic
