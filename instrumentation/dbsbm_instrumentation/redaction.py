@@ -128,6 +128,8 @@ _CHAR_TRIGGERS = tuple(
     if len(trigger) == 1
 )
 _SHORTEST = 5  # "pwd=x" is the shortest text a rule matches
+# Below this length no one-character trigger's rule can match: most lines skip their loop.
+_CHAR_SHORTEST = min((min_length for _, _, min_length, _ in _CHAR_TRIGGERS), default=0)
 
 
 def _lower(text: str) -> str:
@@ -155,9 +157,10 @@ def redact(text: str) -> str:
         for bit, exact in _TRIGGERS[word]:
             if exact is None or text.startswith(exact, start):
                 run |= bit
-    for char, bit, min_length, count in _CHAR_TRIGGERS:
-        if n >= min_length and text.count(char) >= count:
-            run |= bit
+    if n >= _CHAR_SHORTEST:
+        for char, bit, min_length, count in _CHAR_TRIGGERS:
+            if n >= min_length and text.count(char) >= count:
+                run |= bit
     if not run:
         return text
     spans = _secret_spans(text, lower, run, found)
