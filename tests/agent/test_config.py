@@ -84,6 +84,11 @@ def test_every_invalid_fixture_is_in_the_table() -> None:
     assert sorted(p.name for p in TESTDATA.glob("invalid-*.yaml")) == sorted(BAD_CONFIGS)
 
 
+# An answer slower than this is a hang. The 1 s target itself is measured by
+# benchmarks/bench_agent_config.py: under CI's parallel workers a healthy answer can pass 1 s.
+HANG = 10.0
+
+
 @pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
 def test_bad_config(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Each bad file fails with its exact one-line message, and the CLI exits 2 with it."""
@@ -92,7 +97,7 @@ def test_bad_config(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.perf_counter()
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG
     assert str(caught.value) == expected
     assert main(["--config", str(path), "--check-config"]) == 2
     assert capsys.readouterr().err == expected + "\n"
@@ -328,7 +333,7 @@ def test_bad_string_setting(
         monkeypatch.setenv(name, value)
     started = time.perf_counter()
     assert main(["--config", str(path), "--check-config"]) == 2
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG
     err = capsys.readouterr().err
     assert err == f"config error: {path}: {expected}\n"
     assert "SECRET" not in err
@@ -422,13 +427,13 @@ def test_only_regular_files_are_read(
 
 
 def test_largest_accepted_config_loads(tmp_path: Path) -> None:
-    """A file at the probe limit, near the size limit, loads within a second."""
+    """A file at the probe limit, near the size limit, loads without hanging."""
     path = tmp_path / "agent.yaml"
     path.write_text(largest_config())
     assert path.stat().st_size <= agent_config.MAX_FILE_BYTES
     started = time.perf_counter()
     config = load_config(path, {})
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG
     assert len(config.probes) == agent_config.MAX_PROBES
 
 
