@@ -42,7 +42,6 @@ from dbsbm_mixin import config as c
 from dbsbm_mixin import prometheus as mixin_prometheus
 from dbsbm_mixin.alerts import ALERTS
 from devstack.process import LOOPBACK, Process
-from tests import services
 from tests.e2e.test_dashboards import ScrapedDemo
 from tests.exposition import serve_metrics
 
@@ -230,15 +229,7 @@ class CompressedDemo(ScrapedDemo):
 def demo(
     tmp_path_factory: pytest.TempPathFactory, standin: tuple[StandIn, int]
 ) -> Iterator[CompressedDemo]:
-    for binary, package in (
-        ("redis-server", "redis-server"),
-        ("mariadbd", "mariadb-server"),
-        ("prometheus", "prometheus"),
-        ("dbsbm-agent", "the repo (pip install -e .)"),
-        ("opentelemetry-instrument", "the repo (pip install -e .)"),
-    ):
-        services.require_binary(binary, package)
-    services.collector_binary()
+    CompressedDemo.require()
     stack = CompressedDemo(tmp_path_factory.mktemp("alerts-live"), standin[1])
     try:
         stack.start_all()

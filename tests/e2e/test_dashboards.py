@@ -46,6 +46,19 @@ class ScrapedDemo(Demo):
     Prometheus scrapes itself and the collector on loopback, as the demo's always does.
     """
 
+    @staticmethod
+    def require() -> None:
+        """What the demo runs, each missing one failing under CI with what to install."""
+        for binary, package in (
+            ("redis-server", "redis-server"),
+            ("mariadbd", "mariadb-server"),
+            ("prometheus", "prometheus"),
+            ("dbsbm-agent", "the repo (pip install -e .)"),
+            ("opentelemetry-instrument", "the repo (pip install -e .)"),
+        ):
+            services.require_binary(binary, package)
+        services.collector_binary()
+
     def __init__(self, workdir: Path, rate: float) -> None:
         super().__init__(workdir, rate)
         free = services.free_port
@@ -64,15 +77,7 @@ class ScrapedDemo(Demo):
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The healthy demo, running for the module; its Prometheus' URL."""
-    for binary, package in (
-        ("redis-server", "redis-server"),
-        ("mariadbd", "mariadb-server"),
-        ("prometheus", "prometheus"),
-        ("dbsbm-agent", "the repo (pip install -e .)"),
-        ("opentelemetry-instrument", "the repo (pip install -e .)"),
-    ):
-        services.require_binary(binary, package)
-    services.collector_binary()
+    ScrapedDemo.require()
     demo = ScrapedDemo(tmp_path_factory.mktemp("dashboards"), rate=6)
     try:
         demo.start_all()
